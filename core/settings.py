@@ -1,0 +1,74 @@
+"""Configuration from environment variables (pydantic-settings).
+
+Every variable is documented in the README. Nothing here does I/O except
+creating the data directory when a caller asks for it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default=Path(".zhtj"), alias="ZHTJ_DATA_DIR")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    task_queue: str = Field(default="zhtj-transfer", alias="ZHTJ_TASK_QUEUE")
+    http_host: str = Field(default="127.0.0.1", alias="ZHTJ_HTTP_HOST")
+    http_port: int = Field(default=8000, alias="ZHTJ_HTTP_PORT")
+    temporal_port: int = Field(default=7233, alias="ZHTJ_TEMPORAL_PORT")
+    temporal_ui_port: int = Field(default=8233, alias="ZHTJ_TEMPORAL_UI_PORT")
+    time_scale: float = Field(default=1.0, alias="ZHTJ_TIME_SCALE")
+    log_format: Literal["json", "console"] = Field(default="json", alias="ZHTJ_LOG_FORMAT")
+    log_level: str = Field(default="INFO", alias="ZHTJ_LOG_LEVEL")
+
+    @field_validator("time_scale")
+    @classmethod
+    def _positive_scale(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("ZHTJ_TIME_SCALE must be a positive number (86400 makes a day one second)")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if v.startswith("postgresql://") or v.startswith("postgres://"):
+            # Accept the plain form and use the async driver the app needs.
+            return "postgresql+asyncpg://" + v.split("://", 1)[1]
+        if v.startswith("sqlite://") and not v.startswith("sqlite+aiosqlite://"):
+            return "sqlite+aiosqlite://" + v.split("://", 1)[1]
+        return v
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'zhtj.sqlite3').resolve()}"
+
+    @property
+    def effective_temporal_address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,185 @@
+"""SQLModel tables: the database projection that pages and lists read.
+
+Transfer state rows (transfers, approval steps, notifications, audit) are written only by a
+transfer workflow's activities, each idempotent on a unique key (workflow id + step).
+Never import this module from workflow code.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ts(**kw: Any) -> Any:
+    """A timezone-aware timestamp column."""
+    nullable = kw.pop("nullable", False)
+    index = kw.pop("index", False)
+    return Field(sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index), **kw)
+
+
+class Org(SQLModel, table=True):
+    __tablename__ = "orgs"
+    __table_args__ = (
+        Index("ix_orgs_partition_kind", "partition", "kind"),
+        Index("ix_orgs_region", "province", "city", "county", "township"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200, index=True)
+    kind: str = Field(max_length=32, index=True)
+    parent_id: Optional[int] = Field(default=None, foreign_key="orgs.id", index=True)
+    partition: str = Field(default="national", max_length=16)
+    province: Optional[str] = Field(default=None, max_length=64)
+    city: Optional[str] = Field(default=None, max_length=64)
+    county: Optional[str] = Field(default=None, max_length=64)
+    township: Optional[str] = Field(default=None, max_length=64)
+    address: Optional[str] = Field(default=None, max_length=300)
+    branch_level: bool = Field(default=False)
+    approval_authority: bool = Field(default=False)
+    can_receive: bool = Field(default=True)
+    new_student: bool = Field(default=False)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class Member(SQLModel, table=True):
+    __tablename__ = "members"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    id_number: str = Field(max_length=18, unique=True, index=True)
+    name: str = Field(max_length=100, index=True)
+    branch_id: int = Field(foreign_key="orgs.id", index=True)
+    school_id: Optional[int] = Field(default=None, foreign_key="orgs.id", index=True)
+    joined_on: Optional[date] = None
+    graduation_year: Optional[int] = Field(default=None, index=True)
+    hukou_address: Optional[str] = Field(default=None, max_length=300)
+    residence_address: Optional[str] = Field(default=None, max_length=300)
+    phone: Optional[str] = Field(default=None, max_length=32)
+    graduating: bool = Field(default=False)
+    delayed_graduation: bool = Field(default=False)
+    mobile: bool = Field(default=False)
+    abroad_retention: bool = Field(default=False)
+    in_special_unit_db: bool = Field(default=False)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(max_length=256)
+    role: str = Field(max_length=16)  # admin | member | service
+    org_id: Optional[int] = Field(default=None, foreign_key="orgs.id", index=True)
+    member_id: Optional[int] = Field(default=None, foreign_key="members.id", index=True)
+    display_name: Optional[str] = Field(default=None, max_length=100)
+    active: bool = Field(default=True)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class Transfer(SQLModel, table=True):
+    __tablename__ = "transfers"
+    __table_args__ = (
+        Index("ix_transfers_status_created", "status", "created_at"),
+        Index("ix_transfers_member_status", "member_id", "status"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    workflow_id: str = Field(max_length=128, unique=True, index=True)
+    request_id: Optional[str] = Field(default=None, max_length=128, unique=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    type: str = Field(max_length=32, index=True)
+    channel: str = Field(max_length=8)
+    status: str = Field(max_length=32)
+    from_org_id: int = Field(foreign_key="orgs.id", index=True)
+    target_org_id: int = Field(foreign_key="orgs.id", index=True)
+    branch_id: Optional[int] = Field(default=None, foreign_key="orgs.id")
+    current_node_org_id: Optional[int] = Field(default=None, foreign_key="orgs.id", index=True)
+    form: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    route_clause: Optional[str] = Field(default=None, max_length=32)
+    route_explanation: Optional[str] = Field(default=None, max_length=500)
+    initiated_by: Optional[str] = Field(default=None, max_length=64)
+    created_at: datetime = _ts(default_factory=utcnow, index=True)
+    updated_at: datetime = _ts(default_factory=utcnow)
+    completed_at: Optional[datetime] = _ts(default=None, nullable=True)
+
+
+class ApprovalStep(SQLModel, table=True):
+    __tablename__ = "approval_steps"
+    __table_args__ = (
+        UniqueConstraint("transfer_id", "round", "seq", name="uq_approval_steps_transfer_round_seq"),
+        Index("ix_approval_steps_org_status_deadline", "org_id", "status", "deadline"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    transfer_id: int = Field(foreign_key="transfers.id", index=True)
+    round: int = Field(default=1)  # a resubmission starts a new round with fresh clocks
+    seq: int
+    org_id: int = Field(foreign_key="orgs.id")
+    status: str = Field(max_length=16)  # waiting | pending | approved | auto_approved | returned
+    started_at: Optional[datetime] = _ts(default=None, nullable=True)
+    remind_at: Optional[datetime] = _ts(default=None, nullable=True)
+    deadline: Optional[datetime] = _ts(default=None, nullable=True)
+    reminded_at: Optional[datetime] = _ts(default=None, nullable=True)
+    decided_at: Optional[datetime] = _ts(default=None, nullable=True)
+    decided_by: Optional[str] = Field(default=None, max_length=64)
+    reason_code: Optional[str] = Field(default=None, max_length=32)
+    comment: Optional[str] = Field(default=None, max_length=1000)
+
+
+class Notification(SQLModel, table=True):
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_org_read", "recipient_org_id", "read_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)  # idempotency: workflow id + step
+    kind: str = Field(max_length=32)
+    recipient_org_id: Optional[int] = Field(default=None, foreign_key="orgs.id")
+    recipient_user_id: Optional[int] = Field(default=None, foreign_key="users.id", index=True)
+    member_id: Optional[int] = Field(default=None, foreign_key="members.id", index=True)
+    transfer_id: Optional[int] = Field(default=None, foreign_key="transfers.id", index=True)
+    title: str = Field(max_length=200)
+    body: str = Field(default="", max_length=2000)
+    created_at: datetime = _ts(default_factory=utcnow)
+    read_at: Optional[datetime] = _ts(default=None, nullable=True)
+
+
+class MembershipHistory(SQLModel, table=True):
+    __tablename__ = "membership_history"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    from_branch_id: Optional[int] = Field(default=None, foreign_key="orgs.id")
+    to_branch_id: int = Field(foreign_key="orgs.id")
+    transfer_id: Optional[int] = Field(default=None, foreign_key="transfers.id")
+    reason: str = Field(max_length=64)
+    at: datetime = _ts(default_factory=utcnow)
+
+
+class AuditLog(SQLModel, table=True):
+    """Append-only: database triggers refuse UPDATE and DELETE (see the first migration)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: Optional[str] = Field(default=None, max_length=200, unique=True)
+    at: datetime = _ts(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    entity: str = Field(max_length=32)
+    entity_id: Optional[str] = Field(default=None, max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+ALL_TABLES = [Org, Member, User, Transfer, ApprovalStep, Notification, MembershipHistory, AuditLog]
