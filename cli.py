@@ -1,0 +1,258 @@
+"""`zhtj`: the one command line of the system (dev, worker, api, migrate, seed, imports, users)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import uuid
+from datetime import timedelta
+from typing import Optional
+
+import typer
+
+from core.logging import configure_from_settings, get_logger
+from core.runtime import exit_now, open_engine, run
+from core.settings import get_settings
+from imports.cli import members_app, orgs_app
+from models.db import DatabaseNotMigrated
+from seed.cli import seed_app
+
+app = typer.Typer(help="zhtj-transfer: 团组织关系转接（学社衔接）服务", no_args_is_help=True, add_completion=False)
+users_app = typer.Typer(help="登录账号 (logins)", no_args_is_help=True)
+app.add_typer(seed_app, name="seed")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(members_app, name="members")
+app.add_typer(users_app, name="users")
+
+log = get_logger("zhtj.cli")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(message, err=True)
+    exit_now(code)
+
+
+@app.command()
+def migrate(revision: str = typer.Option("head", help="target revision")) -> None:
+    """Apply the database migrations (SQLite or PostgreSQL, from DATABASE_URL)."""
+    from models.migrate import upgrade
+
+    configure_from_settings()
+    s = get_settings()
+    s.ensure_data_dir()
+    upgrade(s.effective_database_url, revision)
+    typer.echo(f"database migrated to {revision}")
+    exit_now(0)
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker (workflows + activities) until SIGINT/SIGTERM."""
+    configure_from_settings()
+
+    async def main() -> None:
+        from core.temporal import connect, ensure_search_attributes
+        from worker import run_worker
+
+        s = get_settings()
+        async with open_engine() as engine:
+            client = await connect(s)
+            await ensure_search_attributes(client)
+            await run_worker(client, engine, task_queue=s.task_queue)
+
+    try:
+        run(main())
+    except DatabaseNotMigrated as e:
+        _fail(str(e))
+    exit_now(0)
+
+
+@app.command()
+def api() -> None:
+    """Serve the REST API and the web UI (ZHTJ_HTTP_HOST:ZHTJ_HTTP_PORT)."""
+    import uvicorn
+
+    from web.app import create_app
+
+    configure_from_settings()
+    s = get_settings()
+
+    async def check() -> None:
+        async with open_engine():
+            pass
+
+    try:
+        run(check())
+    except DatabaseNotMigrated as e:
+        _fail(str(e))
+    uvicorn.run(create_app(s), host=s.http_host, port=s.http_port, log_config=None, access_log=True)
+    exit_now(0)
+
+
+@app.command()
+def check(timeout: float = typer.Option(30.0, help="seconds to wait for the worker")) -> None:
+    """Run SystemCheckWorkflow: client → server → worker → activity → database."""
+    configure_from_settings()
+    try:
+        result = run(_system_check(timeout))
+    except Exception as e:  # noqa: BLE001
+        _fail(f"system check failed: {type(e).__name__}: {e}")
+    typer.echo(
+        f"ok: schema {result.schema_revision}, {result.orgs} orgs, {result.members} members, "
+        f"{result.users} users (task queue {result.worker_identity})"
+    )
+    exit_now(0)
+
+
+async def _system_check(timeout: float):
+    from core.temporal import connect
+    from messages.system import SystemCheckResult
+    from workflows.system_check import SystemCheckWorkflow
+
+    s = get_settings()
+    client = await connect(s)
+    return await client.execute_workflow(
+        SystemCheckWorkflow.run,
+        id=f"system-check-{uuid.uuid4().hex[:12]}",
+        task_queue=s.task_queue,
+        execution_timeout=timedelta(seconds=timeout),
+        result_type=SystemCheckResult,
+    )
+
+
+@users_app.command("add")
+def users_add(
+    username: str = typer.Argument(..., help="login name"),
+    password: str = typer.Option(..., "--password", help="at least 8 characters"),
+    role: str = typer.Option(..., "--role", help="admin | member | service"),
+    org: Optional[str] = typer.Option(None, "--org", help="org code (admin)"),
+    id_number: Optional[str] = typer.Option(None, "--id-number", help="身份证号 of the member (member)"),
+    display_name: Optional[str] = typer.Option(None, "--name", help="display name"),
+) -> None:
+    """Create a login: admin of an org, a member, or a service account."""
+    from service.accounts import AccountError, add_user
+
+    configure_from_settings()
+
+    async def main():
+        async with open_engine() as engine:
+            return await add_user(
+                engine, username, password, role, org_code=org, id_number=id_number, display_name=display_name
+            )
+
+    try:
+        user = run(main())
+    except DatabaseNotMigrated as e:
+        _fail(str(e))
+    except AccountError as e:
+        for err in e.errors:
+            typer.echo(f"错误 {err.field}: {err.message}", err=True)
+        exit_now(1)
+    typer.echo(f"created {user.role} login {user.username!r} (id {user.id})")
+    exit_now(0)
+
+
+@app.command()
+def dev(
+    demo: bool = typer.Option(True, help="seed the demo data when the database is empty"),
+) -> None:
+    """Start everything on this machine: Temporal dev server + UI, worker, API+UI. Ctrl-C stops all."""
+    from core.dev import DevStack, dev_server_command, port_open, wait_for_port
+    from models.migrate import upgrade
+
+    configure_from_settings()
+    s = get_settings()
+    data_dir = s.ensure_data_dir().resolve()
+    upgrade(s.effective_database_url)
+    logins = run(_seed_if_empty()) if demo else []
+
+    stopping = {"flag": False}
+
+    def _on_signal(signum, _frame):  # noqa: ANN001
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+    env = dict(os.environ)
+    env.update(
+        ZHTJ_DATA_DIR=str(data_dir),
+        DATABASE_URL=s.effective_database_url,
+        TEMPORAL_ADDRESS=s.effective_temporal_address,
+        PYTHONUNBUFFERED="1",
+    )
+    stack = DevStack(s)
+    status = 0
+    try:
+        if s.temporal_address:
+            typer.echo(f"using the Temporal server at {s.temporal_address}")
+        else:
+            for port in (s.temporal_port, s.temporal_ui_port):
+                if port_open(port):
+                    raise RuntimeError(f"127.0.0.1:{port} is already in use (another `zhtj dev`?)")
+            server = stack.spawn("temporal", dev_server_command(s), env, data_dir / "temporal-server.log")
+            wait_for_port(s.temporal_port, server.proc, 60, "temporal dev server")
+            wait_for_port(s.temporal_ui_port, server.proc, 60, "Temporal UI")
+        if port_open(s.http_port):
+            raise RuntimeError(f"127.0.0.1:{s.http_port} is already in use")
+        stack.spawn("worker", [sys.executable, "-m", "cli", "worker"], env)
+        api_child = stack.spawn("api", [sys.executable, "-m", "cli", "api"], env)
+        wait_for_port(s.http_port, api_child.proc, 60, "API")
+        os.environ["TEMPORAL_ADDRESS"] = s.effective_temporal_address
+        result = run(_system_check(60))
+        typer.echo("")
+        typer.echo("zhtj-transfer is running:")
+        typer.echo(f"  API + UI      http://{s.http_host}:{s.http_port}/   (OpenAPI: /docs)")
+        if not s.temporal_address:
+            typer.echo(f"  Temporal UI   http://127.0.0.1:{s.temporal_ui_port}/")
+            typer.echo(f"  Temporal      127.0.0.1:{s.temporal_port} (namespace {s.temporal_namespace})")
+        typer.echo(f"  database      {_redact(s.effective_database_url)}")
+        typer.echo(f"  data          {result.orgs} orgs, {result.members} members, {result.users} logins")
+        if logins:
+            typer.echo("  demo logins:")
+            for line in logins:
+                typer.echo(f"    {line}")
+        typer.echo("Press Ctrl-C to stop.")
+        while not stopping["flag"]:
+            dead = stack.dead_child()
+            if dead is not None:
+                typer.echo(f"{dead.name} exited unexpectedly (code {dead.proc.returncode}); stopping", err=True)
+                status = 1
+                break
+            time.sleep(0.5)
+    except Exception as e:  # noqa: BLE001
+        typer.echo(f"zhtj dev failed: {e}", err=True)
+        status = 1
+    finally:
+        typer.echo("stopping...")
+        stack.stop()
+        typer.echo("stopped.")
+    exit_now(status)
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
+
+
+async def _seed_if_empty() -> list[str]:
+    """Seed the demo data into an empty database; the demo logins to print either way."""
+    from seed.demo import demo_login_lines, seed_demo
+
+    async with open_engine() as engine:
+        return await demo_login_lines(engine, seed_when_empty=seed_demo)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Connecting to Temporal and making sure our custom search attributes exist there."""
+
+from __future__ import annotations
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.logging import get_logger
+from core.settings import Settings, get_settings
+from messages import search_attributes
+
+log = get_logger(__name__)
+
+
+async def connect(settings: Settings | None = None, *, address: str | None = None) -> Client:
+    s = settings or get_settings()
+    return await Client.connect(
+        address or s.effective_temporal_address,
+        namespace=s.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def ensure_search_attributes(client: Client, namespace: str | None = None) -> list[str]:
+    """Register any of our custom search attributes the server lacks; returns those added.
+
+    The dev server gets them as start flags; an existing cluster or the time-skipping test server
+    knows none until they are added, and every workflow task that upserts one would fail.
+    """
+    ns = namespace or client.namespace
+    try:
+        have = set(
+            (await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=ns)))
+            .custom_attributes
+        )
+    except RPCError as e:
+        # The time-skipping test server cannot list them; adding is still supported there.
+        if e.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        have = set()
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type)
+        for key in search_attributes.ALL
+        if key.name not in have
+    }
+    if not missing:
+        return []
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=ns, search_attributes=missing)
+        )
+    except RPCError as e:
+        if e.status != RPCStatusCode.ALREADY_EXISTS:
+            raise
+        return []
+    log.info("search attributes registered", names=sorted(missing), namespace=ns)
+    return sorted(missing)

@@ -1,0 +1,90 @@
+"""FastAPI application: JSON API under /api (later issues), the Chinese UI, health checks."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+
+from core.logging import configure_from_settings, get_logger
+from core.settings import Settings, get_settings
+from models import Member, Org, Transfer
+from models.db import assert_migrated, current_revision, make_engine, session_factory
+
+HERE = Path(__file__).resolve().parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    s = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_from_settings()
+        engine = make_engine(s.effective_database_url)
+        await assert_migrated(engine)  # refuses to serve an unmigrated database
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        app.state.temporal = None
+        log.info("api started", host=s.http_host, port=s.http_port)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="zhtj-transfer",
+        description="团组织关系转接（学社衔接）服务 API",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = s
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    async def temporal_client(request: Request):
+        from core.temporal import connect
+
+        if request.app.state.temporal is None:
+            request.app.state.temporal = await connect(s)
+        return request.app.state.temporal
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(request: Request) -> JSONResponse:
+        """200 when the database is migrated and Temporal answers; 503 otherwise, saying which."""
+        checks: dict[str, str] = {}
+        ok = True
+        try:
+            checks["database_revision"] = await current_revision(request.app.state.engine) or ""
+            checks["database"] = "ok"
+        except Exception as e:  # noqa: BLE001
+            ok, checks["database"] = False, f"error: {type(e).__name__}"
+        try:
+            client = await temporal_client(request)
+            await client.service_client.check_health()
+            checks["temporal"] = "ok"
+        except Exception as e:  # noqa: BLE001
+            request.app.state.temporal = None
+            ok, checks["temporal"] = False, f"error: {type(e).__name__}"
+        return JSONResponse({"status": "ok" if ok else "degraded", **checks}, status_code=200 if ok else 503)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home(request: Request) -> HTMLResponse:
+        async with request.app.state.sessions() as session:
+            counts = {
+                "orgs": (await session.execute(select(func.count()).select_from(Org))).scalar_one(),
+                "members": (await session.execute(select(func.count()).select_from(Member))).scalar_one(),
+                "transfers": (await session.execute(select(func.count()).select_from(Transfer))).scalar_one(),
+            }
+        temporal_ui = None if s.temporal_address else f"http://127.0.0.1:{s.temporal_ui_port}"
+        return templates.TemplateResponse(
+            request, "home.html", {"counts": counts, "temporal_ui": temporal_ui}
+        )
+
+    return app

@@ -1,0 +1,60 @@
+"""The worker: registers workflows and activities on the task queue and serves them."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.logging import LogContextInterceptor
+from activities.system import SystemActivities
+from core.logging import get_logger
+from workflows.system_check import SystemCheckWorkflow
+
+TASK_QUEUE = "zhtj-transfer"
+
+log = get_logger(__name__)
+
+#: Modules the workflow sandbox may take from the host as they are: our pure message types and
+#: rules (pydantic models and dataclasses), nothing with I/O. Heavy modules (models, sqlalchemy)
+#: stay out: workflow code never imports them.
+PASSTHROUGH_MODULES: Sequence[str] = ("pydantic", "pydantic_core", "annotated_types", "messages", "domain")
+
+WORKFLOWS = [SystemCheckWorkflow]
+
+
+def activities_for(engine: AsyncEngine) -> list:
+    system = SystemActivities(engine)
+    return [system.check_database]
+
+
+def build_worker(client: Client, engine: AsyncEngine, *, task_queue: str = TASK_QUEUE) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities_for(engine),
+        interceptors=[LogContextInterceptor()],
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        ),
+    )
+
+
+async def run_worker(client: Client, engine: AsyncEngine, *, task_queue: str = TASK_QUEUE) -> None:
+    """Serve until SIGINT/SIGTERM, then finish in-flight tasks and stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker = build_worker(client, engine, task_queue=task_queue)
+    async with worker:
+        log.info("worker started", task_queue=task_queue, namespace=client.namespace)
+        await stop.wait()
+        log.info("worker stopping", task_queue=task_queue)
+    log.info("worker stopped", task_queue=task_queue)
