@@ -19,7 +19,12 @@ from imports.cli import members_app, orgs_app
 from models.db import DatabaseNotMigrated
 from seed.cli import seed_app
 
-app = typer.Typer(help="zhtj-transfer: 团组织关系转接（学社衔接）服务", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="zhtj-transfer: 团组织关系转接（学社衔接）服务",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold password hashes or 身份证号
+)
 users_app = typer.Typer(help="登录账号 (logins)", no_args_is_help=True)
 app.add_typer(seed_app, name="seed")
 app.add_typer(orgs_app, name="orgs")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 from typing import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,6 +41,8 @@ def build_worker(client: Client, engine: AsyncEngine, *, task_queue: str = TASK_
         workflows=WORKFLOWS,
         activities=activities_for(engine),
         interceptors=[LogContextInterceptor()],
+        # On SIGTERM (a deploy), running activities get this long to finish before cancellation.
+        graceful_shutdown_timeout=timedelta(seconds=10),
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
         ),

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from domain.glossary import MEMBER_COLUMN_LABELS, ORG_COLUMN_LABELS
+
+COLUMN_LABELS: dict[str, Mapping[str, str]] = {"orgs": ORG_COLUMN_LABELS, "members": MEMBER_COLUMN_LABELS}
+
 
 @dataclass(frozen=True)
 class RowError:
@@ -69,5 +73,8 @@ class ImportReport:
         )
 
     def lines(self, labels: Mapping[str, str] | None = None) -> list[str]:
-        """Every error (file order) and then the summary line."""
-        return [e.render(labels) for e in sorted(self.errors, key=lambda e: e.line)] + [self.summary()]
+        """Every error (by line, then in template column order) and then the summary line."""
+        labels = labels if labels is not None else COLUMN_LABELS.get(self.entity, {})
+        order = {col: i for i, col in enumerate(labels)}
+        ordered = sorted(self.errors, key=lambda e: (e.line, order.get(e.column.split(",")[0], len(order))))
+        return [e.render(labels) for e in ordered] + [self.summary()]

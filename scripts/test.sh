@@ -50,7 +50,9 @@ run_pass() { # $1=backend, then pytest args
     echo "==================== test.sh: $backend ===================="
     ZHTJ_TEST_DATABASE=$backend "$PY" -m pytest "$@" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
-    summary=$(grep -E '(^|= )(no tests ran|[0-9]+ (passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?))[ ,].* in [0-9.]+s' "$out" | tail -n1)
+    # e.g. "3 failed, 10 passed, 2 skipped in 5.10s", "= 7 passed in 70.12s (0:01:10) =" (colours stripped)
+    summary=$(sed -E 's/\x1b\[[0-9;]*m//g' "$out" |
+        grep -E '^(=+ )?(no tests ran|[0-9]+ [a-z]+(, [0-9]+ [a-z]+)*) in [0-9.]+s( \([0-9:]+\))?( =+)?$' | tail -n1)
     RC[$backend]=$rc
     PASSED[$backend]=$(count_of "$summary" passed)
     FAILED[$backend]=$(($(count_of "$summary" failed) + $(count_of "$summary" 'errors?')))
