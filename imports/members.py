@@ -334,7 +334,10 @@ async def import_members(
                 report.updated += 1
             else:
                 report.unchanged += 1
-        if not report.ok or dry_run or not (report.created or report.updated):
+        if not report.ok:
+            report.created = report.updated = report.unchanged = 0  # partial counts would mislead
+            return report
+        if dry_run or not (report.created or report.updated):
             return report
 
         now = utcnow()

@@ -23,7 +23,7 @@ Rules where the template leaves a choice (documented in the README):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -89,6 +89,7 @@ class OrgInput:
     new_student: bool | None
     present: frozenset[str] = frozenset(ORG_COLUMNS)
     cells_ok: bool = True  # no cell error in this row
+    bad_columns: frozenset[str] = frozenset()  # columns with a cell error
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,7 @@ def parse_org_row(row: Row, present: Iterable[str] = ORG_COLUMNS) -> tuple[OrgIn
     inp = OrgInput(
         line=line, code=code, name=name, kind=kind, parent_code=parent_code, partition=partition,
         regions=regions, address=address, can_receive=flags["can_receive"], new_student=flags["new_student"],
-        present=present, cells_ok=not errs,
+        present=present, cells_ok=not errs, bad_columns=frozenset(e.column for e in errs),
     )
     return inp, errs
 
@@ -292,7 +293,7 @@ def resolve_orgs(
     for inp in rows:
         if not inp.code:
             continue
-        if inp.kind is None:
+        if inp.kind is None or "parent_code" in inp.bad_columns:
             blocked.add(inp.code)
             continue
         pc = inp.parent_code
@@ -543,7 +544,10 @@ async def import_orgs(
                 report.updated += 1
             else:
                 report.unchanged += 1
-        if not report.ok or dry_run or not (report.created or report.updated):
+        if not report.ok:
+            report.created = report.updated = report.unchanged = 0  # partial counts would mislead
+            return report
+        if dry_run or not (report.created or report.updated):
             return report
 
         now = utcnow()

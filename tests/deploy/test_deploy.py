@@ -368,6 +368,17 @@ def test_k8s_selectors_probes_and_service() -> None:
         ), f"Service {svc['metadata']['name']} selects no pods"
 
 
+def test_k8s_schema_strict() -> None:
+    """Full OpenAPI-schema check (types, required and unknown fields) when kubernetes-validate is there."""
+    kv = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate not installed (pip install kubernetes-validate)")
+    version = kv.latest_version()
+    for path, doc in k8s_docs():
+        try:
+            kv.validate(doc, version, strict=True)
+        except kv.ValidationError as e:
+            pytest.fail(f"{path.name}: {doc['kind']} {doc['metadata']['name']}: {e.message} at {list(e.path)}")
+
+
 def test_k8s_pods_run_unprivileged() -> None:
     for name, _, template in pod_specs():
         pod_sc = template["spec"].get("securityContext", {})

@@ -93,6 +93,8 @@ DB = {
         ([dict(code="WC", name="武昌区团委", kind="county", parent_code="WH")], []),
         ([dict(code="S1", name="学校", kind="school", parent_code="WC"),
           dict(code="WC", name="武昌区团委", kind="county", parent_code="WH")], []),
+        # a malformed parent code is reported once, by the cell check
+        ([dict(code="X", name="x", kind="county", parent_code="a b")], []),
         # missing parent, root-only kind with a parent, parent required
         ([dict(code="X", name="x", kind="county", parent_code="NOPE")], [(2, "parent_code", "parent_missing")]),
         ([dict(code="X", name="x", kind="province", parent_code="HB")], [(2, "parent_code", "parent_kind")]),
