@@ -50,8 +50,9 @@ if [ ! -f "$stamp" ]; then
         echo "venv.sh: pip install failed" >&2
         exit 1
     fi
-    # Warnings (e.g. dependency conflicts) are worth seeing even on success.
-    grep -iE '^(warning|error)' "$log" >&2 || true
+    # Warnings (e.g. dependency conflicts) are worth seeing even on success; pip's notes about
+    # configured find-links folders that do not exist on this machine are not.
+    grep -iE '^(warning|error)' "$log" | grep -v 'is ignored: it is neither a file nor a directory' >&2 || true
     rm -f "$log"
     rm -f "$VENV"/.installed-*
     touch "$stamp"
