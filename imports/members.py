@@ -327,15 +327,8 @@ async def import_members(
         members = await load_members(session, {i.id_number for i in inputs if i.id_number})
         plans, errors = resolve_members(inputs, branches, {k: member_snapshot(m) for k, m in members.items()})
         report.errors.extend(errors)
-        for p in plans:
-            if p.action == "create":
-                report.created += 1
-            elif p.action == "update":
-                report.updated += 1
-            else:
-                report.unchanged += 1
+        report.tally(p.action for p in plans)
         if not report.ok:
-            report.created = report.updated = report.unchanged = 0  # partial counts would mislead
             return report
         if dry_run or not (report.created or report.updated):
             return report

@@ -537,15 +537,8 @@ async def import_orgs(
 
         plans, errors = resolve_orgs(inputs, db, orgs_with_members=with_members, db_children=children)
         report.errors.extend(errors)
-        for p in plans:
-            if p.action == "create":
-                report.created += 1
-            elif p.action == "update":
-                report.updated += 1
-            else:
-                report.unchanged += 1
+        report.tally(p.action for p in plans)
         if not report.ok:
-            report.created = report.updated = report.unchanged = 0  # partial counts would mislead
             return report
         if dry_run or not (report.created or report.updated):
             return report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from domain.glossary import MEMBER_COLUMN_LABELS, ORG_COLUMN_LABELS
 
@@ -49,6 +49,18 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def tally(self, actions: Iterable[str]) -> None:
+        """Count the planned actions (create | update | unchanged); an invalid file counts none."""
+        for action in actions:
+            if action == "create":
+                self.created += 1
+            elif action == "update":
+                self.updated += 1
+            else:
+                self.unchanged += 1
+        if not self.ok:
+            self.created = self.updated = self.unchanged = 0  # partial counts would mislead
 
     @property
     def bad_lines(self) -> int:
