@@ -14,8 +14,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.logging import LogContextInterceptor
 from activities.system import SystemActivities
+from activities.transfers import TransferActivities
 from core.logging import get_logger
 from workflows.system_check import SystemCheckWorkflow
+from workflows.transfer import TransferWorkflow
 
 TASK_QUEUE = "zhtj-transfer"
 
@@ -26,12 +28,13 @@ log = get_logger(__name__)
 #: stay out: workflow code never imports them.
 PASSTHROUGH_MODULES: Sequence[str] = ("pydantic", "pydantic_core", "annotated_types", "messages", "domain")
 
-WORKFLOWS = [SystemCheckWorkflow]
+WORKFLOWS = [SystemCheckWorkflow, TransferWorkflow]
 
 
 def activities_for(engine: AsyncEngine) -> list:
     system = SystemActivities(engine)
-    return [system.check_database]
+    transfers = TransferActivities(engine)
+    return [system.check_database, transfers.apply_event]
 
 
 def build_worker(client: Client, engine: AsyncEngine, *, task_queue: str = TASK_QUEUE) -> Worker:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from domain.orgs import OrgKind, Partition
+from domain.transfers import ActorKind, Channel, NodeRole, NodeStatus, ReturnReason, TransferStatus, TransferType
 
 ORG_KIND_LABELS: dict[OrgKind, str] = {
     OrgKind.PROVINCE: "省级团委",
@@ -60,3 +61,96 @@ MEMBER_COLUMN_LABELS: dict[str, str] = {
     "residence_address": "居住地详细地址",
     "phone": "联系电话",
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Transfers (DOMAIN.md §4–§5). Type labels are the exact names of the national system (A2).
+# ---------------------------------------------------------------------------------------------
+TRANSFER_TYPE_LABELS: dict[TransferType, str] = {
+    TransferType.FURTHER_STUDY: "升学",
+    TransferType.EMPLOYED_WITH_ORG: "已落实工作单位（工作单位有团组织）",
+    TransferType.EMPLOYED_WITHOUT_ORG: "已落实工作单位（工作单位无团组织）",
+    TransferType.ABROAD_OFFICIAL: "出国（因公出国／境）",
+    TransferType.ABROAD_STUDY: "出国（境）学习研究",
+    TransferType.ABROAD_PRIVATE: "出国（因私出国／境）",
+    TransferType.UNEMPLOYED: "未就业",
+    TransferType.SPECIAL_UNIT: "转往特殊单位团组织",
+}
+
+CHANNEL_LABELS: dict[Channel, str] = {
+    Channel.OUT: "办理转出",
+    Channel.IN: "办理转入",
+    Channel.SELF: "个人发起",
+}
+
+TRANSFER_STATUS_LABELS: dict[TransferStatus, str] = {
+    TransferStatus.PENDING: "审批中",
+    TransferStatus.RETURNED: "已退回",
+    TransferStatus.AWAITING_ASSIGNMENT: "待分配团支部",
+    TransferStatus.COMPLETED: "已完成",
+    TransferStatus.WITHDRAWN: "已撤回",
+    TransferStatus.EXPIRED: "已过期",
+}
+
+NODE_STATUS_LABELS: dict[NodeStatus, str] = {
+    NodeStatus.WAITING: "未开始",
+    NodeStatus.PENDING: "待审批",
+    NodeStatus.APPROVED: "审批通过",
+    NodeStatus.AUTO_APPROVED: "系统默认通过",
+    NodeStatus.RETURNED: "已退回",
+}
+
+NODE_ROLE_LABELS: dict[NodeRole, str] = {
+    NodeRole.SENDING: "转出组织",
+    NodeRole.SENDING_SUPERIOR: "转出组织上级团组织",
+    NodeRole.RECEIVING: "转入组织",
+    NodeRole.RECEIVING_SUPERIOR: "转入组织上级团组织",
+    NodeRole.PROVINCIAL: "省级团委",
+}
+
+ACTOR_KIND_LABELS: dict[ActorKind, str] = {
+    ActorKind.ORG_ADMIN: "组织管理员",
+    ActorKind.MEMBER: "团员本人",
+    ActorKind.SERVICE: "服务账号",
+    ActorKind.SYSTEM: "系统",
+}
+
+RETURN_REASON_LABELS: dict[ReturnReason, str] = {
+    ReturnReason.FORM_INCOMPLETE: "信息填写不完整或有误",
+    ReturnReason.WRONG_TARGET: "转入组织选择有误",
+    ReturnReason.NOT_THIS_MEMBER: "非本组织团员/身份信息不符",
+    ReturnReason.DUPLICATE: "重复申请",
+    ReturnReason.OTHER: "其他（须说明）",
+    ReturnReason.NOT_FORMAL_EMPLOYEE: "非本单位正式编制职工（不得以此为由退回）",
+    ReturnReason.NOT_LOCAL_RESIDENT: "非本地区正式户籍居民（不得以此为由退回）",
+}
+
+#: Form keys of DOMAIN.md §4 (dotted for nested ones) → the labels of the form (A2 wording).
+FORM_FIELD_LABELS: dict[str, str] = {
+    "school_name": "转入学校名称",
+    "school_address": "学校所在地详细地址",
+    "employer_name": "工作单位名称",
+    "employer_address": "工作单位所在地详细地址",
+    "address": "户籍地或居住地详细地址",
+    "unit_kind": "特殊单位类型",
+    "joined_unit_on": "入伍或入职日期",
+    "location": "去向所在地",
+    "location.province": "去向所在地（省）",
+    "location.city": "去向所在地（市州）",
+    "location.county": "去向所在地（县区）",
+    "location.township": "去向所在地（乡镇街道）",
+    "abroad_place": "境外学习研究地点",
+    "abroad_from": "出国（境）学习研究开始日期",
+    "abroad_to": "出国（境）学习研究结束日期",
+    "contact_name": "境内联系人",
+    "contact_phone": "境内联系人联系方式",
+}
+
+#: `unit_kind` of type 8 (§I.3).
+UNIT_KIND_LABELS: dict[str, str] = {
+    "military": "参军入伍",
+    "classified": "涉密单位",
+}
+
+#: The question of A2 note 2 and its answers.
+PARTITION_QUESTION = "转入组织（新组织）是否属于北京／广东／福建"

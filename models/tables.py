@@ -95,7 +95,8 @@ class Transfer(SQLModel, table=True):
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    workflow_id: str = Field(max_length=128, unique=True, index=True)
+    workflow_id: str = Field(max_length=128, index=True)  # transfer-<member id>: one open at a time
+    run_id: str = Field(max_length=64, unique=True)  # first execution run id: one row per transfer
     request_id: Optional[str] = Field(default=None, max_length=128, unique=True)
     member_id: int = Field(foreign_key="members.id", index=True)
     type: str = Field(max_length=32, index=True)

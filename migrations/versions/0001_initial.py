@@ -134,6 +134,7 @@ def upgrade() -> None:
     op.create_table('transfers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('workflow_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('run_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('request_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=True),
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('type', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -156,7 +157,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['member_id'], ['members.id'], ),
     sa.ForeignKeyConstraint(['target_org_id'], ['orgs.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('request_id')
+    sa.UniqueConstraint('request_id'),
+    sa.UniqueConstraint('run_id')
     )
     with op.batch_alter_table('transfers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_transfers_created_at'), ['created_at'], unique=False)
@@ -167,7 +169,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_transfers_status_created', ['status', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_transfers_target_org_id'), ['target_org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_transfers_type'), ['type'], unique=False)
-        batch_op.create_index(batch_op.f('ix_transfers_workflow_id'), ['workflow_id'], unique=True)
+        batch_op.create_index(batch_op.f('ix_transfers_workflow_id'), ['workflow_id'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -83,3 +83,20 @@ def test_migrate_command(empty_database_url, tmp_path):
     assert "migrated" in proc.stdout
     again = subprocess.run([ZHTJ, "migrate"], env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
+
+
+async def test_migrations_match_the_models(database_url):
+    """A model change without a migration (or the reverse) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda sync_conn: compare_metadata(MigrationContext.configure(sync_conn), SQLModel.metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert diff == []

@@ -1,0 +1,224 @@
+"""Starting transfers and sending decisions: authorise, build the workflow input, talk to Temporal.
+
+The database rows of a transfer are written only by its workflow's activities; this module reads
+the directory, checks who may act, and starts or updates the workflow.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from domain import idcard
+from domain.approval import ChainError, approval_chain
+from domain.directory import Directory
+from domain.policy import TransferPolicy, policy_for
+from domain.transfers import ActorKind, Channel, TransferType
+from messages.transfers import (
+    Actor,
+    ApproveInput,
+    AssignBranchInput,
+    NodeSpec,
+    OrgRef,
+    ResubmitInput,
+    ReturnInput,
+    Route,
+    TransferInput,
+    TransferView,
+    WithdrawInput,
+)
+from models import Member, Org, User
+from models.db import session_factory
+from service.directory import load_with_ancestors
+from workflows.transfer import WORKFLOW_ID_PREFIX, TransferWorkflow, workflow_id_for
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+
+
+class ServiceError(Exception):
+    """A refused request. `status` follows HTTP: 422 invalid, 403 forbidden, 404, 409 stale."""
+
+    def __init__(self, status: int, problems: list[Problem]) -> None:
+        self.status = status
+        self.problems = problems
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+
+
+def _refuse(status: int, field: str, message: str) -> ServiceError:
+    return ServiceError(status, [Problem(field, message)])
+
+
+@dataclass
+class StartResult:
+    view: TransferView
+    created: bool  # False when the member's open transfer (or this request id's) was returned
+
+
+async def build_input(
+    engine: AsyncEngine,
+    *,
+    member_id: int,
+    transfer_type: TransferType,
+    channel: Channel,
+    target_org_code: str,
+    form: dict[str, Any],
+    initiator: Actor,
+    route: Route | None = None,
+    request_id: str | None = None,
+    policy: TransferPolicy | None = None,
+    time_scale: float = 1.0,
+) -> TransferInput:
+    """Everything the workflow needs, resolved now and recorded in its history."""
+    async with session_factory(engine)() as session:
+        member = await session.get(Member, member_id)
+        if member is None:
+            raise _refuse(404, "member", "团员不存在")
+        branch = await session.get(Org, member.branch_id)
+        target = (await session.execute(select(Org).where(Org.code == target_org_code))).scalar_one_or_none()
+        if target is None:
+            raise _refuse(422, "target_org_code", f"转入组织 {target_org_code} 不存在")
+        if target.id == branch.id:
+            raise _refuse(422, "target_org_code", "转入组织不能是团员当前所在团支部")
+        if not target.can_receive:
+            raise _refuse(422, "target_org_code", f"{target.name}当前无法接收团员")
+        codes = [branch.code, target.code]
+        if initiator.org_code:
+            codes.append(initiator.org_code)
+        directory = await load_with_ancestors(session, codes)
+    try:
+        chain = approval_chain(
+            directory,
+            transfer_type=transfer_type,
+            channel=channel,
+            from_org=directory[branch.code],
+            target=directory[target.code],
+            initiator_org_code=initiator.org_code if channel != Channel.SELF else None,
+        )
+    except ChainError as e:
+        raise _refuse(422, "target_org_code", str(e)) from e
+    return TransferInput(
+        member_id=member.id,
+        member_name=member.name,
+        member_id_masked=idcard.mask(member.id_number),
+        type=transfer_type,
+        channel=channel,
+        from_org=OrgRef(code=branch.code, name=branch.name),
+        target=OrgRef(code=target.code, name=target.name),
+        target_branch_level=target.branch_level,
+        form=form,
+        route=route or Route(),
+        nodes=[NodeSpec(org_code=n.org_code, org_name=n.org_name, role=n.role,
+                        approved_at_submission=n.approved_at_submission) for n in chain],
+        policy=policy or policy_for(time_scale),
+        initiator=initiator,
+        request_id=request_id or uuid.uuid4().hex,
+    )
+
+
+async def start(
+    client: Client, inp: TransferInput, *, task_queue: str, id_prefix: str = WORKFLOW_ID_PREFIX
+) -> StartResult:
+    """Start the member's transfer, or return the open one (USE_EXISTING on transfer-<member>).
+
+    `id_prefix` lets tests sharing one server keep their members apart."""
+    handle = await client.start_workflow(
+        TransferWorkflow.run,
+        inp,
+        id=workflow_id_for(inp.member_id, id_prefix),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+    view = await handle.query(TransferWorkflow.status_query)
+    return StartResult(view=view, created=view.request_id == inp.request_id)
+
+
+def handle_for(client: Client, workflow_id: str) -> WorkflowHandle:
+    return client.get_workflow_handle_for(TransferWorkflow.run, workflow_id)
+
+
+# --- who may act -------------------------------------------------------------------------------
+
+
+async def admin_actor(engine: AsyncEngine, user: User, org_code: str) -> Actor:
+    """The actor for an admin acting for `org_code`: an admin of that org or of an ancestor."""
+    if user.role != "admin" or user.org_id is None:
+        raise _refuse(403, "user", "只有组织管理员可以办理")
+    async with session_factory(engine)() as session:
+        own = await session.get(Org, user.org_id)
+        directory: Directory = await load_with_ancestors(session, [org_code])
+    org = directory.get(org_code)
+    if org is None:
+        raise _refuse(404, "org", f"组织 {org_code} 不存在")
+    if own.code != org_code and not directory.is_ancestor(own.code, org):
+        raise _refuse(403, "org", f"无权代表{org.name}办理")
+    return Actor(kind=ActorKind.ORG_ADMIN, username=user.username, org_code=org_code, display_name=user.display_name)
+
+
+def member_actor(user: User) -> Actor:
+    if user.role != "member" or user.member_id is None:
+        raise _refuse(403, "user", "只有团员本人可以办理")
+    return Actor(kind=ActorKind.MEMBER, username=user.username, member_id=user.member_id, display_name=user.display_name)
+
+
+# --- decisions ---------------------------------------------------------------------------------
+
+
+def _from_update_error(e: Exception) -> ServiceError:
+    cause = e.cause if isinstance(e, WorkflowUpdateFailedError) else e
+    if isinstance(cause, ApplicationError):
+        status = 422 if cause.type in ("InvalidReturnGround", "InvalidInput") else 409
+        return _refuse(status, "decision", cause.message)
+    return _refuse(409, "decision", str(cause))
+
+
+async def _update(handle: WorkflowHandle, update, arg) -> TransferView:
+    try:
+        return await handle.execute_update(update, arg, result_type=TransferView)
+    except WorkflowUpdateFailedError as e:
+        raise _from_update_error(e) from e
+    except RPCError as e:
+        raise _refuse(404 if "not found" in str(e).lower() else 409, "transfer", str(e)) from e
+
+
+async def approve(handle: WorkflowHandle, d: ApproveInput) -> TransferView:
+    return await _update(handle, TransferWorkflow.approve, d)
+
+
+async def return_request(handle: WorkflowHandle, d: ReturnInput) -> TransferView:
+    return await _update(handle, TransferWorkflow.return_request, d)
+
+
+async def withdraw(handle: WorkflowHandle, d: WithdrawInput) -> TransferView:
+    return await _update(handle, TransferWorkflow.withdraw, d)
+
+
+async def resubmit(handle: WorkflowHandle, d: ResubmitInput) -> TransferView:
+    return await _update(handle, TransferWorkflow.resubmit, d)
+
+
+async def assign_branch(engine: AsyncEngine, handle: WorkflowHandle, d: AssignBranchInput, receiving_org_code: str) -> TransferView:
+    """Check in the database that the branch is a branch-level org under the receiving org."""
+    async with session_factory(engine)() as session:
+        directory = await load_with_ancestors(session, [d.branch.code])
+    branch = directory.get(d.branch.code)
+    if branch is None:
+        raise _refuse(422, "branch_code", f"团支部 {d.branch.code} 不存在")
+    if not branch.branch_level:
+        raise _refuse(422, "branch_code", f"{branch.name}不是团支部级组织，不能分配")
+    if not directory.is_ancestor(receiving_org_code, branch):
+        raise _refuse(422, "branch_code", f"{branch.name}不在接收组织之下")
+    d = d.model_copy(update={"branch": OrgRef(code=branch.code, name=branch.name)})
+    return await _update(handle, TransferWorkflow.assign_branch, d)

@@ -1,0 +1,247 @@
+"""TransferWorkflow end to end on the dev server: each path's result and its database rows."""
+
+import asyncio
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+
+from domain.transfers import Channel, NodeRole, NodeStatus, TransferStatus, TransferType
+from messages.transfers import ApproveInput, AssignBranchInput, OrgRef, ResubmitInput, ReturnInput, WithdrawInput
+from service import transfers as svc
+from service.transfers import ServiceError
+from worker import build_worker
+
+
+async def test_out_with_one_node_then_branch_assignment(dev_driver):
+    d = dev_driver
+    member = await d.member_in("WHU-CS-2022-1")
+    async with build_worker(d.client, d.engine, task_queue=d.task_queue):
+        started = await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT,
+                                target="DFM", by="whu", acting_for="WHU",
+                                form={"employer_name": "东风汽车集团有限公司", "employer_address": "武汉市汉南区"})
+        assert started.created
+        v = started.view
+        assert [(n.org_code, n.status) for n in v.nodes] == [("WHU-CS", NodeStatus.APPROVED), ("DFM", NodeStatus.PENDING)]
+        h = d.handle(v)
+        assert v.status == TransferStatus.PENDING and v.current_seq == 2
+        assert v.nodes[1].status == NodeStatus.PENDING and v.nodes[1].deadline is not None
+
+        v = await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("dfm", "DFM"), comment="同意接收"))
+        v = await d.view(v)
+        assert v.status == TransferStatus.AWAITING_ASSIGNMENT
+        assert (await d.member(member.id)).branch_id == member.branch_id  # nothing moves before assignment
+
+        # a branch outside the receiving org, or a non-branch org, is refused before the update
+        for bad, rule in (("WHU-CS-2022-2", "不在接收组织之下"), ("DFM-XY", "不是团支部级组织")):
+            with pytest.raises(ServiceError, match=rule) as info:
+                await svc.assign_branch(d.engine, h, AssignBranchInput(actor=await d.admin("dfm", "DFM"),
+                                                                       branch=OrgRef(code=bad, name="?")), "DFM")
+            assert info.value.status == 422
+        v = await svc.assign_branch(d.engine, h, AssignBranchInput(actor=await d.admin("dfm", "DFM"),
+                                                                   branch=OrgRef(code="DFM-RD", name="")), "DFM")
+        assert v.status == TransferStatus.COMPLETED and v.branch.code == "DFM-RD"
+        assert (await h.result()).status == TransferStatus.COMPLETED
+
+    row = await d.transfer_row(v)
+    assert row.status == "completed" and row.completed_at is not None
+    assert row.branch_id == await d.org_id("DFM-RD")
+    assert (await d.member(member.id)).branch_id == await d.org_id("DFM-RD")
+    (hist,) = await d.history_rows(member.id)
+    assert hist.from_branch_id == member.branch_id and hist.to_branch_id == await d.org_id("DFM-RD")
+    steps = await d.steps(v)
+    assert [(s.seq, s.status, s.decided_by) for s in steps] == [(1, "approved", "whu"), (2, "approved", "dfm")]
+    assert steps[1].comment == "同意接收"
+    kinds = [n.kind for n in await d.notifications(v)]
+    assert kinds.count("node_pending") == 1 and kinds.count("assignment_needed") == 1
+    assert kinds.count("transfer_update") == 3  # both sides and the member on completion
+    actions = [a.action for a in await d.audit(v)]
+    assert actions == ["transfer.started", "node.approved", "assignment.awaiting",
+                       "branch.assigned", "transfer.completed"]
+
+
+async def test_self_with_two_nodes(dev_driver):
+    d = dev_driver
+    member = await d.member_in("WHU-CS-2022-2")
+    async with build_worker(d.client, d.engine, task_queue=d.task_queue):
+        v = (await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.SELF,
+                           target="HB-WH-HS-GS-TMP", form={"address": "洪山区关山街道"})).view
+        assert [(n.org_code, n.role, n.status) for n in v.nodes] == [
+            ("WHU-CS", NodeRole.SENDING, NodeStatus.PENDING),
+            ("HB-WH-HS-GS", NodeRole.RECEIVING, NodeStatus.WAITING),
+        ]
+        h = d.handle(v)
+        # the receiving node cannot decide before the sending node
+        with pytest.raises(ServiceError, match="尚未轮到") as info:
+            await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-hs-gs", "HB-WH-HS-GS")))
+        assert info.value.status == 409
+        await svc.approve(h, ApproveInput(round=1, seq=1, actor=await d.admin("whu-cs", "WHU-CS")))
+        v = await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-hs-gs", "HB-WH-HS-GS")))
+        result = await h.result()
+    assert result.status == TransferStatus.COMPLETED and result.branch.code == "HB-WH-HS-GS-TMP"  # branch-level target
+    assert (await d.member(member.id)).branch_id == await d.org_id("HB-WH-HS-GS-TMP")
+    assert [s.status for s in await d.steps(result)] == ["approved", "approved"]
+    assert len(await d.notifications(result, "node_pending")) == 2
+
+
+async def test_special_unit_goes_through_the_provincial_node(dev_driver):
+    d = dev_driver
+    member = await d.member_in("HUST-")
+    async with build_worker(d.client, d.engine, task_queue=d.task_queue):
+        v = (await d.start(member, type=TransferType.SPECIAL_UNIT, channel=Channel.OUT, target="HB-SU",
+                           by="hust", acting_for="HUST",
+                           form={"unit_kind": "military", "joined_unit_on": "2026-09-01"})).view
+        assert [(n.org_code, n.role, n.status) for n in v.nodes][-1] == ("HB", NodeRole.PROVINCIAL, NodeStatus.PENDING)
+        assert v.nodes[0].status == NodeStatus.APPROVED
+        h = d.handle(v)
+        # an admin of a college may not decide the provincial node
+        with pytest.raises(ServiceError) as info:
+            await svc.admin_actor(d.engine, await d.user("whu-cs"), "HB")
+        assert info.value.status == 403
+        seq = len(v.nodes)
+        await svc.approve(h, ApproveInput(round=1, seq=seq, actor=await d.admin("hb", "HB")))
+        result = await h.result()
+    assert result.status == TransferStatus.COMPLETED and result.branch.code == "HB-SU"
+    assert (await d.member(member.id)).branch_id == await d.org_id("HB-SU")
+
+
+async def test_return_then_resubmit_then_approve(dev_driver):
+    d = dev_driver
+    member = await d.member_in("WHU-CS-2022-3")
+    async with build_worker(d.client, d.engine, task_queue=d.task_queue):
+        v = (await d.start(member, type=TransferType.EMPLOYED_WITHOUT_ORG, channel=Channel.OUT,
+                           target="HB-WH-HS-LN-TMP", by="whu", acting_for="WHU",
+                           form={"employer_name": "某公司"})).view
+        h = d.handle(v)
+        ln = await d.admin("hb-wh-hs-ln", "HB-WH-HS-LN")
+        v = await svc.return_request(h, ReturnInput(round=1, seq=2, actor=ln, reason_code="form_incomplete",
+                                                    reason_text="工作单位地址未填写"))
+        assert v.status == TransferStatus.RETURNED
+        assert (await d.transfer_row(v)).status == "returned"
+        # only the initiator may resubmit
+        with pytest.raises(ServiceError, match="发起方"):
+            await svc.resubmit(h, ResubmitInput(actor=ln, form={}))
+        v = await svc.resubmit(h, ResubmitInput(actor=await d.admin("whu", "WHU"),
+                                                form={"employer_name": "某公司", "employer_address": "珞南街道1号"}))
+        v = await d.view(v)
+        assert v.round == 2 and v.status == TransferStatus.PENDING
+        assert v.nodes[1].status == NodeStatus.PENDING and v.nodes[1].started_at > v.history[0].at  # fresh clock
+        # a stale click from round 1 is refused
+        with pytest.raises(ServiceError, match="重新提交"):
+            await svc.approve(h, ApproveInput(round=1, seq=2, actor=ln))
+        await svc.approve(h, ApproveInput(round=2, seq=2, actor=ln))
+        result = await h.result()
+    assert result.status == TransferStatus.COMPLETED
+    row = await d.transfer_row(result)
+    assert row.form["employer_address"] == "珞南街道1号"
+    steps = await d.steps(result)
+    assert [(s.round, s.seq, s.status) for s in steps] == [
+        (1, 1, "approved"), (1, 2, "returned"), (2, 1, "approved"), (2, 2, "approved")]
+    assert steps[1].reason_code == "form_incomplete" and steps[1].comment == "工作单位地址未填写"
+    assert len(await d.notifications(result, "transfer_returned")) == 2  # initiator org and member
+
+
+@pytest.mark.parametrize(
+    "reason_code, text",
+    [
+        ("not_formal_employee", "非本单位正式编制职工"),
+        ("not_local_resident", ""),
+        ("other", "该同学非本地户籍，不予接收"),
+        ("form_incomplete", "不是本单位正式员工"),
+    ],
+)
+async def test_forbidden_return_grounds_are_refused_before_history(dev_driver, reason_code, text):
+    d = dev_driver
+    member = await d.member_in("WHU-CS-2022-4")
+    async with build_worker(d.client, d.engine, task_queue=d.task_queue):
+        v = (await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM",
+                           by="whu", acting_for="WHU")).view
+        h = d.handle(v)
+        with pytest.raises(ServiceError, match="不得以非本单位正式编制职工、非本地区正式户籍居民") as info:
+            await svc.return_request(h, ReturnInput(round=1, seq=2, actor=await d.admin("dfm", "DFM"),
+                                                    reason_code=reason_code, reason_text=text))
+        assert info.value.status == 422
+        history = await h.fetch_history()
+        assert not [e for e in history.events
+                    if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+        assert (await d.view(v)).status == TransferStatus.PENDING
+        await h.terminate("test over")
+    assert [s.status for s in await d.steps(v)] == ["approved", "pending"]
+
+
+async def test_withdraw_by_member(dev_driver):
+    d = dev_driver
+    member = await d.member_in("WHU-CS-2022-5")
+    async with build_worker(d.client, d.engine, task_queue=d.task_queue):
+        started = await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.SELF,
+                                target="HB-WH-HS-GS-TMP")
+        v = started.view
+        h = d.handle(v)
+        me = svc.member_actor(await d.user(f"m{member.id}"))
+        # an org may not withdraw a member's own request
+        with pytest.raises(ServiceError, match="发起方"):
+            await svc.withdraw(h, WithdrawInput(actor=await d.admin("whu-cs", "WHU-CS"), reason="x"))
+        v = await svc.withdraw(h, WithdrawInput(actor=me, reason="已找到工作，另行申请"))
+        assert v.status == TransferStatus.WITHDRAWN and v.withdrawn_by == "member"
+        assert (await h.result()).status == TransferStatus.WITHDRAWN
+        with pytest.raises(ServiceError):
+            await svc.approve(h, ApproveInput(round=1, seq=1, actor=await d.admin("whu-cs", "WHU-CS")))
+    row = await d.transfer_row(v)
+    assert row.status == "withdrawn"
+    assert (await d.member(member.id)).branch_id == member.branch_id
+    (audit,) = [a for a in await d.audit(v) if a.action == "transfer.withdrawn"]
+    assert audit.detail["by"] == "member" and audit.detail["reason"] == "已找到工作，另行申请"
+
+
+async def test_withdraw_by_org_while_awaiting_assignment(dev_driver):
+    d = dev_driver
+    member = await d.member_in("WHU-CS-2022-6")
+    async with build_worker(d.client, d.engine, task_queue=d.task_queue):
+        v = (await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM",
+                           by="whu-cs", acting_for="WHU-CS")).view
+        h = d.handle(v)
+        await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("dfm", "DFM")))
+        assert (await d.view(v)).status == TransferStatus.AWAITING_ASSIGNMENT
+        # an admin of an ancestor acts for the initiating org
+        v = await svc.withdraw(h, WithdrawInput(actor=await d.admin("whu", "WHU-CS"), reason="去向有变"))
+        assert v.status == TransferStatus.WITHDRAWN and v.withdrawn_by == "org"
+    assert (await d.transfer_row(v)).status == "withdrawn"
+    assert (await d.member(member.id)).branch_id == member.branch_id
+
+
+async def test_two_concurrent_approvals_give_one_decision(dev_driver):
+    d = dev_driver
+    member = await d.member_in("WHU-CS-2022-7")
+    async with build_worker(d.client, d.engine, task_queue=d.task_queue):
+        v = (await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM",
+                           by="whu", acting_for="WHU")).view
+        h = d.handle(v)
+        a1 = await d.admin("dfm", "DFM")
+        a2 = await d.admin("hb", "DFM")  # the provincial admin acts for an org below it
+        results = await asyncio.gather(
+            svc.approve(h, ApproveInput(round=1, seq=2, actor=a1, comment="一")),
+            svc.approve(h, ApproveInput(round=1, seq=2, actor=a2, comment="二")),
+            return_exceptions=True,
+        )
+        ok = [r for r in results if not isinstance(r, Exception)]
+        refused = [r for r in results if isinstance(r, ServiceError)]
+        assert len(ok) == 1 and len(refused) == 1, results
+        assert refused[0].status == 409 and "已由" in refused[0].problems[0].message
+        await h.terminate("test over")
+    steps = await d.steps(v)
+    assert steps[1].status == "approved"
+    assert len([a for a in await d.audit(v) if a.action == "node.approved"]) == 1
+
+
+async def test_second_start_returns_the_open_transfer(dev_driver):
+    d = dev_driver
+    member = await d.member_in("WHU-CS-2022-8")
+    async with build_worker(d.client, d.engine, task_queue=d.task_queue):
+        first = await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM",
+                              by="whu", acting_for="WHU")
+        second = await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.SELF,
+                               target="HB-WH-HS-GS-TMP")
+        assert first.created and not second.created
+        assert second.view.workflow_id == first.view.workflow_id
+        assert second.view.type == TransferType.EMPLOYED_WITH_ORG and second.view.request_id == first.view.request_id
+        await d.handle(first.view).terminate("test over")
+    assert await d.count_transfers(member.id) == 1

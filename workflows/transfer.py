@@ -1,0 +1,577 @@
+"""TransferWorkflow: one execution per open transfer (DOMAIN.md §5), id `transfer-<member id>`.
+
+For each approval node in turn: persist it pending with its deadlines and notify its admins, then
+wait for a decision update. At `remind_after` (10 d) undecided, remind once; at
+`auto_approve_after` (15 d) approve it as 系统默认通过 and start the next node. The initiating
+org's node is approved at submission. A returned request waits for resubmit or withdraw and
+expires after `returned_expiry`. After the last node, a receiving org that is not branch-level
+must assign a branch (reminded 10 d after approval and every 7 d after); then the completion
+activity moves the member in one transaction.
+
+Decisions are updates with validators: a decision for a node that is not the current one, or
+is already decided, is refused before it touches history. Every state change goes to the
+database through one idempotent activity (`apply_event`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.transfers import TransferActivities
+    from domain.transfers import (
+        ActorKind,
+        Channel,
+        NodeStatus,
+        TransferStatus,
+        return_ground_problem,
+    )
+    from messages import search_attributes as sa
+    from messages.transfers import (
+        SYSTEM_ACTOR,
+        Actor,
+        ApproveInput,
+        AssignBranchInput,
+        HistoryEntry,
+        NodeSpec,
+        NodeState,
+        NotificationSpec,
+        OrgRef,
+        ResubmitInput,
+        ReturnInput,
+        TransferEvent,
+        TransferInput,
+        TransferView,
+        WithdrawInput,
+    )
+
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=["InvalidTransferData"],
+)
+
+DECIDED = (NodeStatus.APPROVED, NodeStatus.AUTO_APPROVED, NodeStatus.RETURNED)
+
+
+WORKFLOW_ID_PREFIX = "transfer-"
+
+
+def workflow_id_for(member_id: int, prefix: str = WORKFLOW_ID_PREFIX) -> str:
+    """One open transfer per member: its workflow id is transfer-<member id>."""
+    return f"{prefix}{member_id}"
+
+
+class Refused(ApplicationError):
+    """A decision that no longer fits the state; the caller gets the message (409)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="DecisionRefused", non_retryable=True)
+
+
+@workflow.defn
+class TransferWorkflow:
+    def __init__(self) -> None:
+        self.inp: TransferInput | None = None
+        self.status = TransferStatus.PENDING
+        self.round = 1
+        self.nodes: list[NodeState] = []
+        self.current_seq: int | None = None
+        self.branch: OrgRef | None = None
+        self.form: dict[str, Any] = {}
+        self.target: OrgRef | None = None
+        self.target_branch_level = False
+        self.route = None
+        self.withdrawn_by: str | None = None
+        self.history: list[HistoryEntry] = []
+        self.next_reminder_at: datetime | None = None
+        self._events = 0
+        self._busy = 0  # update handlers still writing their decision
+        self._withdraw: WithdrawInput | None = None
+        self._resubmit: ResubmitInput | None = None
+        self._assigned: AssignBranchInput | None = None
+
+    # --- run ----------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, inp: TransferInput) -> TransferView:
+        self.inp = inp
+        self.form = dict(inp.form)
+        self.target = inp.target
+        self.target_branch_level = inp.target_branch_level
+        self.route = inp.route
+        self._start_round(inp.nodes)
+        await self._emit(
+            "transfer.started",
+            inp.initiator,
+            create=inp,
+            steps=list(self.nodes),  # the whole first round, so lists show the nodes still waiting
+            notify=self._pending_notice(),
+            detail={"type": inp.type.value, "channel": inp.channel.value, "target": inp.target.code},
+        )
+
+        while True:
+            outcome = await self._approval_round()
+            if outcome == "approved":
+                break
+            if outcome == "withdrawn":
+                return await self._finish_withdrawn()
+            # returned: wait for a resubmission or a withdrawal, or expire
+            got = await self._wait(
+                lambda: self._resubmit is not None or self._withdraw is not None,
+                self.inp.policy.returned_expiry,
+            )
+            if self._withdraw is not None:
+                return await self._finish_withdrawn()
+            if not got:
+                self.status = TransferStatus.EXPIRED
+                await self._emit(
+                    "transfer.expired",
+                    SYSTEM_ACTOR,
+                    notify=self._both_sides("转接申请已过期", "申请被退回后在期限内未重新提交或撤回，已自动关闭。"),
+                )
+                return self.view()
+            await self._apply_resubmission()
+
+        if not self.target_branch_level:
+            withdrawn = await self._await_assignment()
+            if withdrawn:
+                return await self._finish_withdrawn()
+        else:
+            self.branch = self.target
+        self.status = TransferStatus.COMPLETED
+        self.current_seq = None
+        await self._emit(
+            "transfer.completed",
+            SYSTEM_ACTOR if self._assigned is None else self._assigned.actor,
+            complete_branch=self.branch,
+            notify=self._both_sides(
+                "组织关系转接已办结", f"{self.inp.member_name}的团组织关系已转入{self.branch.name}。", member=True
+            ),
+        )
+        return self.view()
+
+    async def _approval_round(self) -> str:
+        """Run this round's nodes; 'approved', 'returned' or 'withdrawn'."""
+        for node in self.nodes:
+            if node.status in (NodeStatus.APPROVED, NodeStatus.AUTO_APPROVED):
+                continue
+            if self._withdraw is not None:
+                return "withdrawn"
+            if node.status != NodeStatus.PENDING:  # the round's first node was activated with the round
+                self._activate(node)
+                await self._emit("node.pending", SYSTEM_ACTOR, steps=[node], notify=self._pending_notice())
+            decided = await self._wait(
+                lambda: node.status != NodeStatus.PENDING or self._withdraw is not None,
+                node.remind_at - workflow.now(),
+            )
+            if not decided:
+                node.reminded_at = workflow.now()
+                await self._emit(
+                    "node.reminded",
+                    SYSTEM_ACTOR,
+                    steps=[node],
+                    notify=[
+                        NotificationSpec(
+                            kind="node_reminder",
+                            org_code=node.org_code,
+                            title="转接申请已超过10天未审批",
+                            body=f"{self.inp.member_name}的转接申请将于截止时间由系统默认通过，请及时审批。",
+                        )
+                    ],
+                )
+                decided = await self._wait(
+                    lambda: node.status != NodeStatus.PENDING or self._withdraw is not None,
+                    node.deadline - workflow.now(),
+                )
+            if not decided:
+                node.status = NodeStatus.AUTO_APPROVED
+                node.decided_at = workflow.now()
+                node.decided_by = SYSTEM_ACTOR.username
+                node.comment = "系统默认通过"
+                await self._emit("node.auto_approved", SYSTEM_ACTOR, steps=[node])
+                continue
+            await workflow.wait_condition(lambda: self._busy == 0)
+            if self._withdraw is not None and node.status == NodeStatus.PENDING:
+                return "withdrawn"
+            if node.status == NodeStatus.RETURNED:
+                return "returned"
+        self.current_seq = None
+        return "approved"
+
+    async def _await_assignment(self) -> bool:
+        """Wait for assign_branch, reminding the receiving org; True if withdrawn instead."""
+        self.status = TransferStatus.AWAITING_ASSIGNMENT
+        approved_at = workflow.now()
+        self.next_reminder_at = approved_at + self.inp.policy.assignment_first_reminder
+        await self._emit(
+            "assignment.awaiting",
+            SYSTEM_ACTOR,
+            notify=[
+                NotificationSpec(
+                    kind="assignment_needed",
+                    org_code=self.target.code,
+                    title="请为转入团员分配团支部",
+                    body=f"{self.inp.member_name}的转接申请已审批通过，分配团支部后方可办结。",
+                )
+            ],
+        )
+        reminders = 0
+        while True:
+            done = await self._wait(
+                lambda: self._assigned is not None or self._withdraw is not None,
+                self.next_reminder_at - workflow.now(),
+            )
+            if done:
+                await workflow.wait_condition(lambda: self._busy == 0)
+                self.next_reminder_at = None
+                return self._assigned is None
+            reminders += 1
+            await self._emit(
+                "assignment.reminded",
+                SYSTEM_ACTOR,
+                detail={"reminder": reminders},
+                notify=[
+                    NotificationSpec(
+                        kind="assignment_reminder",
+                        org_code=self.target.code,
+                        title="转入团员尚未分配团支部",
+                        body=f"{self.inp.member_name}已审批通过但未分配团支部，转接尚未办结。",
+                    )
+                ],
+            )
+            self.next_reminder_at = workflow.now() + self.inp.policy.assignment_repeat_reminder
+
+    async def _finish_withdrawn(self) -> TransferView:
+        w = self._withdraw
+        self.status = TransferStatus.WITHDRAWN
+        self.withdrawn_by = "member" if w.actor.kind == ActorKind.MEMBER else "org"
+        for node in self.nodes:
+            if node.status == NodeStatus.PENDING:
+                node.status = NodeStatus.WAITING
+        self.current_seq = None
+        await self._emit(
+            "transfer.withdrawn",
+            w.actor,
+            steps=list(self.nodes),
+            detail={"reason": w.reason, "by": self.withdrawn_by},
+            notify=self._both_sides("转接申请已撤回", f"撤回原因：{w.reason}"),
+        )
+        return self.view()
+
+    async def _apply_resubmission(self) -> None:
+        r = self._resubmit
+        self._resubmit = None
+        self.round += 1
+        self.form = dict(r.form)
+        if r.target is not None:
+            self.target = r.target
+            if r.target_branch_level is not None:
+                self.target_branch_level = r.target_branch_level
+        if r.route is not None:
+            self.route = r.route
+        self._start_round(r.nodes or [NodeSpec(org_code=n.org_code, org_name=n.org_name, role=n.role,
+                                               approved_at_submission=n.seq in self._submission_seqs)
+                                      for n in self.nodes])
+        await self._emit(
+            "transfer.resubmitted",
+            r.actor,
+            steps=list(self.nodes),
+            notify=self._pending_notice(),
+            form=self.form,
+            target=self.target,
+            route=self.route,
+        )
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _start_round(self, specs: list[NodeSpec]) -> None:
+        """The round's nodes: the initiator's approved at submission, the first other one pending.
+
+        Activating the first node here, before any await, means a query right after the start
+        (or the resubmission) already shows who must decide and by when."""
+        now = workflow.now()
+        self._submission_seqs = {i for i, s in enumerate(specs, start=1) if s.approved_at_submission}
+        self.nodes = []
+        for i, s in enumerate(specs, start=1):
+            node = NodeState(round=self.round, seq=i, org_code=s.org_code, org_name=s.org_name, role=s.role)
+            if s.approved_at_submission:
+                node.status = NodeStatus.APPROVED
+                node.decided_at = now
+                node.decided_by = self.inp.initiator.username
+                node.comment = "发起组织提交即审核通过"
+            self.nodes.append(node)
+        first = next((n for n in self.nodes if n.status == NodeStatus.WAITING), None)
+        if first is not None:
+            self._activate(first)
+
+    def _activate(self, node: NodeState) -> None:
+        now = workflow.now()
+        node.status = NodeStatus.PENDING
+        node.started_at = now
+        node.remind_at = now + self.inp.policy.remind_after
+        node.deadline = now + self.inp.policy.auto_approve_after
+        self.current_seq = node.seq
+        self.status = TransferStatus.PENDING
+
+    def _pending_notice(self) -> list[NotificationSpec]:
+        node = self._current()
+        if node is None or node.status != NodeStatus.PENDING:
+            return []
+        return [
+            NotificationSpec(
+                kind="node_pending",
+                org_code=node.org_code,
+                title="有新的组织关系转接申请待审批",
+                body=f"{self.inp.member_name}（{self.inp.member_id_masked}）的转接申请请在15天内审批。",
+            )
+        ]
+
+    async def _wait(self, condition: Callable[[], bool], timeout: timedelta) -> bool:
+        """wait_condition with a timeout; False when the time ran out."""
+        if timeout <= timedelta(0):
+            return condition()
+        try:
+            await workflow.wait_condition(condition, timeout=timeout)
+            return True
+        except asyncio.TimeoutError:
+            return condition()
+
+    def _both_sides(self, title: str, body: str, *, member: bool = True) -> list[NotificationSpec]:
+        out = [
+            NotificationSpec(kind="transfer_update", org_code=self.inp.from_org.code, title=title, body=body),
+            NotificationSpec(kind="transfer_update", org_code=self.target.code, title=title, body=body),
+        ]
+        if member:
+            out.append(NotificationSpec(kind="transfer_update", to_member=True, title=title, body=body))
+        return out
+
+    def _current(self) -> NodeState | None:
+        return next((n for n in self.nodes if n.seq == self.current_seq), None)
+
+    def _upsert_search_attributes(self) -> None:
+        node = self._current() if self.status == TransferStatus.PENDING else None
+        updates = [
+            sa.TRANSFER_TYPE.value_set(self.inp.type.value),
+            sa.TRANSFER_STATUS.value_set(self.status.value),
+            sa.FROM_ORG.value_set(self.inp.from_org.code),
+            sa.TO_ORG.value_set(self.target.code),
+            sa.CHANNEL.value_set(self.inp.channel.value),
+        ]
+        if node is not None:
+            updates += [sa.CURRENT_NODE_ORG.value_set(node.org_code), sa.NODE_DEADLINE.value_set(node.deadline)]
+        elif self.status == TransferStatus.AWAITING_ASSIGNMENT:
+            updates += [sa.CURRENT_NODE_ORG.value_set(self.target.code), sa.NODE_DEADLINE.value_unset()]
+        else:
+            updates += [sa.CURRENT_NODE_ORG.value_unset(), sa.NODE_DEADLINE.value_unset()]
+        workflow.upsert_search_attributes(updates)
+
+    async def _emit(
+        self,
+        action: str,
+        actor: Actor,
+        *,
+        steps: list[NodeState] | None = None,
+        notify: list[NotificationSpec] | None = None,
+        detail: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> None:
+        """Record a state change: history, search attributes, and the idempotent persist activity."""
+        self._events += 1
+        info = workflow.info()
+        now = workflow.now()
+        self.history.append(HistoryEntry(at=now, action=action, actor=actor.label, detail=detail or {}))
+        self._upsert_search_attributes()
+        node = self._current()
+        event = TransferEvent(
+            key=f"{info.workflow_id}/{info.first_execution_run_id}/{self._events}",
+            workflow_id=info.workflow_id,
+            run_id=info.first_execution_run_id,
+            action=action,
+            actor=actor.username,
+            at=now,
+            status=self.status,
+            current_node_org_code=node.org_code if node is not None and self.status == TransferStatus.PENDING else None,
+            steps=[s.model_copy() for s in (steps or [])],
+            notifications=notify or [],
+            detail=detail or {},
+            **extra,
+        )
+        await workflow.execute_activity_method(
+            TransferActivities.apply_event,
+            event,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=ACTIVITY_RETRY,
+        )
+
+    def view(self) -> TransferView:
+        return TransferView(
+            workflow_id=workflow.info().workflow_id,
+            status=self.status,
+            type=self.inp.type,
+            channel=self.inp.channel,
+            member_id=self.inp.member_id,
+            from_org=self.inp.from_org,
+            target=self.target,
+            round=self.round,
+            current_seq=self.current_seq,
+            nodes=[n.model_copy() for n in self.nodes],
+            branch=self.branch,
+            form=self.form,
+            route=self.route,
+            withdrawn_by=self.withdrawn_by,
+            request_id=self.inp.request_id,
+            history=list(self.history),
+            next_reminder_at=self.next_reminder_at,
+        )
+
+    # --- query --------------------------------------------------------------------------------
+
+    @workflow.query
+    def status_query(self) -> TransferView:
+        return self.view()
+
+    # --- updates ------------------------------------------------------------------------------
+
+    def _check_node(self, round_: int, seq: int, actor: Actor) -> NodeState:
+        if self.status != TransferStatus.PENDING:
+            raise Refused(f"该申请当前状态为 {self.status.value}，不能审批")
+        if round_ != self.round:
+            raise Refused("该申请已重新提交，请刷新后按最新内容审批")
+        node = next((n for n in self.nodes if n.seq == seq), None)
+        if node is None:
+            raise Refused(f"审批节点 {seq} 不存在")
+        if node.status in DECIDED:
+            raise Refused(f"该节点（{node.org_name}）已由 {node.decided_by} 处理，不能重复审批")
+        if seq != self.current_seq or node.status != NodeStatus.PENDING:
+            raise Refused(f"该节点（{node.org_name}）尚未轮到审批")
+        if actor.kind != ActorKind.ORG_ADMIN:
+            raise Refused("只有组织管理员可以审批")
+        return node
+
+    async def _record_decision(self, node: NodeState, action: str, actor: Actor, **fields: Any) -> TransferView:
+        # The handler may run right after a concurrent one validated; check again before acting.
+        if node.status != NodeStatus.PENDING or self.status != TransferStatus.PENDING:
+            raise Refused(f"该节点（{node.org_name}）已由 {node.decided_by or '他人'} 处理，不能重复审批")
+        self._busy += 1
+        try:
+            for k, v in fields.items():
+                setattr(node, k, v)
+            node.decided_at = workflow.now()
+            node.decided_by = actor.username
+            if action == "node.returned":
+                self.status = TransferStatus.RETURNED
+                notify = [
+                    NotificationSpec(
+                        kind="transfer_returned",
+                        org_code=self.inp.initiator.org_code or self.inp.from_org.code,
+                        title="转接申请被退回",
+                        body=f"{node.org_name}退回：{node.comment or ''}",
+                    ),
+                    NotificationSpec(kind="transfer_returned", to_member=True, title="转接申请被退回",
+                                     body=f"{node.org_name}退回：{node.comment or ''}"),
+                ]
+            else:
+                notify = []
+            await self._emit(
+                action, actor, steps=[node], notify=notify,
+                detail={"seq": node.seq, "org": node.org_code, "comment": node.comment, "reason_code": node.reason_code},
+            )
+        finally:
+            self._busy -= 1
+        return self.view()
+
+    @workflow.update
+    async def approve(self, d: ApproveInput) -> TransferView:
+        node = self._check_node(d.round, d.seq, d.actor)
+        return await self._record_decision(node, "node.approved", d.actor, status=NodeStatus.APPROVED, comment=d.comment)
+
+    @approve.validator
+    def _validate_approve(self, d: ApproveInput) -> None:
+        self._check_node(d.round, d.seq, d.actor)
+        if d.comment is not None and len(d.comment) > 500:
+            raise Refused("审批意见不超过500字")
+
+    @workflow.update
+    async def return_request(self, d: ReturnInput) -> TransferView:
+        node = self._check_node(d.round, d.seq, d.actor)
+        return await self._record_decision(
+            node, "node.returned", d.actor, status=NodeStatus.RETURNED, reason_code=d.reason_code,
+            comment=d.reason_text.strip() or None,
+        )
+
+    @return_request.validator
+    def _validate_return(self, d: ReturnInput) -> None:
+        self._check_node(d.round, d.seq, d.actor)
+        problem = return_ground_problem(d.reason_code, d.reason_text)
+        if problem is not None:
+            raise ApplicationError(problem, type="InvalidReturnGround", non_retryable=True)
+
+    def _check_initiator(self, actor: Actor) -> None:
+        init = self.inp.initiator
+        if self.inp.channel == Channel.SELF:
+            ok = actor.kind == ActorKind.MEMBER and actor.member_id == self.inp.member_id
+        else:
+            ok = actor.kind in (ActorKind.ORG_ADMIN, ActorKind.SERVICE) and actor.org_code == init.org_code
+        if not ok:
+            raise Refused("只有发起方可以撤回或重新提交该申请")
+
+    @workflow.update
+    async def withdraw(self, d: WithdrawInput) -> TransferView:
+        self._validate_withdraw(d)
+        self._withdraw = d
+        await workflow.wait_condition(lambda: not self.status.is_open)
+        if self.status != TransferStatus.WITHDRAWN:
+            raise Refused(f"该申请已{self.status.value}，撤回未生效")
+        return self.view()
+
+    @withdraw.validator
+    def _validate_withdraw(self, d: WithdrawInput) -> None:
+        self._check_initiator(d.actor)
+        if not self.status.is_open or self._withdraw is not None:
+            raise Refused(f"该申请当前状态为 {self.status.value}，不能撤回")
+        if not d.reason.strip():
+            raise ApplicationError("撤回须填写原因", type="InvalidInput", non_retryable=True)
+
+    @workflow.update
+    async def resubmit(self, d: ResubmitInput) -> TransferView:
+        self._validate_resubmit(d)
+        self._resubmit = d
+        round_before = self.round
+        await workflow.wait_condition(lambda: self.round > round_before or not self.status.is_open)
+        return self.view()
+
+    @resubmit.validator
+    def _validate_resubmit(self, d: ResubmitInput) -> None:
+        self._check_initiator(d.actor)
+        if self.status != TransferStatus.RETURNED or self._resubmit is not None:
+            raise Refused("只有被退回的申请可以重新提交")
+
+    @workflow.update
+    async def assign_branch(self, d: AssignBranchInput) -> TransferView:
+        self._validate_assign(d)
+        self._busy += 1
+        try:
+            self._assigned = d
+            self.branch = d.branch
+            await self._emit("branch.assigned", d.actor, detail={"branch": d.branch.code})
+        finally:
+            self._busy -= 1
+        await workflow.wait_condition(lambda: not self.status.is_open)
+        return self.view()
+
+    @assign_branch.validator
+    def _validate_assign(self, d: AssignBranchInput) -> None:
+        if self.status != TransferStatus.AWAITING_ASSIGNMENT or self._assigned is not None:
+            raise Refused("只有审批通过、待分配团支部的申请可以分配团支部")
+        if d.actor.kind != ActorKind.ORG_ADMIN or d.actor.org_code != self.target.code:
+            raise Refused("只有接收组织的管理员可以分配团支部")
+        if d.branch.code == self.target.code:
+            raise ApplicationError("请选择接收组织下的团支部", type="InvalidInput", non_retryable=True)
