@@ -14,13 +14,21 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import TypeVar
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.policy import TransferPolicy
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+def _shanghai() -> tzinfo:
+    try:
+        return ZoneInfo("Asia/Shanghai")
+    except ZoneInfoNotFoundError:  # no tz database (slim image without tzdata): China has kept UTC+8 since 1991
+        return timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+SHANGHAI = _shanghai()
 
 _D = TypeVar("_D", date, datetime)
 

@@ -23,9 +23,14 @@ class IdProblem:
     message: str  # Chinese, shown to people
 
 
+def _ascii_digits(s: str) -> bool:
+    """Only 0-9: str.isdigit() also accepts full-width and superscript digits."""
+    return s.isascii() and s.isdigit()
+
+
 def check_character(first17: str) -> str:
     """The check character for 17 leading digits."""
-    if len(first17) != 17 or not first17.isdigit():
+    if len(first17) != 17 or not _ascii_digits(first17):
         raise ValueError("check_character needs exactly 17 digits")
     total = sum(int(d) * w for d, w in zip(first17, WEIGHTS))
     return CHECK_CHARS[total % 11]
@@ -47,7 +52,7 @@ def problems(raw: str, *, today: date | None = None) -> list[IdProblem]:
     s = normalize(raw or "")
     if len(s) != 18:
         return [IdProblem("length", f"身份证号应为18位，实际为{len(s)}位")]
-    if not s[:17].isdigit() or not (s[17].isdigit() or s[17] == "X"):
+    if not _ascii_digits(s[:17]) or not (_ascii_digits(s[17]) or s[17] == "X"):
         return [IdProblem("format", "身份证号前17位须为数字，最后一位为数字或X")]
     out: list[IdProblem] = []
     try:
@@ -81,7 +86,7 @@ def mask_text(text: str) -> str:
 
 def make_id(area_code: str, born: date, sequence: int) -> str:
     """Build a valid ID from a 6-digit area code, a birth date and a 3-digit sequence."""
-    if len(area_code) != 6 or not area_code.isdigit():
+    if len(area_code) != 6 or not _ascii_digits(area_code):
         raise ValueError("area code must be 6 digits")
     if not 0 <= sequence <= 999:
         raise ValueError("sequence must be 0..999")

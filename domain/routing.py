@@ -13,7 +13,7 @@ the member at school (`stays_at_school`). The initiator may pick another org ins
   partition chosen, then by the form's `location` (province, city, county); still several → a
   problem asking the initiator to pick.
 - The admitting school's new-student org is any `new_student` branch below it that can receive
-  (the first by directory order when there are several; the others may be picked instead).
+  (the first by code when there are several; the others may be picked instead).
 - A township "cannot receive" (§I.1) when it or its temp branch has `can_receive` false, or it
   has no temp branch. Then, from 09-01 (Shanghai) of the graduation year (or of `today`'s year when
   not given), the temp branch directly under its county receives, clause §I.1 — for types 3, 6
@@ -206,8 +206,8 @@ def _further_study(c: _Ctx) -> RouteProposal:
         school, problems = _pick(cands, c.choice, _location(c.form), "录取学校团组织")
     if problems:
         return RouteProposal(None, clause, f"{clause} 升学 → 录取学校新生团组织", problems=problems)
-    new_orgs = [o for o in d.descendants(school) if o.kind == K.BRANCH and o.new_student and o.can_receive] if school else []
-    new_orgs.sort(key=lambda o: o.code)
+    below = d.descendants(school) if school else []
+    new_orgs = sorted((o for o in below if o.kind == K.BRANCH and o.new_student and o.can_receive), key=lambda o: o.code)
     if not new_orgs:
         missing = f"录取学校“{school.name}”尚未创建新生团组织" if school else f"录取学校“{school_name}”的团组织尚未在系统中建立"
         return RouteProposal(

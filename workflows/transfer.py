@@ -163,9 +163,12 @@ class TransferWorkflow:
         for node in self.nodes:
             if node.status in (NodeStatus.APPROVED, NodeStatus.AUTO_APPROVED):
                 continue
+            if node.status == NodeStatus.RETURNED:  # decided while the round's start was being written
+                await workflow.wait_condition(lambda: self._busy == 0)
+                return "returned"
             if self._withdraw is not None:
                 return "withdrawn"
-            if node.status != NodeStatus.PENDING:  # the round's first node was activated with the round
+            if node.status == NodeStatus.WAITING:  # the round's first node was activated with the round
                 self._activate(node)
                 await self._emit("node.pending", SYSTEM_ACTOR, steps=[node], notify=self._pending_notice())
             decided = await self._wait(

@@ -32,6 +32,20 @@ class Driver:
     engine: Any
     task_queue: str
     prefix: str
+    started: list = None  # workflow ids, terminated at teardown if still running
+
+    async def close(self) -> None:
+        """Terminate what a failed test left running: on the time-skipping server an open
+        workflow without a worker would stop time from moving for every later test."""
+        from temporalio.client import WorkflowExecutionStatus
+
+        for wid in self.started or []:
+            h = self.client.get_workflow_handle(wid)
+            try:
+                if (await h.describe()).status == WorkflowExecutionStatus.RUNNING:
+                    await h.terminate("test teardown")
+            except Exception:  # noqa: BLE001 - best effort
+                pass
 
     @property
     def client(self):
@@ -82,7 +96,9 @@ class Driver:
             self.engine, member_id=member.id, transfer_type=type, channel=channel,
             target_org_code=target, form=form or {}, initiator=actor, policy=policy,
         )
-        return await svc.start(self.client, inp, task_queue=self.task_queue, id_prefix=self.prefix)
+        result = await svc.start(self.client, inp, task_queue=self.task_queue, id_prefix=self.prefix)
+        self.started.append(result.view.workflow_id)
+        return result
 
     def handle(self, view: TransferView):
         return svc.handle_for(self.client, view.workflow_id)
@@ -148,17 +164,22 @@ class Driver:
 
 
 def _driver(env, engine, task_queue) -> Driver:
-    return Driver(env=env, engine=engine, task_queue=task_queue, prefix=f"transfer-{uuid.uuid4().hex[:8]}-")
+    return Driver(env=env, engine=engine, task_queue=task_queue, prefix=f"transfer-{uuid.uuid4().hex[:8]}-",
+                  started=[])
 
 
 @pytest.fixture
-def dev_driver(dev_env, demo, task_queue) -> Driver:
-    return _driver(dev_env, demo, task_queue)
+async def dev_driver(dev_env, demo, task_queue):
+    d = _driver(dev_env, demo, task_queue)
+    yield d
+    await d.close()
 
 
 @pytest.fixture
-def ts_driver(time_skipping_env, demo, task_queue) -> Driver:
-    return _driver(time_skipping_env, demo, task_queue)
+async def ts_driver(time_skipping_env, demo, task_queue):
+    d = _driver(time_skipping_env, demo, task_queue)
+    yield d
+    await d.close()
 
 
 def member_actor_for(member: Member, username: str) -> Actor:
