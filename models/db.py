@@ -34,6 +34,14 @@ def make_engine(url: str, **kw) -> AsyncEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_immediate(conn):  # pragma: no cover - exercised on every transaction
+            # Take the write lock at BEGIN: a read transaction that later writes fails at once
+            # (SQLITE_BUSY_SNAPSHOT) when another writer committed meanwhile; busy_timeout
+            # covers waiting for the lock, not that upgrade.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kw.setdefault("pool_size", 10)

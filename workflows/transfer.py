@@ -93,6 +93,7 @@ class TransferWorkflow:
         self.history: list[HistoryEntry] = []
         self.next_reminder_at: datetime | None = None
         self._events = 0
+        self._write_lock = asyncio.Lock()  # events reach the database one at a time, in order
         self._busy = 0  # update handlers still writing their decision
         self._withdraw: WithdrawInput | None = None
         self._resubmit: ResubmitInput | None = None
@@ -102,6 +103,12 @@ class TransferWorkflow:
 
     @workflow.run
     async def run(self, inp: TransferInput) -> TransferView:
+        result = await self._run(inp)
+        # let every decision handler return its answer before the execution closes
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    async def _run(self, inp: TransferInput) -> TransferView:
         self.inp = inp
         self.form = dict(inp.form)
         self.target = inp.target
@@ -161,10 +168,11 @@ class TransferWorkflow:
     async def _approval_round(self) -> str:
         """Run this round's nodes; 'approved', 'returned' or 'withdrawn'."""
         for node in self.nodes:
+            # a decision handler may still be writing; its event goes first
+            await workflow.wait_condition(lambda: self._busy == 0)
             if node.status in (NodeStatus.APPROVED, NodeStatus.AUTO_APPROVED):
                 continue
             if node.status == NodeStatus.RETURNED:  # decided while the round's start was being written
-                await workflow.wait_condition(lambda: self._busy == 0)
                 return "returned"
             if self._withdraw is not None:
                 return "withdrawn"
@@ -206,6 +214,7 @@ class TransferWorkflow:
                 return "withdrawn"
             if node.status == NodeStatus.RETURNED:
                 return "returned"
+        await workflow.wait_condition(lambda: self._busy == 0)
         self.current_seq = None
         return "approved"
 
@@ -386,7 +395,23 @@ class TransferWorkflow:
         detail: dict[str, Any] | None = None,
         **extra: Any,
     ) -> None:
-        """Record a state change: history, search attributes, and the idempotent persist activity."""
+        """Record a state change: history, search attributes, and the idempotent persist activity.
+
+        The main loop and decision handlers both emit; the lock keeps their events in number order
+        so the transfer row exists before a decision arriving during the start is written."""
+        async with self._write_lock:
+            await self._emit_locked(action, actor, steps=steps, notify=notify, detail=detail, **extra)
+
+    async def _emit_locked(
+        self,
+        action: str,
+        actor: Actor,
+        *,
+        steps: list[NodeState] | None,
+        notify: list[NotificationSpec] | None,
+        detail: dict[str, Any] | None,
+        **extra: Any,
+    ) -> None:
         self._events += 1
         info = workflow.info()
         now = workflow.now()
