@@ -35,7 +35,7 @@ from messages.transfers import (
     TransferView,
     WithdrawInput,
 )
-from models import Member, Org, User
+from models import Member, Org, Transfer, User
 from models.db import session_factory
 from service.directory import load_with_ancestors
 from workflows.transfer import WORKFLOW_ID_PREFIX, TransferWorkflow, workflow_id_for
@@ -127,6 +127,16 @@ async def build_input(
     )
 
 
+async def find_by_request_id(engine: AsyncEngine, client: Client, request_id: str) -> StartResult | None:
+    """The transfer a request id already started, open or closed, with its live state."""
+    async with session_factory(engine)() as session:
+        seen = (await session.execute(select(Transfer).where(Transfer.request_id == request_id))).scalar_one_or_none()
+    if seen is None:
+        return None
+    handle = client.get_workflow_handle_for(TransferWorkflow.run, seen.workflow_id, run_id=seen.run_id)
+    return StartResult(view=await handle.query(TransferWorkflow.status_query), created=False)
+
+
 async def start(
     client: Client, inp: TransferInput, *, task_queue: str, id_prefix: str = WORKFLOW_ID_PREFIX
 ) -> StartResult:
@@ -143,6 +153,25 @@ async def start(
     )
     view = await handle.query(TransferWorkflow.status_query)
     return StartResult(view=view, created=view.request_id == inp.request_id)
+
+
+async def start_transfer(
+    engine: AsyncEngine,
+    client: Client,
+    *,
+    task_queue: str,
+    id_prefix: str = WORKFLOW_ID_PREFIX,
+    request_id: str | None = None,
+    **build: Any,
+) -> StartResult:
+    """The whole start: a request id seen before returns its transfer (a client retrying after a
+    lost answer never starts a second one); else validate, build the input and start."""
+    if request_id:
+        seen = await find_by_request_id(engine, client, request_id)
+        if seen is not None:
+            return seen
+    inp = await build_input(engine, request_id=request_id, **build)
+    return await start(client, inp, task_queue=task_queue, id_prefix=id_prefix)
 
 
 def handle_for(client: Client, workflow_id: str) -> WorkflowHandle:

@@ -94,6 +94,8 @@ class TransferWorkflow:
         self.next_reminder_at: datetime | None = None
         self._events = 0
         self._write_lock = asyncio.Lock()  # events reach the database one at a time, in order
+        self._settled = False  # the final event (completed/withdrawn/expired) is written
+        self._round_written = 1  # the latest round whose start is written
         self._busy = 0  # update handlers still writing their decision
         self._withdraw: WithdrawInput | None = None
         self._resubmit: ResubmitInput | None = None
@@ -104,6 +106,7 @@ class TransferWorkflow:
     @workflow.run
     async def run(self, inp: TransferInput) -> TransferView:
         result = await self._run(inp)
+        self._settled = True
         # let every decision handler return its answer before the execution closes
         await workflow.wait_condition(workflow.all_handlers_finished)
         return result
@@ -301,6 +304,7 @@ class TransferWorkflow:
             target=self.target,
             route=self.route,
         )
+        self._round_written = self.round
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -555,7 +559,7 @@ class TransferWorkflow:
     async def withdraw(self, d: WithdrawInput) -> TransferView:
         self._validate_withdraw(d)
         self._withdraw = d
-        await workflow.wait_condition(lambda: not self.status.is_open)
+        await workflow.wait_condition(lambda: self._settled)
         if self.status != TransferStatus.WITHDRAWN:
             raise Refused(f"该申请已{self.status.value}，撤回未生效")
         return self.view()
@@ -573,7 +577,7 @@ class TransferWorkflow:
         self._validate_resubmit(d)
         self._resubmit = d
         round_before = self.round
-        await workflow.wait_condition(lambda: self.round > round_before or not self.status.is_open)
+        await workflow.wait_condition(lambda: self._round_written > round_before or self._settled)
         return self.view()
 
     @resubmit.validator
@@ -592,7 +596,7 @@ class TransferWorkflow:
             await self._emit("branch.assigned", d.actor, detail={"branch": d.branch.code})
         finally:
             self._busy -= 1
-        await workflow.wait_condition(lambda: not self.status.is_open)
+        await workflow.wait_condition(lambda: self._settled)
         return self.view()
 
     @assign_branch.validator

@@ -87,16 +87,17 @@ class Driver:
         acting_for: str | None = None,
         form: dict | None = None,
         policy=None,
+        request_id: str | None = None,
     ) -> svc.StartResult:
         if channel == Channel.SELF:
             actor = svc.member_actor(await self.member_user(member))
         else:
             actor = await svc.admin_actor(self.engine, await self.user(by), acting_for)
-        inp = await svc.build_input(
-            self.engine, member_id=member.id, transfer_type=type, channel=channel,
-            target_org_code=target, form=form or {}, initiator=actor, policy=policy,
+        result = await svc.start_transfer(
+            self.engine, self.client, task_queue=self.task_queue, id_prefix=self.prefix, request_id=request_id,
+            member_id=member.id, transfer_type=type, channel=channel, target_org_code=target, form=form or {},
+            initiator=actor, policy=policy,
         )
-        result = await svc.start(self.client, inp, task_queue=self.task_queue, id_prefix=self.prefix)
         self.started.append(result.view.workflow_id)
         return result
 

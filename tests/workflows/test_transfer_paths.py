@@ -245,3 +245,21 @@ async def test_second_start_returns_the_open_transfer(dev_driver):
         assert second.view.type == TransferType.EMPLOYED_WITH_ORG and second.view.request_id == first.view.request_id
         await d.handle(first.view).terminate("test over")
     assert await d.count_transfers(member.id) == 1
+
+
+async def test_request_id_makes_a_start_idempotent_after_completion(dev_driver):
+    d = dev_driver
+    member = await d.member_in("WHU-EM")
+    async with build_worker(d.client, d.engine, task_queue=d.task_queue):
+        first = await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.OUT,
+                              target="HB-WH-HS-GS-TMP", by="whu", acting_for="WHU", request_id="sis-req-1")
+        h = d.handle(first.view)
+        await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-hs-gs", "HB-WH-HS-GS")))
+        assert (await h.result()).status == TransferStatus.COMPLETED
+        # the client lost the answer and retries the same request: no second transfer
+        again = await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.OUT,
+                              target="HB-WH-HS-GS-TMP", by="whu", acting_for="WHU", request_id="sis-req-1")
+        assert not again.created and again.view.status == TransferStatus.COMPLETED
+        assert again.view.workflow_id == first.view.workflow_id
+    assert await d.count_transfers(member.id) == 1
+    assert (await d.transfer_row(first.view)).request_id == "sis-req-1"
