@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from temporalio.api.enums.v1 import EventType
 
 from domain.transfers import ActorKind, Channel, TransferType
 from messages.transfers import Actor, TransferView
@@ -15,6 +18,16 @@ from models import ApprovalStep, AuditLog, Member, MembershipHistory, Notificati
 from models.db import session_factory
 from seed.demo import seed_demo
 from service import transfers as svc
+
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+CLOSED = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+}
 
 
 @pytest.fixture
@@ -34,18 +47,20 @@ class Driver:
     prefix: str
     started: list = None  # workflow ids, terminated at teardown if still running
 
-    async def close(self) -> None:
+    async def close(self, test_name: str = "") -> None:
         """Terminate what a failed test left running: on the time-skipping server an open
-        workflow without a worker would stop time from moving for every later test."""
-        from temporalio.client import WorkflowExecutionStatus
+        workflow without a worker would stop time from moving for every later test.
 
-        for wid in self.started or []:
+        With ZHTJ_RECORD_HISTORIES=1, closed histories are saved to tests/histories/ for the
+        replay test (run once after a deliberate workflow change, then commit the files)."""
+        record = os.environ.get("ZHTJ_RECORD_HISTORIES") == "1"
+        for i, wid in enumerate(dict.fromkeys(self.started or [])):
             h = self.client.get_workflow_handle(wid)
-            try:
-                if (await h.describe()).status == WorkflowExecutionStatus.RUNNING:
-                    await h.terminate("test teardown")
-            except Exception:  # noqa: BLE001 - best effort
-                pass
+            history = await h.fetch_history()  # describe() cannot decode the test server's datetimes
+            if history.events[-1].event_type not in CLOSED:
+                await h.terminate("test teardown")
+            elif record:
+                (HISTORIES / f"{test_name.split('[')[0]}_{i}.json").write_text(history.to_json())
 
     @property
     def client(self):
@@ -170,17 +185,17 @@ def _driver(env, engine, task_queue) -> Driver:
 
 
 @pytest.fixture
-async def dev_driver(dev_env, demo, task_queue):
+async def dev_driver(dev_env, demo, task_queue, request):
     d = _driver(dev_env, demo, task_queue)
     yield d
-    await d.close()
+    await d.close(request.node.name)
 
 
 @pytest.fixture
-async def ts_driver(time_skipping_env, demo, task_queue):
+async def ts_driver(time_skipping_env, demo, task_queue, request):
     d = _driver(time_skipping_env, demo, task_queue)
     yield d
-    await d.close()
+    await d.close(request.node.name)
 
 
 def member_actor_for(member: Member, username: str) -> Actor:
