@@ -17,6 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from core.settings import get_settings
 from domain import idcard
 from domain.approval import ChainError, approval_chain
 from domain.directory import Directory
@@ -78,7 +79,7 @@ async def build_input(
     route: Route | None = None,
     request_id: str | None = None,
     policy: TransferPolicy | None = None,
-    time_scale: float = 1.0,
+    time_scale: float | None = None,
 ) -> TransferInput:
     """Everything the workflow needs, resolved now and recorded in its history."""
     async with session_factory(engine)() as session:
@@ -121,7 +122,7 @@ async def build_input(
         route=route or Route(),
         nodes=[NodeSpec(org_code=n.org_code, org_name=n.org_name, role=n.role,
                         approved_at_submission=n.approved_at_submission) for n in chain],
-        policy=policy or policy_for(time_scale),
+        policy=policy or policy_for(time_scale if time_scale is not None else get_settings().time_scale),
         initiator=initiator,
         request_id=request_id or uuid.uuid4().hex,
     )

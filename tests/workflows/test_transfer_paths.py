@@ -6,6 +6,7 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 from domain.transfers import Channel, NodeRole, NodeStatus, TransferStatus, TransferType
+from messages import search_attributes as sa
 from messages.transfers import ApproveInput, AssignBranchInput, OrgRef, ResubmitInput, ReturnInput, WithdrawInput
 from service import transfers as svc
 from service.transfers import ServiceError
@@ -70,6 +71,11 @@ async def test_self_with_two_nodes(dev_driver):
             ("HB-WH-HS-GS", NodeRole.RECEIVING, NodeStatus.WAITING),
         ]
         h = d.handle(v)
+        attrs = (await h.describe()).typed_search_attributes  # what operators filter on in Temporal UI
+        assert attrs.get(sa.TRANSFER_STATUS) == "pending" and attrs.get(sa.CURRENT_NODE_ORG) == "WHU-CS"
+        assert attrs.get(sa.TRANSFER_TYPE) == "unemployed" and attrs.get(sa.CHANNEL) == "self"
+        assert attrs.get(sa.FROM_ORG) == "WHU-CS-2022-2" and attrs.get(sa.TO_ORG) == "HB-WH-HS-GS-TMP"
+        assert attrs.get(sa.NODE_DEADLINE) == v.nodes[0].deadline
         # the receiving node cannot decide before the sending node
         with pytest.raises(ServiceError, match="尚未轮到") as info:
             await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-hs-gs", "HB-WH-HS-GS")))
@@ -77,6 +83,8 @@ async def test_self_with_two_nodes(dev_driver):
         await svc.approve(h, ApproveInput(round=1, seq=1, actor=await d.admin("whu-cs", "WHU-CS")))
         v = await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-hs-gs", "HB-WH-HS-GS")))
         result = await h.result()
+        attrs = (await h.describe()).typed_search_attributes
+        assert attrs.get(sa.TRANSFER_STATUS) == "completed" and attrs.get(sa.CURRENT_NODE_ORG) is None
     assert result.status == TransferStatus.COMPLETED and result.branch.code == "HB-WH-HS-GS-TMP"  # branch-level target
     assert (await d.member(member.id)).branch_id == await d.org_id("HB-WH-HS-GS-TMP")
     assert [s.status for s in await d.steps(result)] == ["approved", "approved"]
