@@ -31,31 +31,35 @@ class TransferActivities:
         self.engine = engine
 
     @activity.defn
-    async def apply_event(self, event: TransferEvent) -> bool:
-        """Persist one state change; False when it had been applied already (a retry)."""
+    async def apply_event(self, event: TransferEvent) -> int:
+        """Persist one state change (once, however often retried); returns the transfer's row id."""
         try:
             return await self._apply(event)
         except IntegrityError:
             # A concurrent attempt of the same event committed first: its key now exists.
-            if await self._applied(event.key):
-                return False
+            applied = await self._applied(event.key)
+            if applied is not None:
+                return applied
             raise
 
-    async def _applied(self, key: str) -> bool:
+    async def _applied(self, key: str) -> int | None:
+        """The transfer id recorded with this event key, if the event was applied."""
         from models import AuditLog
         from models.db import session_factory
 
         async with session_factory(self.engine)() as session:
-            return (await session.execute(select(AuditLog.id).where(AuditLog.key == key))).first() is not None
+            entity_id = (await session.execute(select(AuditLog.entity_id).where(AuditLog.key == key))).scalar()
+        return int(entity_id) if entity_id is not None else None
 
     async def _apply(self, event: TransferEvent) -> bool:
         from models import ApprovalStep, AuditLog, Member, MembershipHistory, Notification, Org, Transfer
         from models.db import session_scope
 
         async with session_scope(self.engine) as session:
-            if (await session.execute(select(AuditLog.id).where(AuditLog.key == event.key))).first():
+            entity_id = (await session.execute(select(AuditLog.entity_id).where(AuditLog.key == event.key))).scalar()
+            if entity_id is not None:
                 log.info("event already applied", key=event.key, action=event.action)
-                return False
+                return int(entity_id)
 
             codes = {s.org_code for s in event.steps} | {n.org_code for n in event.notifications if n.org_code}
             if event.current_node_org_code:
@@ -157,7 +161,7 @@ class TransferActivities:
                 )
             )
         log.info("event applied", action=event.action, status=event.status.value, key=event.key)
-        return True
+        return transfer.id
 
     @staticmethod
     async def _write_steps(session, transfer_id, steps: list[NodeState], org_ids, ApprovalStep) -> None:

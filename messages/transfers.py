@@ -134,6 +134,7 @@ class TransferView(BaseModel):
     """What the `status` query returns and the workflow's result."""
 
     workflow_id: str
+    transfer_id: int | None = None  # the database row's id (the API's transfer id)
     status: TransferStatus
     type: TransferType
     channel: Channel

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
@@ -144,7 +144,7 @@ async def start(
     """Start the member's transfer, or return the open one (USE_EXISTING on transfer-<member>).
 
     `id_prefix` lets tests sharing one server keep their members apart."""
-    handle = await client.start_workflow(
+    start_op = WithStartWorkflowOperation(
         TransferWorkflow.run,
         inp,
         id=workflow_id_for(inp.member_id, id_prefix),
@@ -152,7 +152,10 @@ async def start(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     )
-    view = await handle.query(TransferWorkflow.status_query)
+    # update-with-start: one round trip gives the recorded state (row id, first node, deadlines)
+    view = await client.execute_update_with_start_workflow(
+        TransferWorkflow.recorded, start_workflow_operation=start_op, result_type=TransferView
+    )
     return StartResult(view=view, created=view.request_id == inp.request_id)
 
 

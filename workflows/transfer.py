@@ -95,7 +95,8 @@ class TransferWorkflow:
         self._events = 0
         self._write_lock = asyncio.Lock()  # events reach the database one at a time, in order
         self._settled = False  # the final event (completed/withdrawn/expired) is written
-        self._round_written = 1  # the latest round whose start is written
+        self._round_written = 0  # the latest round whose start is written
+        self.transfer_id: int | None = None  # the database row, once the start is written
         self._busy = 0  # update handlers still writing their decision
         self._withdraw: WithdrawInput | None = None
         self._resubmit: ResubmitInput | None = None
@@ -126,6 +127,7 @@ class TransferWorkflow:
             notify=self._pending_notice(),
             detail={"type": inp.type.value, "channel": inp.channel.value, "target": inp.target.code},
         )
+        self._round_written = 1
 
         while True:
             outcome = await self._approval_round()
@@ -436,7 +438,7 @@ class TransferWorkflow:
             detail=detail or {},
             **extra,
         )
-        await workflow.execute_activity_method(
+        self.transfer_id = await workflow.execute_activity_method(
             TransferActivities.apply_event,
             event,
             start_to_close_timeout=timedelta(seconds=30),
@@ -446,6 +448,7 @@ class TransferWorkflow:
     def view(self) -> TransferView:
         return TransferView(
             workflow_id=workflow.info().workflow_id,
+            transfer_id=self.transfer_id,
             status=self.status,
             type=self.inp.type,
             channel=self.inp.channel,
@@ -471,6 +474,13 @@ class TransferWorkflow:
         return self.view()
 
     # --- updates ------------------------------------------------------------------------------
+
+    @workflow.update
+    async def recorded(self) -> TransferView:
+        """The state once the start is in the database (sent with the start: update-with-start),
+        so the caller gets the transfer's id and first node in one round trip."""
+        await workflow.wait_condition(lambda: self._round_written >= 1 or self._settled)
+        return self.view()
 
     def _check_node(self, round_: int, seq: int, actor: Actor) -> NodeState:
         if self.status != TransferStatus.PENDING:

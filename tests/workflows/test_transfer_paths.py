@@ -169,8 +169,10 @@ async def test_forbidden_return_grounds_are_refused_before_history(dev_driver, r
                                                     reason_code=reason_code, reason_text=text))
         assert info.value.status == 422
         history = await h.fetch_history()
-        assert not [e for e in history.events
+        accepted = [e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+                    for e in history.events
                     if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+        assert accepted == ["recorded"]  # the start's own update; the refused return never got in
         assert (await d.view(v)).status == TransferStatus.PENDING
         await h.terminate("test over")
     assert [s.status for s in await d.steps(v)] == ["approved", "pending"]
