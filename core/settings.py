@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     task_queue: str = Field(default="zhtj-transfer", alias="ZHTJ_TASK_QUEUE")
+    workflow_id_prefix: str = Field(default="transfer-", alias="ZHTJ_WORKFLOW_ID_PREFIX")
     http_host: str = Field(default="127.0.0.1", alias="ZHTJ_HTTP_HOST")
     http_port: int = Field(default=8000, alias="ZHTJ_HTTP_PORT")
     temporal_port: int = Field(default=7233, alias="ZHTJ_TEMPORAL_PORT")
@@ -29,6 +30,8 @@ class Settings(BaseSettings):
     time_scale: float = Field(default=1.0, alias="ZHTJ_TIME_SCALE")
     log_format: Literal["json", "console"] = Field(default="json", alias="ZHTJ_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="ZHTJ_LOG_LEVEL")
+    secret_key: str | None = Field(default=None, alias="ZHTJ_SECRET_KEY")
+    token_ttl_minutes: int = Field(default=480, alias="ZHTJ_TOKEN_TTL_MINUTES")
 
     @field_validator("time_scale")
     @classmethod
@@ -58,6 +61,20 @@ class Settings(BaseSettings):
     @property
     def effective_temporal_address(self) -> str:
         return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    def signing_key(self) -> str:
+        """ZHTJ_SECRET_KEY, else a random key kept in the data directory (created once, 0600)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.ensure_data_dir() / "secret.key"
+        if not path.exists():
+            import os
+            import secrets
+
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
 
     def ensure_data_dir(self) -> Path:
         self.data_dir.mkdir(parents=True, exist_ok=True)

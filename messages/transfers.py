@@ -47,6 +47,7 @@ class NodeSpec(BaseModel):
 class Route(BaseModel):
     clause: str | None = None
     explanation: str | None = None
+    org_code: str | None = None  # the proposed target (set on a dry run; the transfer's target otherwise)
 
 
 class TransferInput(BaseModel):
@@ -149,6 +150,7 @@ class TransferView(BaseModel):
     route: Route = Field(default_factory=Route)
     withdrawn_by: str | None = None  # "org" | "member"
     request_id: str | None = None
+    initiator: Actor | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
     next_reminder_at: datetime | None = None
 

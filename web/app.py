@@ -16,6 +16,10 @@ from core.logging import configure_from_settings, get_logger
 from core.settings import Settings, get_settings
 from models import Member, Org, Transfer
 from models.db import assert_migrated, current_revision, make_engine, session_factory
+from service.auth import LoginThrottle
+from service.orgdir import DirectoryCache
+from web.api import errors
+from web.api import routes as api_routes
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -33,6 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.temporal = None
+        app.state.signing_key = s.signing_key()
+        app.state.directories = DirectoryCache()
+        app.state.throttle = LoginThrottle()
         log.info("api started", host=s.http_host, port=s.http_port)
         try:
             yield
@@ -47,13 +54,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = s
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    errors.install(app)
+    app.include_router(api_routes.router)
 
-    async def temporal_client(request: Request):
+    async def _client():
+        """One Temporal client per app, connected on first use (the API starts without Temporal)."""
         from core.temporal import connect
 
-        if request.app.state.temporal is None:
-            request.app.state.temporal = await connect(s)
-        return request.app.state.temporal
+        if app.state.temporal is None:
+            app.state.temporal = await connect(s)
+        return app.state.temporal
+
+    app.state.temporal_client = _client
+
+    async def temporal_client(request: Request):
+        return await _client()
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:

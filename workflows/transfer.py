@@ -97,6 +97,7 @@ class TransferWorkflow:
         self._settled = False  # the final event (completed/withdrawn/expired) is written
         self._round_written = 0  # the latest round whose start is written
         self.transfer_id: int | None = None  # the database row, once the start is written
+        self._waits = 0  # times the main loop began waiting: a decision's consequences are written
         self._busy = 0  # update handlers still writing their decision
         self._withdraw: WithdrawInput | None = None
         self._resubmit: ResubmitInput | None = None
@@ -354,6 +355,7 @@ class TransferWorkflow:
 
     async def _wait(self, condition: Callable[[], bool], timeout: timedelta) -> bool:
         """wait_condition with a timeout; False when the time ran out."""
+        self._waits += 1
         if timeout <= timedelta(0):
             return condition()
         try:
@@ -463,6 +465,7 @@ class TransferWorkflow:
             route=self.route,
             withdrawn_by=self.withdrawn_by,
             request_id=self.inp.request_id,
+            initiator=self.inp.initiator,
             history=list(self.history),
             next_reminder_at=self.next_reminder_at,
         )
@@ -502,6 +505,7 @@ class TransferWorkflow:
         # The handler may run right after a concurrent one validated; check again before acting.
         if node.status != NodeStatus.PENDING or self.status != TransferStatus.PENDING:
             raise Refused(f"该节点（{node.org_name}）已由 {node.decided_by or '他人'} 处理，不能重复审批")
+        mark = self._waits
         self._busy += 1
         try:
             for k, v in fields.items():
@@ -528,6 +532,9 @@ class TransferWorkflow:
             )
         finally:
             self._busy -= 1
+        # answer with the consequence written too: the next node pending, awaiting assignment,
+        # returned, or completed
+        await workflow.wait_condition(lambda: self._waits > mark or self._settled)
         return self.view()
 
     @workflow.update

@@ -1,0 +1,147 @@
+"""Decisions on a transfer by its id, as the API and the UI send them: find the node, check the
+caller may act for it, send the update. The workflow's validators refuse stale decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from domain.forms import validate_form
+from domain.transfers import Channel, TransferType
+from messages.transfers import (
+    ApproveInput,
+    AssignBranchInput,
+    OrgRef,
+    ResubmitInput,
+    ReturnInput,
+    Route,
+    TransferView,
+    WithdrawInput,
+)
+from models import ApprovalStep, Org, Transfer, User
+from models.db import session_factory
+from service import transfers as svc
+from service.queries import get_visible_transfer
+from service.transfers import Problem, ServiceError
+from workflows.transfer import TransferWorkflow
+
+
+def _refuse(status: int, field: str, message: str) -> ServiceError:
+    return ServiceError(status, [Problem(field, message)])
+
+
+async def _load(engine: AsyncEngine, user: User, transfer_id: int) -> Transfer:
+    async with session_factory(engine)() as session:
+        t = await get_visible_transfer(session, user, transfer_id)
+    if t is None:
+        raise _refuse(404, "id", f"转接申请 {transfer_id} 不存在")
+    if user.role == "service":
+        raise _refuse(403, "user", "服务账号只能发起和查看转接申请，不能审批或撤回")
+    return t
+
+
+def _handle(client: Client, t: Transfer):
+    return client.get_workflow_handle_for(TransferWorkflow.run, t.workflow_id, run_id=t.run_id)
+
+
+async def _org_code(engine: AsyncEngine, org_id: int) -> str:
+    async with session_factory(engine)() as session:
+        return (await session.execute(select(Org.code).where(Org.id == org_id))).scalar_one()
+
+
+async def _pending_step(engine: AsyncEngine, t: Transfer) -> tuple[ApprovalStep, str]:
+    async with session_factory(engine)() as session:
+        step = (
+            await session.execute(
+                select(ApprovalStep).where(ApprovalStep.transfer_id == t.id, ApprovalStep.status == "pending")
+                .order_by(ApprovalStep.round.desc())
+            )
+        ).scalars().first()
+        if step is None:
+            raise _refuse(409, "status", "该申请当前没有待审批的节点")
+        code = (await session.execute(select(Org.code).where(Org.id == step.org_id))).scalar_one()
+    return step, code
+
+
+async def approve(engine: AsyncEngine, client: Client, user: User, transfer_id: int, comment: str | None) -> TransferView:
+    t = await _load(engine, user, transfer_id)
+    step, org_code = await _pending_step(engine, t)
+    actor = await svc.admin_actor(engine, user, org_code)
+    return await svc.approve(_handle(client, t), ApproveInput(round=step.round, seq=step.seq, actor=actor, comment=comment))
+
+
+async def return_request(
+    engine: AsyncEngine, client: Client, user: User, transfer_id: int, reason_code: str, reason_text: str
+) -> TransferView:
+    t = await _load(engine, user, transfer_id)
+    step, org_code = await _pending_step(engine, t)
+    actor = await svc.admin_actor(engine, user, org_code)
+    return await svc.return_request(
+        _handle(client, t),
+        ReturnInput(round=step.round, seq=step.seq, actor=actor, reason_code=reason_code, reason_text=reason_text),
+    )
+
+
+async def _initiator_actor(engine: AsyncEngine, client: Client, user: User, t: Transfer):
+    view = await _handle(client, t).query(TransferWorkflow.status_query)
+    init = view.initiator
+    if t.channel == Channel.SELF.value:
+        if user.role != "member":
+            raise _refuse(403, "user", "该申请由团员本人发起，只能由本人撤回或重新提交")
+        return svc.member_actor(user), view
+    if user.role == "member":
+        raise _refuse(403, "user", "该申请由组织发起，只能由发起组织撤回或重新提交")
+    return await svc.admin_actor(engine, user, init.org_code), view
+
+
+async def withdraw(engine: AsyncEngine, client: Client, user: User, transfer_id: int, reason: str) -> TransferView:
+    t = await _load(engine, user, transfer_id)
+    actor, _ = await _initiator_actor(engine, client, user, t)
+    return await svc.withdraw(_handle(client, t), WithdrawInput(actor=actor, reason=reason))
+
+
+async def resubmit(
+    engine: AsyncEngine, client: Client, user: User, transfer_id: int, form: dict[str, Any], target_org_code: str | None
+) -> TransferView:
+    t = await _load(engine, user, transfer_id)
+    actor, view = await _initiator_actor(engine, client, user, t)
+    parsed, problems = validate_form(t.type, form)
+    if problems:
+        raise ServiceError(422, [Problem(p.field if p.field.startswith("form") else f"form.{p.field}", p.message)
+                                 for p in problems])
+    clean = parsed.model_dump(mode="json", exclude_none=True)
+    d = ResubmitInput(actor=actor, form=clean)
+    if target_org_code and target_org_code != view.target.code:
+        inp = await svc.build_input(
+            engine, member_id=t.member_id, transfer_type=TransferType(t.type), channel=Channel(t.channel),
+            target_org_code=target_org_code, form=clean, initiator=view.initiator,
+        )
+        d = d.model_copy(update={"target": inp.target, "target_branch_level": inp.target_branch_level,
+                                 "nodes": inp.nodes,
+                                 "route": Route(explanation=f"重新提交时由发起方改为转入{inp.target.name}")})
+    return await svc.resubmit(_handle(client, t), d)
+
+
+async def assign_branch(engine: AsyncEngine, client: Client, user: User, transfer_id: int, branch_code: str) -> TransferView:
+    t = await _load(engine, user, transfer_id)
+    target_code = await _org_code(engine, t.target_org_id)
+    actor = await svc.admin_actor(engine, user, target_code)
+    return await svc.assign_branch(
+        engine, _handle(client, t), AssignBranchInput(actor=actor, branch=OrgRef(code=branch_code, name="")), target_code
+    )
+
+
+async def batch_approve(engine: AsyncEngine, client: Client, user: User, ids: list[int]) -> list[dict[str, Any]]:
+    """One result per id; one refusal does not stop the others."""
+    out = []
+    for i in ids:
+        try:
+            v = await approve(engine, client, user, i, None)
+            out.append({"id": i, "ok": True, "status": v.status.value, "errors": []})
+        except ServiceError as e:
+            out.append({"id": i, "ok": False, "status_code": e.status,
+                        "errors": [{"field": p.field, "message": p.message} for p in e.problems]})
+    return out

@@ -1,0 +1,163 @@
+"""A start request as the API, the UI and the bulk CLI send it: validate, authorise, route, start.
+
+Nothing is written when a request is refused: every check runs before the workflow starts, and
+the workflow's first activity is what records the transfer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from domain import idcard
+from domain.deadlines import shanghai_date
+from domain.directory import Directory, OrgInfo
+from domain.eligibility import graduate_transfer_problem
+from domain.forms import validate_form
+from domain.partition import PartitionChoice, target_partition_problem
+from domain.routing import check_override, route
+from domain.transfers import ActorKind, Channel, TransferType
+from messages.transfers import Actor, Route
+from models import Member, Org, User
+from models.db import session_factory
+from service.orgdir import DirectoryCache
+from service.transfers import (
+    WORKFLOW_ID_PREFIX,
+    Problem,
+    ServiceError,
+    StartResult,
+    build_input,
+    find_by_request_id,
+    start,
+)
+
+
+@dataclass
+class StartRequest:
+    id_number: str
+    name: str
+    type: TransferType
+    channel: Channel
+    form: dict[str, Any]
+    target_org_code: str | None = None
+    partition: str | None = None  # the answer to 转入组织是否属于北京/广东/福建 (national or which)
+
+
+def _problem(status: int, field: str, message: str) -> ServiceError:
+    return ServiceError(status, [Problem(field, message)])
+
+
+def initiator_for(user: User, user_org: Org | None, channel: Channel, member: Member) -> Actor:
+    """Who starts, by channel: the member themself (个人), an org admin (转出/转入), or a
+    service account starting 转出 for its org."""
+    if channel == Channel.SELF:
+        if user.role != "member" or user.member_id != member.id:
+            raise _problem(403, "channel", "个人发起只能由团员本人办理")
+        return Actor(kind=ActorKind.MEMBER, username=user.username, member_id=member.id, display_name=user.display_name)
+    if user.role == "member":
+        raise _problem(403, "channel", "团员只能个人发起（channel=self）")
+    if user_org is None:
+        raise _problem(403, "user", "该账号未绑定组织，不能办理转出或转入")
+    if user.role == "service" and channel != Channel.OUT:
+        raise _problem(403, "channel", "服务账号只能办理转出（channel=out）")
+    kind = ActorKind.SERVICE if user.role == "service" else ActorKind.ORG_ADMIN
+    return Actor(kind=kind, username=user.username, org_code=user_org.code, display_name=user.display_name or user_org.name)
+
+
+def _under(directory: Directory, ancestor_code: str, org: OrgInfo) -> bool:
+    return org.code == ancestor_code or directory.is_ancestor(ancestor_code, org)
+
+
+async def start_request(
+    engine: AsyncEngine,
+    client: Client,
+    user: User,
+    req: StartRequest,
+    *,
+    directories: DirectoryCache,
+    task_queue: str,
+    idempotency_key: str | None = None,
+    id_prefix: str = WORKFLOW_ID_PREFIX,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> tuple[StartResult | None, Route]:
+    """Start (or find) the transfer; with `dry_run`, every check and the route, nothing started."""
+    now = now or datetime.now(timezone.utc)
+    today = shanghai_date(now)
+    request_id = f"{user.username}:{idempotency_key}" if idempotency_key else None
+    if request_id and not dry_run:
+        seen = await find_by_request_id(engine, client, request_id)
+        if seen is not None:
+            return seen, seen.view.route
+
+    problems: list[Problem] = []
+    if bad := idcard.problems(req.id_number, today=today):
+        problems.append(Problem("id_number", bad[0].message))
+    form, form_problems = validate_form(req.type, req.form)
+    problems += [Problem(p.field if p.field.startswith("form") else f"form.{p.field}", p.message) for p in form_problems]
+    if req.type == TransferType.ABROAD_STUDY:
+        problems.append(Problem("type", "出国（境）学习研究的团员保留组织关系在原就读学校，请提交保留团组织关系申请，不办理转接（《通知》一、5）"))
+    choice = None
+    if req.partition:
+        try:
+            choice = PartitionChoice.for_partition(req.partition)
+        except ValueError:
+            problems.append(Problem("partition", "partition 应为 national、beijing、guangdong 或 fujian"))
+    if problems:
+        raise ServiceError(422, problems)
+
+    nid = idcard.normalize(req.id_number)
+    async with session_factory(engine)() as session:
+        member = (await session.execute(select(Member).where(Member.id_number == nid))).scalar_one_or_none()
+        if member is None or member.name != req.name.strip():
+            raise _problem(422, "id_number", "姓名与身份证号不对应任何团员，请核对后查询")
+        user_org = await session.get(Org, user.org_id) if user.org_id else None
+        branch = await session.get(Org, member.branch_id)
+    if member.graduation_year and (p := graduate_transfer_problem(nid, member.graduation_year, today=today)):
+        raise _problem(422, "id_number", p)
+
+    initiator = initiator_for(user, user_org, req.channel, member)
+    directory = await directories.get(engine)
+    from_org = directory[branch.code]
+    if req.channel == Channel.OUT and not _under(directory, initiator.org_code, from_org):
+        raise _problem(403, "channel", f"{user_org.name}不是该团员所在组织或其上级，不能办理转出")
+
+    if req.target_org_code:
+        target = directory.get(req.target_org_code)
+        if target is None:
+            raise _problem(422, "target_org_code", f"转入组织 {req.target_org_code} 不存在")
+        reasons = check_override(directory, req.type, target, partition_choice=choice, from_org=from_org)
+        if reasons:
+            raise ServiceError(422, [Problem("target_org_code", r) for r in reasons])
+        proposal = route(directory, req.type, form, from_org=from_org, today=today, partition_choice=choice,
+                         graduation_year=member.graduation_year)
+        if proposal.target_code == target.code:
+            chosen = Route(clause=proposal.clause, explanation=proposal.explanation)
+        else:
+            chosen = Route(clause=proposal.clause, explanation=f"由发起方指定转入{target.name}（系统建议：{proposal.explanation}）")
+    else:
+        proposal = route(directory, req.type, form, from_org=from_org, today=today, partition_choice=choice,
+                         graduation_year=member.graduation_year)
+        if proposal.stays_at_school or proposal.target is None:
+            raise ServiceError(422, [Problem("target_org_code", m) for m in (proposal.problems or [proposal.explanation])])
+        target = proposal.target
+        chosen = Route(clause=proposal.clause, explanation=proposal.explanation)
+    if choice is not None and (p := target_partition_problem(choice, target)):
+        raise _problem(422, "target_org_code", p)
+    if req.channel == Channel.IN and not _under(directory, initiator.org_code, target):
+        raise _problem(403, "channel", f"{user_org.name}不是转入组织或其上级，不能办理转入")
+
+    if dry_run:
+        return None, Route(clause=chosen.clause, explanation=chosen.explanation, org_code=target.code)
+    inp = await build_input(
+        engine, member_id=member.id, transfer_type=req.type, channel=req.channel, target_org_code=target.code,
+        form=form.model_dump(mode="json", exclude_none=True) if form is not None else {},
+        initiator=initiator, route=chosen, request_id=request_id,
+    )
+    result = await start(client, inp, task_queue=task_queue, id_prefix=id_prefix)
+    return result, result.view.route

@@ -1,0 +1,187 @@
+"""REST endpoints under /api: every one but the token endpoint needs `Authorization: Bearer`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from models import User
+from service import auth, decisions, queries
+from service.intake import StartRequest, start_request
+from service.transfers import Problem, ServiceError
+from web.api import schemas as s
+
+router = APIRouter(prefix="/api", tags=["api"])
+bearer = HTTPBearer(auto_error=False)
+
+
+def _unauthorized(message: str) -> ServiceError:
+    return ServiceError(401, [Problem("authorization", message)])
+
+
+async def current_user(
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> User:
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise _unauthorized("需要 Authorization: Bearer 令牌")
+    state = request.app.state
+    user_id = auth.token_user_id(creds.credentials, state.signing_key)
+    user = await auth.load_user(state.engine, user_id) if user_id is not None else None
+    if user is None:
+        raise _unauthorized("令牌无效或已过期，请重新登录")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def _client(request: Request):
+    return await request.app.state.temporal_client()
+
+
+async def _detail(request: Request, user: User, transfer_id: int) -> dict:
+    async with request.app.state.sessions() as session:
+        t = await queries.get_visible_transfer(session, user, transfer_id)
+        if t is None:
+            raise ServiceError(404, [Problem("id", f"转接申请 {transfer_id} 不存在")])
+        return await queries.transfer_detail(session, user, t)
+
+
+@router.post("/auth/token", response_model=s.TokenResponse, tags=["auth"])
+async def token(body: s.TokenRequest, request: Request) -> s.TokenResponse:
+    state = request.app.state
+    who = request.client.host if request.client else "unknown"
+    if state.throttle.locked(who):
+        raise ServiceError(429, [Problem("username", "登录失败次数过多，请15分钟后再试")])
+    user = await auth.authenticate(state.engine, body.username, body.password)
+    if user is None:
+        await state.throttle.delay(who)
+        state.throttle.failed(who)
+        raise ServiceError(401, [Problem("password", "用户名或密码错误")])
+    state.throttle.succeeded(who)
+    ttl = timedelta(minutes=state.settings.token_ttl_minutes)
+    return s.TokenResponse(access_token=auth.issue_token(user, state.signing_key, ttl))
+
+
+@router.get("/orgs", response_model=list[s.OrgOut], tags=["orgs"])
+async def orgs(
+    request: Request,
+    user: CurrentUser,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    partition: s.PartitionCode | None = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[dict]:
+    async with request.app.state.sessions() as session:
+        return await queries.search_orgs(session, q=q, partition=partition, kind=kind, limit=limit)
+
+
+async def _start(request: Request, user: User, body: s.StartTransferRequest, idempotency_key: str | None,
+                 dry_run: bool = False):
+    state = request.app.state
+    return await start_request(
+        state.engine,
+        await _client(request) if not dry_run else None,
+        user,
+        StartRequest(id_number=body.id_number, name=body.name, type=body.type, channel=body.channel,
+                     form=body.form, target_org_code=body.target_org_code, partition=body.partition),
+        directories=state.directories,
+        task_queue=state.settings.task_queue,
+        id_prefix=state.settings.workflow_id_prefix,
+        idempotency_key=idempotency_key,
+        dry_run=dry_run,
+    )
+
+
+@router.post("/transfers/validate", response_model=s.ValidateResponse, tags=["transfers"])
+async def validate_transfer(body: s.StartTransferRequest, request: Request, user: CurrentUser) -> dict:
+    """Every check of a start, and the route it would take; nothing is started or written."""
+    _, proposal = await _start(request, user, body, None, dry_run=True)
+    return {"ok": True, "route": {"org_code": proposal.org_code, "clause": proposal.clause,
+                                  "explanation": proposal.explanation}}
+
+
+@router.post("/transfers", response_model=s.TransferOut, status_code=201, tags=["transfers"],
+             responses={200: {"description": "the member's open transfer (or this Idempotency-Key's)"}})
+async def start_transfer(
+    body: s.StartTransferRequest,
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
+) -> dict:
+    state = request.app.state
+    result, _ = await _start(request, user, body, idempotency_key)
+    if not result.created:
+        response.status_code = 200
+    async with state.sessions() as session:
+        t = await queries.get_visible_transfer(session, user, result.view.transfer_id)
+        if t is None:  # the member's open transfer was started by someone this caller may not see
+            raise ServiceError(409, [Problem("id_number", "该团员已有办理中的转接申请")])
+        return await queries.transfer_detail(session, user, t)
+
+
+@router.get("/transfers", response_model=s.TransferPage, tags=["transfers"])
+async def list_transfers(
+    request: Request,
+    user: CurrentUser,
+    node_org: Annotated[str | None, Query(max_length=64)] = None,
+    from_org: Annotated[str | None, Query(max_length=64)] = None,
+    to_org: Annotated[str | None, Query(max_length=64)] = None,
+    status: s.StatusCode | None = None,
+    type: s.TransferType | None = None,
+    overdue: bool | None = None,
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict:
+    f = queries.TransferFilter(node_org=node_org, from_org=from_org, to_org=to_org, status=status,
+                               overdue=overdue, type=type.value if type else None)
+    async with request.app.state.sessions() as session:
+        items, total = await queries.list_transfers(session, user, f, page=page, page_size=page_size)
+    return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+
+@router.get("/transfers/{transfer_id}", response_model=s.TransferOut, tags=["transfers"])
+async def get_transfer(transfer_id: int, request: Request, user: CurrentUser) -> dict:
+    return await _detail(request, user, transfer_id)
+
+
+@router.post("/transfers/batch/approve", response_model=s.BatchResponse, tags=["decisions"])
+async def batch_approve(body: s.BatchApproveRequest, request: Request, user: CurrentUser) -> dict:
+    results = await decisions.batch_approve(request.app.state.engine, await _client(request), user, body.ids)
+    return {"results": results}
+
+
+@router.post("/transfers/{transfer_id}/approve", response_model=s.TransferOut, tags=["decisions"])
+async def approve(transfer_id: int, body: s.ApproveRequest, request: Request, user: CurrentUser) -> dict:
+    await decisions.approve(request.app.state.engine, await _client(request), user, transfer_id, body.comment)
+    return await _detail(request, user, transfer_id)
+
+
+@router.post("/transfers/{transfer_id}/return", response_model=s.TransferOut, tags=["decisions"])
+async def return_request(transfer_id: int, body: s.ReturnRequest, request: Request, user: CurrentUser) -> dict:
+    await decisions.return_request(request.app.state.engine, await _client(request), user, transfer_id,
+                                   body.reason_code, body.reason_text)
+    return await _detail(request, user, transfer_id)
+
+
+@router.post("/transfers/{transfer_id}/withdraw", response_model=s.TransferOut, tags=["decisions"])
+async def withdraw(transfer_id: int, body: s.WithdrawRequest, request: Request, user: CurrentUser) -> dict:
+    await decisions.withdraw(request.app.state.engine, await _client(request), user, transfer_id, body.reason)
+    return await _detail(request, user, transfer_id)
+
+
+@router.post("/transfers/{transfer_id}/resubmit", response_model=s.TransferOut, tags=["decisions"])
+async def resubmit(transfer_id: int, body: s.ResubmitRequest, request: Request, user: CurrentUser) -> dict:
+    await decisions.resubmit(request.app.state.engine, await _client(request), user, transfer_id, body.form,
+                             body.target_org_code)
+    return await _detail(request, user, transfer_id)
+
+
+@router.post("/transfers/{transfer_id}/assign-branch", response_model=s.TransferOut, tags=["decisions"])
+async def assign_branch(transfer_id: int, body: s.AssignBranchRequest, request: Request, user: CurrentUser) -> dict:
+    await decisions.assign_branch(request.app.state.engine, await _client(request), user, transfer_id, body.branch_code)
+    return await _detail(request, user, transfer_id)

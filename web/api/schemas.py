@@ -1,0 +1,178 @@
+"""The REST contract's request and response bodies (OpenAPI at /openapi.json)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.transfers import Channel, TransferType
+
+PartitionCode = Literal["national", "beijing", "guangdong", "fujian"]
+StatusCode = Literal["pending", "returned", "awaiting_assignment", "completed", "withdrawn", "expired"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenRequest(_In):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+
+
+class OrgOut(BaseModel):
+    code: str
+    name: str
+    kind: str
+    partition: str
+    branch_level: bool
+    parent_code: str | None
+
+
+class StartTransferRequest(_In):
+    id_number: str = Field(min_length=1, max_length=32, description="身份证号")
+    name: str = Field(min_length=1, max_length=100, description="姓名")
+    type: TransferType
+    channel: Channel
+    target_org_code: str | None = Field(default=None, max_length=64, description="转入组织；省略时用系统建议")
+    partition: PartitionCode | None = Field(default=None, description="转入组织是否属于北京/广东/福建：national 或具体分区")
+    form: dict[str, Any] = Field(default_factory=dict)
+
+
+class ValidateResponse(BaseModel):
+    ok: bool
+    route: "RouteOut"
+
+
+class MemberOut(BaseModel):
+    id: int
+    name: str
+    id_number: str
+
+
+class RouteOut(BaseModel):
+    org_code: str
+    clause: str | None
+    explanation: str | None
+
+
+class NodeOut(BaseModel):
+    seq: int
+    org_code: str
+    org_name: str
+    status: Literal["waiting", "pending", "approved", "auto_approved", "returned"]
+    deadline: datetime | None
+    remind_at: datetime | None
+    reminded_at: datetime | None
+    decided_by: str | None
+    decided_at: datetime | None
+    reason_code: str | None
+    comment: str | None
+
+
+class HistoryOut(BaseModel):
+    at: datetime
+    action: str
+    actor: str
+    detail: dict[str, Any]
+
+
+class TransferOut(BaseModel):
+    id: int
+    workflow_id: str
+    status: StatusCode
+    type: TransferType
+    channel: Channel
+    member: MemberOut
+    from_org_code: str
+    target_org_code: str
+    form: dict[str, Any]
+    route: RouteOut
+    round: int
+    nodes: list[NodeOut]
+    branch_code: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    history: list[HistoryOut]
+
+
+class CurrentNodeOut(BaseModel):
+    org_code: str
+    deadline: datetime | None
+    remind_at: datetime | None
+    overdue: bool
+    days_waiting: int
+
+
+class TransferSummary(BaseModel):
+    id: int
+    status: StatusCode
+    type: TransferType
+    channel: Channel
+    member: MemberOut
+    from_org_code: str
+    target_org_code: str
+    current_node: CurrentNodeOut | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TransferPage(BaseModel):
+    items: list[TransferSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+class ApproveRequest(_In):
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class ReturnRequest(_In):
+    reason_code: str = Field(min_length=1, max_length=32)
+    reason_text: str = Field(default="", max_length=500)
+
+
+class WithdrawRequest(_In):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ResubmitRequest(_In):
+    form: dict[str, Any]
+    target_org_code: str | None = Field(default=None, max_length=64)
+
+
+class AssignBranchRequest(_In):
+    branch_code: str = Field(min_length=1, max_length=64)
+
+
+class BatchApproveRequest(_In):
+    ids: list[int] = Field(min_length=1, max_length=200)
+
+
+class FieldErrorOut(BaseModel):
+    field: str
+    message: str
+
+
+class BatchResult(BaseModel):
+    id: int
+    ok: bool
+    status: str | None = None
+    status_code: int | None = None
+    errors: list[FieldErrorOut] = []
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchResult]
+
+
+ValidateResponse.model_rebuild()
