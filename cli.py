@@ -132,7 +132,7 @@ def users_add(
     username: str = typer.Argument(..., help="login name"),
     password: str = typer.Option(..., "--password", help="at least 8 characters"),
     role: str = typer.Option(..., "--role", help="admin | member | service"),
-    org: Optional[str] = typer.Option(None, "--org", help="org code (admin)"),
+    org: Optional[str] = typer.Option(None, "--org", help="org code (admin; a service account acting for an org)"),
     id_number: Optional[str] = typer.Option(None, "--id-number", help="身份证号 of the member (member)"),
     display_name: Optional[str] = typer.Option(None, "--name", help="display name"),
 ) -> None:

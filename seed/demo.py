@@ -560,7 +560,9 @@ def build_demo_dataset(seed: int = DEFAULT_SEED, members: int = DEFAULT_MEMBERS)
     ]
     for i, m in enumerate(_member_logins(member_rows), start=1):
         users.append(UserSeed(username=f"member{i}", role="member", display_name=m.name, member_id_number=m.id_number))
-    users.append(UserSeed(username=SERVICE_USERNAME, role="service", display_name="武汉大学学生信息系统（服务账号）"))
+    # the school's student-information system: starts 转出 for WHU's graduates and reads them
+    users.append(UserSeed(username=SERVICE_USERNAME, role="service", display_name="武汉大学学生信息系统（服务账号）",
+                          org_code="WHU"))
     return DemoDataset(seed=seed, orgs=tuple(orgs), members=tuple(member_rows), users=tuple(users))
 
 

@@ -50,8 +50,8 @@ async def add_user(
         errors.append(FieldError("role", f"角色须为 {', '.join(ROLES)} 之一"))
     if role == "admin" and not org_code:
         errors.append(FieldError("org", "组织管理员须指定 --org 组织编码"))
-    if role != "admin" and org_code:
-        errors.append(FieldError("org", "只有组织管理员(admin)可指定 --org"))
+    if role == "member" and org_code:
+        errors.append(FieldError("org", "团员账号不能指定 --org（团员属于其所在团支部）"))
     if role == "member" and not id_number:
         errors.append(FieldError("id_number", "团员账号须指定 --id-number 身份证号"))
     if role != "member" and id_number:
@@ -63,7 +63,7 @@ async def add_user(
         org = member = None
         if username and (await session.execute(select(User.id).where(User.username == username))).first():
             errors.append(FieldError("username", f"用户名 {username} 已存在"))
-        if role == "admin" and org_code:
+        if role in ("admin", "service") and org_code:
             org = (await session.execute(select(Org).where(Org.code == org_code))).scalar_one_or_none()
             if org is None:
                 errors.append(FieldError("org", f"组织编码 {org_code} 不存在"))

@@ -208,7 +208,9 @@ async def test_seed_demo_writes_a_consistent_directory(engine):
         assert sorted(n for n, _, _ in members) == [f"member{i}" for i in range(1, 6)]
         assert all(mid is not None and oid is None for _, mid, oid in members)
         service = (await s.execute(select(u).where(u.c.username == SERVICE_USERNAME))).mappings().one()
-        assert service["role"] == "service" and service["org_id"] is None and service["member_id"] is None
+        assert service["role"] == "service" and service["member_id"] is None
+        whu = (await s.execute(select(o.c.id).where(o.c.code == "WHU"))).scalar_one()
+        assert service["org_id"] == whu  # the school it starts transfers for
 
         hashes = set((await s.execute(select(u.c.password_hash))).scalars())
     assert len(hashes) == 1, "one shared hash of the demo password"

@@ -36,7 +36,9 @@ async def test_admin_member_and_service_logins(directory):
     admin = await add_user(directory, "whu-admin", "s3cret-pass", "admin", org_code="WHU")
     member = await add_user(directory, "zhangsan", "s3cret-pass", "member", id_number=ID.lower())
     service = await add_user(directory, "sis-whu", "s3cret-pass", "service")
+    bound = await add_user(directory, "sis-whu-2", "s3cret-pass", "service", org_code="WHU")
     assert admin.org_id is not None and admin.display_name == "武汉大学团委"
+    assert bound.org_id == admin.org_id  # a service account acting for its school
     assert member.member_id is not None and member.display_name == "张三"
     assert service.org_id is None and service.member_id is None
     async with session_scope(directory) as session:
@@ -44,7 +46,7 @@ async def test_admin_member_and_service_logins(directory):
     assert stored.password_hash != "s3cret-pass" and stored.password_hash.startswith("$argon2id$")
     assert verify_password(stored.password_hash, "s3cret-pass")
     assert not verify_password(stored.password_hash, "wrong-pass")
-    assert await _count(directory, AuditLog) == 3
+    assert await _count(directory, AuditLog) == 4
 
 
 @pytest.mark.parametrize(
@@ -58,7 +60,8 @@ async def test_admin_member_and_service_logins(directory):
         (("zs", "s3cret-pass", "member"), {}, ["username", "id_number"]),
         (("zhangsan", "s3cret-pass", "member"), {"id_number": "130402198207290622"}, ["id_number"]),
         (("zhangsan", "s3cret-pass", "member"), {"id_number": "440524188001010014"}, ["id_number"]),
-        (("svc1", "s3cret-pass", "service"), {"org_code": "WHU"}, ["org"]),
+        (("zs2", "s3cret-pass", "member"), {"id_number": ID, "org_code": "WHU"}, ["org"]),
+        (("svc1", "s3cret-pass", "service"), {"org_code": "NOPE"}, ["org"]),
     ],
 )
 async def test_refusals_name_the_field_and_write_nothing(directory, args, kwargs, fields):

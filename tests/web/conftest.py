@@ -22,6 +22,7 @@ from worker import build_worker
 class Api:
     http: httpx.AsyncClient
     engine: object
+    app: object = None
     tokens: dict[str, str] = field(default_factory=dict)
 
     async def login(self, username: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
@@ -62,4 +63,4 @@ async def api(engine, database_url, dev_env, task_queue, tmp_path):
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-                yield Api(http=http, engine=engine)
+                yield Api(http=http, engine=engine, app=app)
