@@ -13,9 +13,11 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.logging import LogContextInterceptor
+from activities.stay_at_school import StayAtSchoolActivities
 from activities.system import SystemActivities
 from activities.transfers import TransferActivities
 from core.logging import get_logger
+from workflows.stay_at_school import AbroadRetentionWorkflow, HoldingWorkflow
 from workflows.system_check import SystemCheckWorkflow
 from workflows.transfer import TransferWorkflow
 
@@ -28,13 +30,14 @@ log = get_logger(__name__)
 #: stay out: workflow code never imports them.
 PASSTHROUGH_MODULES: Sequence[str] = ("pydantic", "pydantic_core", "annotated_types", "messages", "domain")
 
-WORKFLOWS = [SystemCheckWorkflow, TransferWorkflow]
+WORKFLOWS = [SystemCheckWorkflow, TransferWorkflow, AbroadRetentionWorkflow, HoldingWorkflow]
 
 
 def activities_for(engine: AsyncEngine) -> list:
     system = SystemActivities(engine)
     transfers = TransferActivities(engine)
-    return [system.check_database, transfers.apply_event]
+    stay = StayAtSchoolActivities(engine)
+    return [system.check_database, transfers.apply_event, stay.apply_retention_event, stay.apply_holding_event]
 
 
 def build_worker(client: Client, engine: AsyncEngine, *, task_queue: str = TASK_QUEUE) -> Worker:

@@ -184,3 +184,76 @@ class AuditLog(SQLModel, table=True):
 
 
 ALL_TABLES = [Org, Member, User, Transfer, ApprovalStep, Notification, MembershipHistory, AuditLog]
+
+
+# --- §6 flows that keep the member at school (written only by their workflows' activities) ------
+
+
+class AbroadRetention(SQLModel, table=True):
+    """An abroad-study retention application (§I.5); approved rows are the abroad-study
+    register (登记造册备案). One row per workflow run, written by its activity."""
+
+    __tablename__ = "abroad_retentions"
+    __table_args__ = (Index("ix_abroad_retentions_school_status", "school_id", "status"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    workflow_id: str = Field(max_length=128, index=True)  # retention-<member id>
+    run_id: str = Field(max_length=64, unique=True)  # first execution run id
+    request_id: Optional[str] = Field(default=None, max_length=128, unique=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    school_id: int = Field(foreign_key="orgs.id")  # the deciding school committee
+    from_branch_id: int = Field(foreign_key="orgs.id")
+    branch_id: Optional[int] = Field(default=None, foreign_key="orgs.id")  # the abroad-study branch
+    abroad_place: str = Field(max_length=300)
+    abroad_from: date
+    abroad_to: date
+    contact_name: str = Field(max_length=100)
+    contact_phone: str = Field(max_length=32)
+    status: str = Field(max_length=16)  # pending | approved | returned | withdrawn
+    initiated_by: Optional[str] = Field(default=None, max_length=64)
+    submitted_at: datetime = _ts(default_factory=utcnow)
+    remind_at: Optional[datetime] = _ts(default=None, nullable=True)
+    deadline: Optional[datetime] = _ts(default=None, nullable=True)
+    reminded_at: Optional[datetime] = _ts(default=None, nullable=True)
+    decided_at: Optional[datetime] = _ts(default=None, nullable=True)
+    decided_by: Optional[str] = Field(default=None, max_length=64)
+    auto_approved: bool = Field(default=False)  # 系统默认通过
+    reason_code: Optional[str] = Field(default=None, max_length=32)
+    comment: Optional[str] = Field(default=None, max_length=1000)
+    registered_at: Optional[datetime] = _ts(default=None, nullable=True)  # entered in the register
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+class Holding(SQLModel, table=True):
+    """A member held for a limited time: in the school's 毕业学生流动团员团支部 (≤ 6 months, §I.4)
+    or a county-level temp branch (≤ 1 year, §I.1). One row per holding workflow run."""
+
+    __tablename__ = "holdings"
+    __table_args__ = (Index("ix_holdings_kind_status_due", "kind", "status", "due_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    workflow_id: str = Field(max_length=128, index=True)  # holding-mobile-<id> / holding-county-<id>
+    run_id: str = Field(max_length=64, unique=True)
+    request_id: Optional[str] = Field(default=None, max_length=128, unique=True)
+    member_id: int = Field(foreign_key="members.id", index=True)
+    kind: str = Field(max_length=16)  # mobile | county_temp
+    org_id: int = Field(foreign_key="orgs.id", index=True)  # the holding branch
+    notify_org_id: int = Field(foreign_key="orgs.id", index=True)  # the school or county committee
+    from_branch_id: Optional[int] = Field(default=None, foreign_key="orgs.id")
+    status: str = Field(max_length=16)  # active | overdue | released
+    started_at: datetime = _ts(default_factory=utcnow)
+    due_at: datetime = _ts(default_factory=utcnow)
+    reminders_sent: int = Field(default=0)
+    last_reminded_at: Optional[datetime] = _ts(default=None, nullable=True)
+    overdue_at: Optional[datetime] = _ts(default=None, nullable=True)
+    released_at: Optional[datetime] = _ts(default=None, nullable=True)
+    released_by: Optional[str] = Field(default=None, max_length=64)
+    release_reason: Optional[str] = Field(default=None, max_length=500)
+    transfer_workflow_id: Optional[str] = Field(default=None, max_length=128)
+    started_by: Optional[str] = Field(default=None, max_length=64)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+ALL_TABLES += [AbroadRetention, Holding]

@@ -13,7 +13,7 @@ from models.migrate import downgrade, upgrade
 ZHTJ = str(Path(sys.executable).parent / "zhtj")
 TABLES = {
     "orgs", "members", "users", "transfers", "approval_steps", "notifications",
-    "membership_history", "audit_log", "alembic_version",
+    "membership_history", "audit_log", "alembic_version", "abroad_retentions", "holdings",
 }
 
 

@@ -1,0 +1,321 @@
+"""The only writers of the §6 rows (abroad-study retentions, holdings): one idempotent activity per
+workflow, each event applied in one transaction keyed by its unique key in the append-only audit
+log (a retried activity finds its key and writes nothing twice), like `apply_event` of transfers.
+
+Approval of a retention moves the member into the school's 出国（境）学习研究团员团支部 (created when
+missing) and writes the membership history in the same transaction; the start of a mobile
+holding does the same for 毕业学生流动团员团支部.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from core.logging import get_logger
+from domain.holdings import HoldingKind, HoldingStatus, RetentionStatus
+from domain.orgs import OrgKind, rule_for
+from messages.stay_at_school import BranchSpec, HoldingEvent, RetentionEvent
+from messages.transfers import NotificationSpec
+
+log = get_logger(__name__)
+
+
+class InvalidStayData(ApplicationError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="InvalidStayData", non_retryable=True)
+
+
+async def find_or_create_branch(session: AsyncSession, spec: BranchSpec, *, at: datetime | None = None):
+    """The school's special branch of `spec.kind`: the org with `spec.code`, else any child of
+    that kind under the parent, else a new one (region and partition inherited from the parent).
+
+    Returns (org, created). Two writers creating the same branch at once: the unique code makes
+    the second fail and retry, then find it."""
+    from models.tables import Org, utcnow
+
+    org = (await session.execute(select(Org).where(Org.code == spec.code))).scalar_one_or_none()
+    parent = (await session.execute(select(Org).where(Org.code == spec.parent_code))).scalar_one_or_none()
+    if parent is None:
+        raise InvalidStayData(f"unknown org code {spec.parent_code}")
+    if org is not None:
+        if org.kind != spec.kind or org.parent_id != parent.id:
+            raise InvalidStayData(f"org {spec.code} exists but is not a {spec.kind} under {spec.parent_code}")
+        return org, False
+    org = (
+        await session.execute(
+            select(Org).where(Org.parent_id == parent.id, Org.kind == spec.kind).order_by(Org.id)
+        )
+    ).scalars().first()
+    if org is not None:
+        return org, False
+    rule = rule_for(OrgKind(spec.kind))
+    now = at or utcnow()
+    org = Org(
+        code=spec.code,
+        name=spec.name,
+        kind=spec.kind,
+        parent_id=parent.id,
+        partition=parent.partition,
+        province=parent.province,
+        city=parent.city,
+        county=parent.county,
+        township=parent.township,
+        address=parent.address,
+        branch_level=rule.branch_level,
+        approval_authority=rule.approves,
+        can_receive=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(org)
+    await session.flush()
+    log.info("special branch created", code=org.code, kind=org.kind, parent=spec.parent_code)
+    return org, True
+
+
+async def move_member(session: AsyncSession, member, branch_id: int, reason: str, at: datetime) -> bool:
+    """Move a (locked) member into a branch with a membership-history row; False if already there."""
+    from models.tables import MembershipHistory
+
+    if member.branch_id == branch_id:
+        return False
+    session.add(MembershipHistory(member_id=member.id, from_branch_id=member.branch_id, to_branch_id=branch_id,
+                                  reason=reason, at=at))
+    member.branch_id = branch_id
+    member.updated_at = at
+    return True
+
+
+class StayAtSchoolActivities:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    # --- plumbing shared by both ---------------------------------------------------------------
+
+    async def _idempotent(self, key: str, apply) -> bool:
+        try:
+            return await apply()
+        except IntegrityError:
+            # A concurrent attempt of the same event committed first: its key now exists.
+            if await self._applied(key):
+                return False
+            raise
+
+    async def _applied(self, key: str) -> bool:
+        from models.db import session_factory
+        from models.tables import AuditLog
+
+        async with session_factory(self.engine)() as session:
+            return (await session.execute(select(AuditLog.id).where(AuditLog.key == key))).first() is not None
+
+    @staticmethod
+    async def _org_ids(session: AsyncSession, codes: set[str]) -> dict[str, int]:
+        from models.tables import Org
+
+        codes = {c for c in codes if c}
+        if not codes:
+            return {}
+        rows = await session.execute(select(Org.code, Org.id).where(Org.code.in_(codes)))
+        found = {code: id_ for code, id_ in rows}
+        missing = codes - set(found)
+        if missing:
+            raise InvalidStayData(f"unknown org codes {sorted(missing)}")
+        return found
+
+    @staticmethod
+    def _notifications(session, key: str, specs: list[NotificationSpec], org_ids: dict[str, int],
+                       member_id: int, at: datetime) -> None:
+        from models.tables import Notification
+
+        for i, n in enumerate(specs):
+            session.add(Notification(
+                key=f"{key}/{i}",
+                kind=n.kind,
+                recipient_org_id=org_ids.get(n.org_code) if n.org_code else None,
+                member_id=member_id if n.to_member else None,
+                title=n.title,
+                body=n.body,
+                created_at=at,
+            ))
+
+    @staticmethod
+    def _audit(session, key: str, at: datetime, actor: str, action: str, entity: str, entity_id: int,
+               detail: dict[str, Any]) -> None:
+        from models.tables import AuditLog
+
+        session.add(AuditLog(key=key, at=at, actor=actor, action=action, entity=entity, entity_id=str(entity_id),
+                             detail=_json_safe(detail)))
+
+    # --- abroad-study retention ----------------------------------------------------------------
+
+    @activity.defn
+    async def apply_retention_event(self, event: RetentionEvent) -> bool:
+        """Persist one state change of a retention application; False when applied already."""
+        return await self._idempotent(event.key, lambda: self._apply_retention(event))
+
+    async def _apply_retention(self, event: RetentionEvent) -> bool:
+        from models.db import session_scope
+        from models.tables import AbroadRetention, AuditLog, Member
+
+        async with session_scope(self.engine) as session:
+            if (await session.execute(select(AuditLog.id).where(AuditLog.key == event.key))).first():
+                log.info("event already applied", key=event.key, action=event.action)
+                return False
+            codes = {n.org_code for n in event.notifications if n.org_code}
+            if event.create is not None:
+                codes |= {event.create.school.code, event.create.from_branch.code}
+            org_ids = await self._org_ids(session, codes)
+
+            if event.create is not None:
+                c = event.create
+                row = AbroadRetention(
+                    workflow_id=event.workflow_id,
+                    run_id=event.run_id,
+                    request_id=c.request_id,
+                    member_id=c.member_id,
+                    school_id=org_ids[c.school.code],
+                    from_branch_id=org_ids[c.from_branch.code],
+                    abroad_place=c.form.abroad_place,
+                    abroad_from=c.form.abroad_from,
+                    abroad_to=c.form.abroad_to,
+                    contact_name=c.form.contact_name,
+                    contact_phone=c.form.contact_phone,
+                    status=event.status.value,
+                    initiated_by=c.initiator.username,
+                    submitted_at=event.at,
+                    created_at=event.at,
+                    updated_at=event.at,
+                )
+                session.add(row)
+                await session.flush()
+            else:
+                row = (
+                    await session.execute(select(AbroadRetention).where(AbroadRetention.run_id == event.run_id))
+                ).scalar_one_or_none()
+                if row is None:
+                    raise InvalidStayData(f"no retention row for run {event.run_id}")
+
+            row.status = event.status.value
+            row.updated_at = event.at
+            for name in ("remind_at", "deadline", "reminded_at", "decided_at", "decided_by", "comment",
+                         "reason_code"):
+                value = getattr(event, name)
+                if value is not None:
+                    setattr(row, name, value)
+            if event.action == "retention.auto_approved":
+                row.auto_approved = True
+
+            if event.approve_into is not None and event.status == RetentionStatus.APPROVED:
+                branch, _created = await find_or_create_branch(session, event.approve_into, at=event.at)
+                member = await session.get(Member, row.member_id, with_for_update=True)
+                await move_member(session, member, branch.id, "abroad_study_retention", event.at)
+                member.abroad_retention = True
+                member.updated_at = event.at
+                row.branch_id = branch.id
+                row.registered_at = event.at  # 登记造册备案
+
+            self._notifications(session, event.key, event.notifications, org_ids, row.member_id, event.at)
+            self._audit(session, event.key, event.at, event.actor, event.action, "abroad_retention", row.id,
+                        event.detail)
+        log.info("event applied", action=event.action, status=event.status.value, key=event.key)
+        return True
+
+    # --- holdings ------------------------------------------------------------------------------
+
+    @activity.defn
+    async def apply_holding_event(self, event: HoldingEvent) -> bool:
+        """Persist one state change of a holding; False when applied already."""
+        return await self._idempotent(event.key, lambda: self._apply_holding(event))
+
+    async def _apply_holding(self, event: HoldingEvent) -> bool:
+        from models.db import session_scope
+        from models.tables import AuditLog, Holding, Member
+
+        async with session_scope(self.engine) as session:
+            if (await session.execute(select(AuditLog.id).where(AuditLog.key == event.key))).first():
+                log.info("event already applied", key=event.key, action=event.action)
+                return False
+            codes = {n.org_code for n in event.notifications if n.org_code}
+            if event.create is not None:
+                codes |= {event.create.notify_org.code, event.create.from_branch.code}
+            org_ids = await self._org_ids(session, codes)
+
+            if event.create is not None:
+                c = event.create
+                if c.move_in:
+                    branch, _created = await find_or_create_branch(session, c.branch, at=event.at)
+                else:
+                    branch_id = (await self._org_ids(session, {c.branch.code}))[c.branch.code]
+                    branch = None
+                member = await session.get(Member, c.member_id, with_for_update=True)
+                if member is None:
+                    raise InvalidStayData(f"no member {c.member_id}")
+                if c.move_in:
+                    branch_id = branch.id
+                    await move_member(session, member, branch_id, f"holding:{c.kind.value}", event.at)
+                if c.kind == HoldingKind.MOBILE:
+                    member.mobile = True
+                    member.updated_at = event.at
+                row = Holding(
+                    workflow_id=event.workflow_id,
+                    run_id=event.run_id,
+                    request_id=c.request_id,
+                    member_id=c.member_id,
+                    kind=c.kind.value,
+                    org_id=branch_id,
+                    notify_org_id=org_ids[c.notify_org.code],
+                    from_branch_id=org_ids[c.from_branch.code],
+                    status=event.status.value,
+                    started_at=event.started_at or event.at,
+                    due_at=event.due_at,
+                    started_by=c.started_by.username,
+                    created_at=event.at,
+                    updated_at=event.at,
+                )
+                session.add(row)
+                await session.flush()
+            else:
+                row = (
+                    await session.execute(select(Holding).where(Holding.run_id == event.run_id))
+                ).scalar_one_or_none()
+                if row is None:
+                    raise InvalidStayData(f"no holding row for run {event.run_id}")
+
+            row.status = event.status.value
+            row.updated_at = event.at
+            if event.reminders_sent is not None:
+                row.reminders_sent = event.reminders_sent
+                row.last_reminded_at = event.at
+            if event.overdue_at is not None:
+                row.overdue_at = event.overdue_at
+            if event.status == HoldingStatus.RELEASED:
+                row.released_at = event.released_at or event.at
+                row.released_by = event.actor
+                row.release_reason = event.release_reason
+                row.transfer_workflow_id = event.transfer_workflow_id
+                if row.kind == HoldingKind.MOBILE.value:
+                    member = await session.get(Member, row.member_id, with_for_update=True)
+                    member.mobile = False
+                    member.updated_at = event.at
+
+            self._notifications(session, event.key, event.notifications, org_ids, row.member_id, event.at)
+            self._audit(session, event.key, event.at, event.actor, event.action, "holding", row.id, event.detail)
+        log.info("event applied", action=event.action, status=event.status.value, key=event.key)
+        return True
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,171 @@
+"""Flows that keep a member at school or in a county temp branch (DOMAIN.md §6). Pure, no I/O.
+
+- **Holdings**: an unemployed graduate kept at school in 毕业学生流动团员团支部 for at most 6
+  months (§I.4), and a member received by a county-level 学社衔接临时团支部 who must be moved out
+  within one year (§I.1). A holding is `active` until its end, `overdue` after it, `released`
+  when the member is moved out.
+- **Abroad-study retention** (§I.5): a written application the school committee decides,
+  `pending` → `approved` (also 系统默认通过) / `returned` / `withdrawn`.
+- The special branches a school creates when first needed: code ``<school>-MOB`` / ``-ABR`` /
+  ``-DLY`` and the names of DOMAIN.md §2.
+
+**[decision]** The school's (or county's) admins are reminded 30 and 7 days before a holding
+ends; the holding's length is in calendar months on the Shanghai calendar
+(`domain.deadlines.add_months`). `HoldingPolicy.scaled(ZHTJ_TIME_SCALE)` shrinks the whole
+timeline (length and reminder offsets) by the same factor, as `TransferPolicy.scaled` does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, field_validator
+
+from domain.deadlines import add_months
+from domain.orgs import OrgKind
+
+DAY = timedelta(days=1)
+
+
+class HoldingKind(StrEnum):
+    MOBILE = "mobile"  # 毕业学生流动团员团支部, ≤ 6 months (§I.4)
+    COUNTY_TEMP = "county_temp"  # county-level 学社衔接临时团支部, ≤ 1 year (§I.1)
+
+
+class HoldingStatus(StrEnum):
+    ACTIVE = "active"
+    OVERDUE = "overdue"  # the end passed and the member is still held: on the overdue list
+    RELEASED = "released"  # moved out (a completed transfer, or an admin)
+
+    @property
+    def is_open(self) -> bool:
+        return self in (HoldingStatus.ACTIVE, HoldingStatus.OVERDUE)
+
+
+class RetentionStatus(StrEnum):
+    PENDING = "pending"  # the school committee decides
+    APPROVED = "approved"  # by an admin or 系统默认通过; the member is in the abroad-study branch
+    RETURNED = "returned"  # returned with a reason; the member may apply again
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def is_open(self) -> bool:
+        return self == RetentionStatus.PENDING
+
+
+class RegisterKind(StrEnum):
+    """The special registers (登记造册) a school or a higher committee keeps."""
+
+    ABROAD_STUDY = "abroad_study"
+    MOBILE = "mobile"
+    DELAYED = "delayed"
+    COUNTY_TEMP = "county_temp"
+
+
+HOLDING_KIND_LABELS: dict[HoldingKind, str] = {
+    HoldingKind.MOBILE: "毕业学生流动团员",
+    HoldingKind.COUNTY_TEMP: "县级学社衔接临时团支部团员",
+}
+
+HOLDING_STATUS_LABELS: dict[HoldingStatus, str] = {
+    HoldingStatus.ACTIVE: "保留中",
+    HoldingStatus.OVERDUE: "已超期",
+    HoldingStatus.RELEASED: "已转出",
+}
+
+RETENTION_STATUS_LABELS: dict[RetentionStatus, str] = {
+    RetentionStatus.PENDING: "待审批",
+    RetentionStatus.APPROVED: "已审批备案",
+    RetentionStatus.RETURNED: "已退回",
+    RetentionStatus.WITHDRAWN: "已撤回",
+}
+
+REGISTER_LABELS: dict[RegisterKind, str] = {
+    RegisterKind.ABROAD_STUDY: "出国（境）学习研究团员登记册",
+    RegisterKind.MOBILE: "毕业学生流动团员登记册",
+    RegisterKind.DELAYED: "延迟毕业学生团员登记册",
+    RegisterKind.COUNTY_TEMP: "县级学社衔接临时团支部团员登记册",
+}
+
+#: §I.4 refusal shown when a school marks an unemployed graduate before 07-25.
+MOBILE_TOO_EARLY_MESSAGE = "7月25日后方可将未就业毕业生标记并编入毕业学生流动团员团支部（《通知》一、4）"
+
+
+# ---- the school's special branches (DOMAIN.md §2) -----------------------------------------------
+_SCHOOL_BRANCH: dict[OrgKind, tuple[str, str]] = {
+    OrgKind.MOBILE_BRANCH: ("MOB", "毕业学生流动团员团支部"),
+    OrgKind.ABROAD_STUDY_BRANCH: ("ABR", "出国（境）学习研究团员团支部"),
+    OrgKind.DELAYED_BRANCH: ("DLY", "延迟毕业团支部"),
+}
+
+
+def _special(kind: OrgKind | str) -> tuple[str, str]:
+    try:
+        return _SCHOOL_BRANCH[OrgKind(kind)]
+    except KeyError:
+        raise ValueError(f"{kind} is not one of a school's special branches") from None
+
+
+def school_branch_code(school_code: str, kind: OrgKind | str) -> str:
+    """``WHU-MOB``, ``WHU-ABR``, ``HUST-DLY``: the code of a special branch created when needed."""
+    return f"{school_code}-{_special(kind)[0]}"
+
+
+def school_branch_name(school_name: str, kind: OrgKind | str) -> str:
+    """The school's name without its trailing 团委, then the branch's name (武汉大学延迟毕业团支部)."""
+    base = school_name[: -len("团委")] if school_name.endswith("团委") else school_name
+    return f"{base}{_special(kind)[1]}"
+
+
+# ---- holding timeline -------------------------------------------------------------------------
+class HoldingPolicy(BaseModel):
+    """How long a holding lasts and when its admins are reminded; resolved at workflow start."""
+
+    mobile_months: int = Field(default=6, gt=0, description="§I.4: 一般不超过6个月")
+    county_temp_months: int = Field(default=12, gt=0, description="§I.1: 一年内转出")
+    remind_before: tuple[timedelta, ...] = Field(
+        default=(30 * DAY, 7 * DAY), description="[decision] reminders before the end, unscaled"
+    )
+    time_scale: float = Field(default=1.0, description="ZHTJ_TIME_SCALE: every span is divided by it")
+
+    @field_validator("time_scale")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("time scale must be positive")
+        return v
+
+    @field_validator("remind_before")
+    @classmethod
+    def _positive_offsets(cls, v: tuple[timedelta, ...]) -> tuple[timedelta, ...]:
+        if any(d <= timedelta(0) for d in v):
+            raise ValueError("reminder offsets must be positive")
+        return tuple(sorted(set(v), reverse=True))  # earliest reminder first
+
+    def scaled(self, scale: float) -> "HoldingPolicy":
+        if scale <= 0:
+            raise ValueError("time scale must be positive")
+        return self.model_copy(update={"time_scale": self.time_scale * scale})
+
+    def months(self, kind: HoldingKind | str) -> int:
+        return self.mobile_months if HoldingKind(kind) == HoldingKind.MOBILE else self.county_temp_months
+
+    def due_at(self, kind: HoldingKind | str, started_at: datetime) -> datetime:
+        """When the holding ends: calendar months on the Shanghai calendar, then scaled."""
+        span = add_months(started_at, self.months(kind)) - started_at
+        return started_at + span / self.time_scale
+
+    def reminders(self, started_at: datetime, due_at: datetime) -> list[tuple[datetime, timedelta]]:
+        """(instant, unscaled time left) of each reminder, earliest first; a reminder that would
+        fall at or before the start is dropped (a holding started late in its term)."""
+        out = [(due_at - d / self.time_scale, d) for d in self.remind_before]
+        return [(t, d) for t, d in out if t > started_at]
+
+
+DEFAULT_HOLDING_POLICY = HoldingPolicy()
+
+
+def holding_policy_for(scale: float = 1.0) -> HoldingPolicy:
+    return DEFAULT_HOLDING_POLICY.scaled(scale) if scale != 1.0 else DEFAULT_HOLDING_POLICY
+

@@ -1,0 +1,478 @@
+"""The §6 flows that keep a member at school: authorise, validate, start or update their workflows.
+
+- abroad-study retention (§I.5): `build_retention_input` → `submit_retention`, then
+  `approve_retention` / `return_retention` / `withdraw_retention` on `retention_handle(...)`;
+- unemployed kept at school (§I.4): `mark_mobile` (refused before 07-25 of the graduation year);
+- county temp branch (§I.1): `start_county_holding` (call it when a transfer completes into a
+  county-level 学社衔接临时团支部);
+- ending a holding: `release_holding` (one workflow) or `release_member_holdings` (every open
+  holding of a member — call it when a transfer of the member completes);
+- delayed graduation (§I.7): `mark_delayed_graduation`, one transaction, no workflow (nothing
+  waits or is decided).
+
+Rows of retentions and holdings are written only by their workflows' activities. Callers check
+who acts first (`service.transfers.admin_actor` / `member_actor`) and pass the `Actor`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from activities.stay_at_school import find_or_create_branch, move_member
+from domain import idcard
+from domain.deadlines import mobile_marking_allowed
+from domain.directory import Directory, OrgInfo
+from domain.forms import validate_form
+from domain.holdings import (
+    MOBILE_TOO_EARLY_MESSAGE,
+    HoldingKind,
+    HoldingPolicy,
+    HoldingStatus,
+    holding_policy_for,
+    school_branch_code,
+    school_branch_name,
+)
+from domain.orgs import OrgKind
+from domain.policy import TransferPolicy, policy_for
+from domain.transfers import ActorKind, TransferStatus, TransferType
+from messages.stay_at_school import (
+    BranchSpec,
+    HoldingInput,
+    HoldingRelease,
+    HoldingView,
+    RetentionApprove,
+    RetentionForm,
+    RetentionInput,
+    RetentionReturn,
+    RetentionView,
+    RetentionWithdraw,
+)
+from messages.transfers import SYSTEM_ACTOR, Actor, OrgRef
+from models import AuditLog, Member, Org, Transfer
+from models.db import session_factory, session_scope
+from models.tables import Holding
+from service.directory import load_with_ancestors
+from service.transfers import Problem, ServiceError
+from workflows.stay_at_school import (
+    HOLDING_ID_PREFIX,
+    RETENTION_ID_PREFIX,
+    AbroadRetentionWorkflow,
+    HoldingWorkflow,
+    holding_workflow_id,
+    retention_workflow_id,
+)
+
+OPEN_TRANSFER_STATUSES = tuple(s.value for s in TransferStatus if s.is_open)
+
+
+def _refuse(status: int, field: str, message: str) -> ServiceError:
+    return ServiceError(status, [Problem(field, message)])
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class RetentionStart:
+    view: RetentionView
+    created: bool  # False when the member's pending application was returned instead
+
+
+@dataclass
+class HoldingStart:
+    view: HoldingView
+    created: bool  # False when the member's open holding of that kind was returned instead
+
+
+@dataclass
+class DelayedResult:
+    member_id: int
+    branch_code: str
+    branch_name: str
+    branch_created: bool  # the school's 延迟毕业团支部 was created by this call
+    changed: bool  # False when the member was marked and in the branch already
+
+
+# --- shared look-ups -----------------------------------------------------------------------------
+
+
+async def _member_and_school(session: AsyncSession, member_id: int) -> tuple[Member, Directory, OrgInfo, OrgInfo]:
+    """The member, the directory around their branch, their branch and their school."""
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise _refuse(404, "member", "团员不存在")
+    branch = await session.get(Org, member.branch_id)
+    directory = await load_with_ancestors(session, [branch.code])
+    info = directory[branch.code]
+    school = directory.nearest(info, OrgKind.SCHOOL)
+    if school is None and member.school_id is not None:
+        own = await session.get(Org, member.school_id)
+        if own is not None and own.kind == OrgKind.SCHOOL:
+            directory = await load_with_ancestors(session, [branch.code, own.code])
+            school = directory[own.code]
+    if school is None:
+        raise _refuse(422, "member", f"{member.name}不在学校团组织中")
+    return member, directory, info, school
+
+
+async def _school_branch(session: AsyncSession, school: OrgInfo, kind: OrgKind) -> BranchSpec:
+    """The school's existing branch of a special kind, or the spec of the one to create."""
+    school_id = (await session.execute(select(Org.id).where(Org.code == school.code))).scalar_one()
+    existing = (
+        await session.execute(select(Org).where(Org.parent_id == school_id, Org.kind == kind.value).order_by(Org.id))
+    ).scalars().first()
+    if existing is not None:
+        return BranchSpec(code=existing.code, name=existing.name, kind=kind.value, parent_code=school.code)
+    return BranchSpec(code=school_branch_code(school.code, kind), name=school_branch_name(school.name, kind),
+                      kind=kind.value, parent_code=school.code)
+
+
+async def _open_transfer(session: AsyncSession, member_id: int) -> Transfer | None:
+    return (
+        await session.execute(
+            select(Transfer).where(Transfer.member_id == member_id, Transfer.status.in_(OPEN_TRANSFER_STATUSES))
+        )
+    ).scalars().first()
+
+
+def _check_school_actor(actor: Actor, school: OrgInfo, *, what: str) -> None:
+    if actor.kind not in (ActorKind.ORG_ADMIN, ActorKind.SERVICE) or actor.org_code != school.code:
+        raise _refuse(403, "actor", f"只有{school.name}（或其上级团委）的管理员可以{what}")
+
+
+def _from_update_error(e: Exception) -> ServiceError:
+    cause = e.cause if isinstance(e, WorkflowUpdateFailedError) else e
+    if isinstance(cause, ApplicationError):
+        status = 422 if cause.type in ("InvalidReturnGround", "InvalidInput") else 409
+        return _refuse(status, "decision", cause.message)
+    return _refuse(409, "decision", str(cause))
+
+
+async def _update(handle: WorkflowHandle, update, arg, result_type, *, closed: str):
+    """Send an update; a refusal becomes a ServiceError, and so does a closed workflow (`closed`
+    is the Chinese message for it: the application was decided, the holding has ended)."""
+    try:
+        return await handle.execute_update(update, arg, result_type=result_type)
+    except WorkflowUpdateFailedError as e:
+        raise _from_update_error(e) from e
+    except RPCError as e:
+        text = str(e).lower()
+        if "already completed" in text or "already finished" in text:
+            raise _refuse(409, "decision", closed) from e
+        raise _refuse(404 if "not found" in text else 409, "workflow", str(e)) from e
+
+
+RETENTION_CLOSED = "该申请已办结，不能重复处理"
+HOLDING_CLOSED = "该团员的保留已结束，不能重复办理"
+
+
+# =================================================================================================
+# Abroad-study retention (§I.5)
+# =================================================================================================
+
+
+async def build_retention_input(
+    engine: AsyncEngine,
+    *,
+    member_id: int,
+    form: dict[str, Any],
+    initiator: Actor,
+    request_id: str | None = None,
+    policy: TransferPolicy | None = None,
+    time_scale: float = 1.0,
+) -> RetentionInput:
+    """Validate the written application and resolve the school; nothing is written."""
+    parsed, problems = validate_form(TransferType.ABROAD_STUDY, form)
+    if problems:
+        raise ServiceError(422, [Problem(p.field, p.message) for p in problems])
+    async with session_factory(engine)() as session:
+        member, _directory, branch, school = await _member_and_school(session, member_id)
+        if initiator.kind == ActorKind.MEMBER:
+            if initiator.member_id != member.id:
+                raise _refuse(403, "actor", "团员只能为本人申请保留团组织关系")
+        else:
+            _check_school_actor(initiator, school, what="代团员提交保留团组织关系申请")
+        if member.abroad_retention:
+            raise _refuse(409, "member", f"{member.name}的团组织关系已保留在学校并登记备案")
+        if await _open_transfer(session, member.id) is not None:
+            raise _refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
+        target = await _school_branch(session, school, OrgKind.ABROAD_STUDY_BRANCH)
+    return RetentionInput(
+        member_id=member.id,
+        member_name=member.name,
+        member_id_masked=idcard.mask(member.id_number),
+        school=OrgRef(code=school.code, name=school.name),
+        from_branch=OrgRef(code=branch.code, name=branch.name),
+        branch=target,
+        form=RetentionForm.model_validate(parsed.model_dump()),
+        policy=policy or policy_for(time_scale),
+        initiator=initiator,
+        request_id=request_id or uuid.uuid4().hex,
+    )
+
+
+async def submit_retention(
+    client: Client, inp: RetentionInput, *, task_queue: str, id_prefix: str = RETENTION_ID_PREFIX
+) -> RetentionStart:
+    """Start the application (retention-<member>), or return the member's pending one."""
+    op = WithStartWorkflowOperation(
+        AbroadRetentionWorkflow.run,
+        inp,
+        id=retention_workflow_id(inp.member_id, id_prefix),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+    view = await client.execute_update_with_start_workflow(
+        AbroadRetentionWorkflow.recorded, start_workflow_operation=op, result_type=RetentionView
+    )
+    return RetentionStart(view=view, created=view.request_id == inp.request_id)
+
+
+def retention_handle(client: Client, workflow_id: str) -> WorkflowHandle:
+    return client.get_workflow_handle_for(AbroadRetentionWorkflow.run, workflow_id)
+
+
+async def approve_retention(handle: WorkflowHandle, d: RetentionApprove) -> RetentionView:
+    return await _update(handle, AbroadRetentionWorkflow.approve, d, RetentionView, closed=RETENTION_CLOSED)
+
+
+async def return_retention(handle: WorkflowHandle, d: RetentionReturn) -> RetentionView:
+    return await _update(handle, AbroadRetentionWorkflow.return_request, d, RetentionView, closed=RETENTION_CLOSED)
+
+
+async def withdraw_retention(handle: WorkflowHandle, d: RetentionWithdraw) -> RetentionView:
+    return await _update(handle, AbroadRetentionWorkflow.withdraw, d, RetentionView, closed=RETENTION_CLOSED)
+
+
+async def retention_view(handle: WorkflowHandle) -> RetentionView:
+    return await handle.query(AbroadRetentionWorkflow.status_query, result_type=RetentionView)
+
+
+# =================================================================================================
+# Holdings (§I.4 mobile, §I.1 county temp branch)
+# =================================================================================================
+
+
+async def _start_holding(client: Client, inp: HoldingInput, *, task_queue: str, id_prefix: str) -> HoldingStart:
+    op = WithStartWorkflowOperation(
+        HoldingWorkflow.run,
+        inp,
+        id=holding_workflow_id(inp.kind, inp.member_id, id_prefix),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+    view = await client.execute_update_with_start_workflow(
+        HoldingWorkflow.recorded, start_workflow_operation=op, result_type=HoldingView
+    )
+    return HoldingStart(view=view, created=view.request_id == inp.request_id)
+
+
+async def mark_mobile(
+    client: Client,
+    engine: AsyncEngine,
+    *,
+    member_id: int,
+    actor: Actor,
+    task_queue: str,
+    now: datetime | date | None = None,
+    policy: HoldingPolicy | None = None,
+    time_scale: float = 1.0,
+    id_prefix: str = HOLDING_ID_PREFIX,
+    request_id: str | None = None,
+) -> HoldingStart:
+    """§I.4: from 07-25 (Shanghai) of the graduation year, the school marks an unemployed graduate
+    and puts them into its 毕业学生流动团员团支部 (created when missing) for at most 6 months.
+
+    `now` is the instant the 07-25 rule is checked against (default: the wall clock)."""
+    now = now or _utcnow()
+    async with session_factory(engine)() as session:
+        member, _directory, branch, school = await _member_and_school(session, member_id)
+        _check_school_actor(actor, school, what="标记毕业学生流动团员")
+        if member.graduation_year is None:
+            raise _refuse(422, "member", f"{member.name}没有毕业年份，不能标记为流动团员")
+        if not mobile_marking_allowed(now, member.graduation_year):
+            raise _refuse(422, "now", MOBILE_TOO_EARLY_MESSAGE)
+        if member.delayed_graduation:
+            raise _refuse(422, "member", f"{member.name}已标记为延迟毕业，不能编入毕业学生流动团员团支部")
+        if member.abroad_retention:
+            raise _refuse(409, "member", f"{member.name}已保留团组织关系并编入出国（境）学习研究团员团支部")
+        if await _open_transfer(session, member.id) is not None:
+            raise _refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
+        target = await _school_branch(session, school, OrgKind.MOBILE_BRANCH)
+    inp = HoldingInput(
+        kind=HoldingKind.MOBILE,
+        member_id=member.id,
+        member_name=member.name,
+        member_id_masked=idcard.mask(member.id_number),
+        from_branch=OrgRef(code=branch.code, name=branch.name),
+        branch=target,
+        notify_org=OrgRef(code=school.code, name=school.name),
+        move_in=True,
+        policy=policy or holding_policy_for(time_scale),
+        started_by=actor,
+        request_id=request_id or uuid.uuid4().hex,
+    )
+    return await _start_holding(client, inp, task_queue=task_queue, id_prefix=id_prefix)
+
+
+async def start_county_holding(
+    client: Client,
+    engine: AsyncEngine,
+    *,
+    member_id: int,
+    task_queue: str,
+    actor: Actor = SYSTEM_ACTOR,
+    started_at: datetime | None = None,
+    policy: HoldingPolicy | None = None,
+    time_scale: float = 1.0,
+    id_prefix: str = HOLDING_ID_PREFIX,
+    request_id: str | None = None,
+) -> HoldingStart:
+    """§I.1: a member received by a county-level 学社衔接临时团支部 must be moved out within a year.
+
+    Call it when a transfer completes into such a branch (`started_at`: the completion time;
+    default the workflow's start). Refused (422) when the member's branch is not a temp branch
+    directly under a county committee."""
+    async with session_factory(engine)() as session:
+        member = await session.get(Member, member_id)
+        if member is None:
+            raise _refuse(404, "member", "团员不存在")
+        branch = await session.get(Org, member.branch_id)
+        parent = await session.get(Org, branch.parent_id) if branch.parent_id else None
+        if branch.kind != OrgKind.TEMP_BRANCH or parent is None or parent.kind != OrgKind.COUNTY:
+            raise _refuse(422, "member", f"{member.name}所在的{branch.name}不是县级团委直接建立的学社衔接临时团支部")
+    inp = HoldingInput(
+        kind=HoldingKind.COUNTY_TEMP,
+        member_id=member.id,
+        member_name=member.name,
+        member_id_masked=idcard.mask(member.id_number),
+        from_branch=OrgRef(code=branch.code, name=branch.name),
+        branch=BranchSpec(code=branch.code, name=branch.name, kind=branch.kind, parent_code=parent.code),
+        notify_org=OrgRef(code=parent.code, name=parent.name),
+        move_in=False,
+        policy=policy or holding_policy_for(time_scale),
+        started_at=started_at,
+        started_by=actor,
+        request_id=request_id or uuid.uuid4().hex,
+    )
+    return await _start_holding(client, inp, task_queue=task_queue, id_prefix=id_prefix)
+
+
+def holding_handle(client: Client, workflow_id: str) -> WorkflowHandle:
+    return client.get_workflow_handle_for(HoldingWorkflow.run, workflow_id)
+
+
+async def holding_view(handle: WorkflowHandle) -> HoldingView:
+    return await handle.query(HoldingWorkflow.status_query, result_type=HoldingView)
+
+
+async def release_holding(handle: WorkflowHandle, d: HoldingRelease) -> HoldingView:
+    """End a holding: the member was moved out (409 when it has ended already)."""
+    return await _update(handle, HoldingWorkflow.release, d, HoldingView, closed=HOLDING_CLOSED)
+
+
+async def release_member_holdings(
+    client: Client, engine: AsyncEngine, member_id: int, d: HoldingRelease | None = None
+) -> list[HoldingView]:
+    """End every open holding of a member (mobile, county temp branch). Call it when a transfer
+    of the member completes; holdings that ended meanwhile are skipped."""
+    d = d or HoldingRelease(actor=SYSTEM_ACTOR, reason="组织关系已转出")
+    async with session_factory(engine)() as session:
+        ids = (
+            await session.execute(
+                select(Holding.workflow_id).where(
+                    Holding.member_id == member_id,
+                    Holding.status.in_([HoldingStatus.ACTIVE.value, HoldingStatus.OVERDUE.value]),
+                )
+            )
+        ).scalars().all()
+    out: list[HoldingView] = []
+    for wid in dict.fromkeys(ids):
+        try:
+            out.append(await release_holding(holding_handle(client, wid), d))
+        except ServiceError as e:
+            if e.status != 409 and e.status != 404:
+                raise
+    return out
+
+
+# =================================================================================================
+# Delayed graduation (§I.7)
+# =================================================================================================
+
+
+async def mark_delayed_graduation(
+    engine: AsyncEngine,
+    *,
+    member_id: int,
+    actor: Actor,
+    graduation_year: int | None = None,
+    now: datetime | None = None,
+) -> DelayedResult:
+    """§I.7: mark the member as delayed and move them into the school's 延迟毕业团支部, created
+    when first needed (``<school>-DLY``). One transaction with a membership-history row and an
+    audit row. Marking a member who is marked and in the branch already changes nothing."""
+    now = now or _utcnow()
+    for attempt in (1, 2):
+        try:
+            return await _mark_delayed(engine, member_id, actor, graduation_year, now)
+        except IntegrityError:
+            # another marking created the school's branch at the same moment: find it this time
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _mark_delayed(engine: AsyncEngine, member_id: int, actor: Actor, graduation_year: int | None,
+                        now: datetime) -> DelayedResult:
+    async with session_scope(engine) as session:
+        member, _directory, _branch, school = await _member_and_school(session, member_id)
+        _check_school_actor(actor, school, what="标记延迟毕业学生")
+        member = await session.get(Member, member_id, with_for_update=True)
+        if graduation_year is not None and graduation_year < (member.graduation_year or graduation_year):
+            raise _refuse(422, "graduation_year", "延迟后的毕业年份不能早于原毕业年份")
+        spec = await _school_branch(session, school, OrgKind.DELAYED_BRANCH)
+        if member.delayed_graduation and (await session.get(Org, member.branch_id)).code == spec.code and (
+            graduation_year is None or member.graduation_year == graduation_year
+        ):
+            return DelayedResult(member.id, spec.code, spec.name, branch_created=False, changed=False)
+        if member.mobile:
+            raise _refuse(409, "member", f"{member.name}已编入毕业学生流动团员团支部，不能标记为延迟毕业")
+        if member.abroad_retention:
+            raise _refuse(409, "member", f"{member.name}已保留团组织关系并编入出国（境）学习研究团员团支部")
+        if await _open_transfer(session, member.id) is not None:
+            raise _refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
+        branch, created = await find_or_create_branch(session, spec, at=now)
+        from_branch_id = member.branch_id
+        await move_member(session, member, branch.id, "delayed_graduation", now)
+        before_year = member.graduation_year
+        member.delayed_graduation = True
+        member.graduating = False
+        if graduation_year is not None:
+            member.graduation_year = graduation_year
+        member.updated_at = now
+        session.add(AuditLog(
+            key=f"member/{member.id}/delayed_graduation/{uuid.uuid4().hex}",
+            at=now,
+            actor=actor.username,
+            action="member.delayed_graduation",
+            entity="member",
+            entity_id=str(member.id),
+            detail={"school": school.code, "branch": branch.code, "branch_created": created,
+                    "from_branch_id": from_branch_id, "graduation_year": [before_year, member.graduation_year]},
+        ))
+        return DelayedResult(member.id, branch.code, branch.name, branch_created=created, changed=True)

@@ -1,0 +1,87 @@
+"""Holding timeline and the school's special branches (DOMAIN.md §6)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from domain.deadlines import SHANGHAI, add_months
+from domain.holdings import (
+    DEFAULT_HOLDING_POLICY,
+    HoldingKind,
+    HoldingPolicy,
+    HoldingStatus,
+    RetentionStatus,
+    holding_policy_for,
+    school_branch_code,
+    school_branch_name,
+)
+from domain.orgs import OrgKind
+
+DAY = timedelta(days=1)
+
+
+def sh(*args) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+def test_default_policy_is_six_months_and_one_year_with_reminders_30_and_7_days_before():
+    p = DEFAULT_HOLDING_POLICY
+    start = sh(2026, 7, 26, 9, 0)
+    assert p.due_at(HoldingKind.MOBILE, start) == sh(2027, 1, 26, 9, 0)
+    assert p.due_at(HoldingKind.COUNTY_TEMP, start) == sh(2027, 7, 26, 9, 0)
+    due = p.due_at(HoldingKind.MOBILE, start)
+    assert p.reminders(start, due) == [(due - 30 * DAY, 30 * DAY), (due - 7 * DAY, 7 * DAY)]
+
+
+def test_month_end_is_clamped_on_the_shanghai_calendar():
+    # 08-31 + 6 months = 02-28 (Shanghai), even when the instant is 08-30 in UTC
+    start = sh(2026, 8, 31, 1, 0)
+    assert start.astimezone(timezone.utc).day == 30
+    assert DEFAULT_HOLDING_POLICY.due_at("mobile", start) == sh(2027, 2, 28, 1, 0)
+
+
+def test_scaled_policy_shrinks_the_whole_timeline():
+    start = sh(2026, 7, 26)
+    p = holding_policy_for(2_592_000)  # 30 days → one second
+    real = add_months(start, 6) - start
+    due = p.due_at(HoldingKind.MOBILE, start)
+    assert due - start == real / 2_592_000
+    (first, before1), (second, before7) = p.reminders(start, due)
+    assert (before1, before7) == (30 * DAY, 7 * DAY)  # unscaled, for the reminder text
+    assert due - first == timedelta(seconds=1)
+    assert start < first < second < due
+    assert holding_policy_for(1.0) is DEFAULT_HOLDING_POLICY
+    assert p.scaled(2).time_scale == 2 * 2_592_000
+
+
+def test_reminders_before_the_start_are_dropped_and_offsets_sorted():
+    p = HoldingPolicy(mobile_months=1, remind_before=(7 * DAY, 40 * DAY, 7 * DAY))
+    assert p.remind_before == (40 * DAY, 7 * DAY)
+    start = sh(2026, 2, 1)
+    due = p.due_at(HoldingKind.MOBILE, start)
+    assert p.reminders(start, due) == [(due - 7 * DAY, 7 * DAY)]
+
+
+@pytest.mark.parametrize("bad", [dict(time_scale=0), dict(remind_before=(timedelta(0),)), dict(mobile_months=0)])
+def test_policy_refuses_nonsense(bad):
+    with pytest.raises(ValueError):
+        HoldingPolicy(**bad)
+    with pytest.raises(ValueError):
+        DEFAULT_HOLDING_POLICY.scaled(-1)
+
+
+def test_statuses():
+    assert HoldingStatus.ACTIVE.is_open and HoldingStatus.OVERDUE.is_open and not HoldingStatus.RELEASED.is_open
+    assert RetentionStatus.PENDING.is_open and not RetentionStatus.APPROVED.is_open
+
+
+def test_school_branch_codes_and_names():
+    assert school_branch_code("HUST", OrgKind.DELAYED_BRANCH) == "HUST-DLY"
+    assert school_branch_code("WHU", "mobile_branch") == "WHU-MOB"
+    assert school_branch_code("WHU", OrgKind.ABROAD_STUDY_BRANCH) == "WHU-ABR"
+    assert school_branch_name("华中科技大学团委", OrgKind.DELAYED_BRANCH) == "华中科技大学延迟毕业团支部"
+    assert school_branch_name("某学院", OrgKind.MOBILE_BRANCH) == "某学院毕业学生流动团员团支部"
+    with pytest.raises(ValueError):
+        school_branch_code("WHU", "branch")

@@ -1,0 +1,604 @@
+"""The §6 flows that keep a member at school, as durable workflows (DOMAIN.md §6).
+
+`AbroadRetentionWorkflow` (id ``retention-<member id>``): a written abroad-study retention
+application (§I.5) the school committee decides by an `approve` or `return_request` update, with
+the transfer rule of §5 **[decision]**: reminded once at `remind_after` (10 d) undecided,
+approved by the system at `auto_approve_after` (15 d) as 系统默认通过. The member (or the
+school) may `withdraw` while it is pending. Approval moves the member into the school's
+出国（境）学习研究团员团支部 (created if missing) and enters the application in the abroad-study
+register; a returned or withdrawn application changes no membership and closes — the member may
+apply again (a new run of the same id).
+
+`HoldingWorkflow` (ids ``holding-mobile-<member id>``, ``holding-county-<member id>``): a member
+held for a limited time — kept at school in 毕业学生流动团员团支部 (≤ 6 months, §I.4) or received by
+a county-level 学社衔接临时团支部 (≤ 1 year, §I.1). The holding's admins are reminded before the end
+(`HoldingPolicy.remind_before`), the holding turns `overdue` at the end (a notice, and it shows
+on the overdue lists), and it ends when `release` (update, or `release_signal` from another
+workflow) says the member was moved out.
+
+Both follow TransferWorkflow: decisions are updates whose validators refuse stale or duplicate
+ones before they reach history; only the main loop changes state, and every change goes to the
+database through one idempotent activity keyed ``workflow id/first run id/event number``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.stay_at_school import StayAtSchoolActivities
+    from domain.deadlines import shanghai_date
+    from domain.holdings import (
+        HOLDING_KIND_LABELS,
+        RETENTION_STATUS_LABELS,
+        HoldingKind,
+        HoldingStatus,
+        RetentionStatus,
+    )
+    from domain.transfers import ActorKind, Channel, return_ground_problem
+    from messages import search_attributes as sa
+    from messages.stay_at_school import (
+        HoldingEvent,
+        HoldingInput,
+        HoldingRelease,
+        HoldingView,
+        RetentionApprove,
+        RetentionEvent,
+        RetentionInput,
+        RetentionReturn,
+        RetentionView,
+        RetentionWithdraw,
+        days_text,
+    )
+    from messages.transfers import SYSTEM_ACTOR, Actor, HistoryEntry, NotificationSpec, OrgRef
+
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=["InvalidStayData"],
+)
+
+RETENTION_ID_PREFIX = "retention-"
+HOLDING_ID_PREFIX = "holding-"
+_HOLDING_ID_PART = {HoldingKind.MOBILE: "mobile", HoldingKind.COUNTY_TEMP: "county"}
+
+#: Search-attribute "TransferType" values of these workflows (operators filter on them).
+RETENTION_SA_TYPE = "abroad_study"
+HOLDING_SA_TYPE = {HoldingKind.MOBILE: "holding_mobile", HoldingKind.COUNTY_TEMP: "holding_county_temp"}
+
+
+def retention_workflow_id(member_id: int, prefix: str = RETENTION_ID_PREFIX) -> str:
+    """One open retention application per member: retention-<member id>."""
+    return f"{prefix}{member_id}"
+
+
+def holding_workflow_id(kind: HoldingKind | str, member_id: int, prefix: str = HOLDING_ID_PREFIX) -> str:
+    """holding-mobile-<member id> or holding-county-<member id>."""
+    return f"{prefix}{_HOLDING_ID_PART[HoldingKind(kind)]}-{member_id}"
+
+
+class Refused(ApplicationError):
+    """A decision that no longer fits the state; the caller gets the message (409)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="DecisionRefused", non_retryable=True)
+
+
+def _invalid(message: str) -> ApplicationError:
+    return ApplicationError(message, type="InvalidInput", non_retryable=True)
+
+
+async def _wait(condition: Callable[[], bool], timeout: timedelta) -> bool:
+    """wait_condition with a timeout; False when the time ran out."""
+    if timeout <= timedelta(0):
+        return condition()
+    try:
+        await workflow.wait_condition(condition, timeout=timeout)
+        return True
+    except asyncio.TimeoutError:
+        return condition()
+
+
+def _date(moment: datetime) -> str:
+    return shanghai_date(moment).isoformat()
+
+
+# =================================================================================================
+# Abroad-study retention (§I.5)
+# =================================================================================================
+
+
+@workflow.defn
+class AbroadRetentionWorkflow:
+    def __init__(self) -> None:
+        self.inp: RetentionInput | None = None
+        self.status = RetentionStatus.PENDING
+        self.submitted_at: datetime | None = None
+        self.remind_at: datetime | None = None
+        self.deadline: datetime | None = None
+        self.reminded_at: datetime | None = None
+        self.decided_at: datetime | None = None
+        self.decided_by: str | None = None
+        self.auto_approved = False
+        self.comment: str | None = None
+        self.reason_code: str | None = None
+        self.withdrawn_by: str | None = None
+        self.branch: OrgRef | None = None
+        self.history: list[HistoryEntry] = []
+        self._events = 0
+        # the one decision the main loop applies: ("approve"|"return"|"withdraw", input)
+        self._decision: tuple[str, Any] | None = None
+        self._decision_written = False
+        self._recorded = False  # the first event is in the database
+
+    @workflow.run
+    async def run(self, inp: RetentionInput) -> RetentionView:
+        self.inp = inp
+        now = workflow.now()
+        self.submitted_at = now
+        self.remind_at = now + inp.policy.remind_after
+        self.deadline = now + inp.policy.auto_approve_after
+        school = inp.school.code
+        await self._emit(
+            "retention.submitted",
+            inp.initiator,
+            create=inp,
+            remind_at=self.remind_at,
+            deadline=self.deadline,
+            notify=[
+                NotificationSpec(
+                    kind="retention_pending",
+                    org_code=school,
+                    title="有新的出国（境）学习研究保留团组织关系申请待审批",
+                    body=f"{inp.member_name}（{inp.member_id_masked}）申请保留团组织关系，请在15天内审批。",
+                )
+            ],
+            detail={"abroad_place": inp.form.abroad_place, "abroad_from": inp.form.abroad_from.isoformat(),
+                    "abroad_to": inp.form.abroad_to.isoformat()},
+        )
+        self._recorded = True
+
+        decided = await _wait(lambda: self._decision is not None, self.remind_at - workflow.now())
+        if not decided:
+            self.reminded_at = workflow.now()
+            await self._emit(
+                "retention.reminded",
+                SYSTEM_ACTOR,
+                reminded_at=self.reminded_at,
+                notify=[
+                    NotificationSpec(
+                        kind="retention_reminder",
+                        org_code=school,
+                        title="出国（境）学习研究保留团组织关系申请已超过10天未审批",
+                        body=f"{inp.member_name}的申请将于截止时间由系统默认通过，请及时审批。",
+                    )
+                ],
+            )
+            decided = await _wait(lambda: self._decision is not None, self.deadline - workflow.now())
+
+        if not decided:
+            await self._approve(SYSTEM_ACTOR, "系统默认通过", auto=True)
+        else:
+            kind, d = self._decision
+            if kind == "approve":
+                await self._approve(d.actor, d.comment, auto=False)
+            elif kind == "return":
+                await self._return(d)
+            else:
+                await self._withdraw(d)
+        self._decision_written = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view()
+
+    async def _approve(self, actor: Actor, comment: str | None, *, auto: bool) -> None:
+        inp = self.inp
+        self.status = RetentionStatus.APPROVED
+        self.decided_at = workflow.now()
+        self.decided_by = actor.username
+        self.auto_approved = auto
+        self.comment = comment
+        self.branch = OrgRef(code=inp.branch.code, name=inp.branch.name)
+        title = "出国（境）学习研究保留团组织关系申请已通过"
+        body = (f"{inp.member_name}的团组织关系保留在{inp.school.name}，已编入{inp.branch.name}并登记备案"
+                + ("（系统默认通过）。" if auto else "。"))
+        await self._emit(
+            "retention.auto_approved" if auto else "retention.approved",
+            actor,
+            decided_at=self.decided_at,
+            decided_by=self.decided_by,
+            comment=comment,
+            approve_into=inp.branch,
+            notify=[
+                NotificationSpec(kind="retention_update", org_code=inp.school.code, title=title, body=body),
+                NotificationSpec(kind="retention_update", to_member=True, title=title, body=body),
+            ],
+            detail={"comment": comment, "branch": inp.branch.code, "auto": auto},
+        )
+
+    async def _return(self, d: RetentionReturn) -> None:
+        self.status = RetentionStatus.RETURNED
+        self.decided_at = workflow.now()
+        self.decided_by = d.actor.username
+        self.reason_code = d.reason_code
+        self.comment = d.reason_text.strip() or None
+        body = f"{self.inp.school.name}退回：{self.comment or ''}"
+        await self._emit(
+            "retention.returned",
+            d.actor,
+            decided_at=self.decided_at,
+            decided_by=self.decided_by,
+            comment=self.comment,
+            reason_code=self.reason_code,
+            notify=[NotificationSpec(kind="retention_returned", to_member=True,
+                                     title="出国（境）学习研究保留团组织关系申请被退回", body=body)],
+            detail={"reason_code": d.reason_code, "comment": self.comment},
+        )
+
+    async def _withdraw(self, d: RetentionWithdraw) -> None:
+        self.status = RetentionStatus.WITHDRAWN
+        self.withdrawn_by = "member" if d.actor.kind == ActorKind.MEMBER else "org"
+        self.comment = d.reason
+        await self._emit(
+            "retention.withdrawn",
+            d.actor,
+            comment=d.reason,
+            notify=[NotificationSpec(kind="retention_update", org_code=self.inp.school.code,
+                                     title="出国（境）学习研究保留团组织关系申请已撤回",
+                                     body=f"{self.inp.member_name}的申请已撤回，撤回原因：{d.reason}")],
+            detail={"reason": d.reason, "by": self.withdrawn_by},
+        )
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _upsert_search_attributes(self) -> None:
+        inp = self.inp
+        pending = self.status == RetentionStatus.PENDING
+        workflow.upsert_search_attributes([
+            sa.TRANSFER_TYPE.value_set(RETENTION_SA_TYPE),
+            sa.TRANSFER_STATUS.value_set(self.status.value),
+            sa.FROM_ORG.value_set(inp.from_branch.code),
+            sa.TO_ORG.value_set(inp.branch.code),
+            sa.CHANNEL.value_set((Channel.SELF if inp.initiator.kind == ActorKind.MEMBER else Channel.OUT).value),
+            sa.CURRENT_NODE_ORG.value_set(inp.school.code) if pending else sa.CURRENT_NODE_ORG.value_unset(),
+            sa.NODE_DEADLINE.value_set(self.deadline) if pending else sa.NODE_DEADLINE.value_unset(),
+        ])
+
+    async def _emit(self, action: str, actor: Actor, *, notify: list[NotificationSpec] | None = None,
+                    detail: dict[str, Any] | None = None, **fields: Any) -> None:
+        self._events += 1
+        info = workflow.info()
+        now = workflow.now()
+        self.history.append(HistoryEntry(at=now, action=action, actor=actor.label, detail=detail or {}))
+        self._upsert_search_attributes()
+        event = RetentionEvent(
+            key=f"{info.workflow_id}/{info.first_execution_run_id}/{self._events}",
+            workflow_id=info.workflow_id,
+            run_id=info.first_execution_run_id,
+            action=action,
+            actor=actor.username,
+            at=now,
+            status=self.status,
+            notifications=notify or [],
+            detail=detail or {},
+            **fields,
+        )
+        await workflow.execute_activity_method(
+            StayAtSchoolActivities.apply_retention_event,
+            event,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=ACTIVITY_RETRY,
+        )
+
+    def view(self) -> RetentionView:
+        inp = self.inp
+        return RetentionView(
+            workflow_id=workflow.info().workflow_id,
+            status=self.status,
+            member_id=inp.member_id,
+            school=inp.school,
+            from_branch=inp.from_branch,
+            branch=self.branch,
+            form=inp.form,
+            submitted_at=self.submitted_at,
+            remind_at=self.remind_at,
+            deadline=self.deadline,
+            reminded_at=self.reminded_at,
+            decided_at=self.decided_at,
+            decided_by=self.decided_by,
+            auto_approved=self.auto_approved,
+            comment=self.comment,
+            reason_code=self.reason_code,
+            withdrawn_by=self.withdrawn_by,
+            request_id=inp.request_id,
+            history=list(self.history),
+        )
+
+    @workflow.query
+    def status_query(self) -> RetentionView:
+        return self.view()
+
+    @workflow.update
+    async def recorded(self) -> RetentionView:
+        """The state once the application is in the database (the service starts with this
+        update: update-with-start gives the caller the recorded state in one round trip)."""
+        await workflow.wait_condition(lambda: self._recorded)
+        return self.view()
+
+    # --- updates -------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self.status != RetentionStatus.PENDING or self._decision is not None:
+            by = f"，已由 {self.decided_by} 处理" if self.decided_by else ""
+            taken = "" if self.status != RetentionStatus.PENDING else "，已有其他处理正在进行"
+            raise Refused(f"该申请当前状态为“{RETENTION_STATUS_LABELS[self.status]}”{by}{taken}，不能重复处理")
+
+    def _check_decider(self, actor: Actor) -> None:
+        self._check_open()
+        if actor.kind != ActorKind.ORG_ADMIN or actor.org_code != self.inp.school.code:
+            raise Refused(f"只有{self.inp.school.name}的管理员可以审批该申请")
+
+    async def _decide(self, kind: str, d: Any) -> RetentionView:
+        self._decision = (kind, d)
+        await workflow.wait_condition(lambda: self._decision_written)
+        return self.view()
+
+    @workflow.update
+    async def approve(self, d: RetentionApprove) -> RetentionView:
+        self._validate_approve(d)  # again: a concurrent decision may have been accepted meanwhile
+        return await self._decide("approve", d)
+
+    @approve.validator
+    def _validate_approve(self, d: RetentionApprove) -> None:
+        self._check_decider(d.actor)
+        if d.comment is not None and len(d.comment) > 500:
+            raise _invalid("审批意见不超过500字")
+
+    @workflow.update
+    async def return_request(self, d: RetentionReturn) -> RetentionView:
+        self._validate_return(d)
+        return await self._decide("return", d)
+
+    @return_request.validator
+    def _validate_return(self, d: RetentionReturn) -> None:
+        self._check_decider(d.actor)
+        problem = return_ground_problem(d.reason_code, d.reason_text)
+        if problem is not None:
+            raise ApplicationError(problem, type="InvalidReturnGround", non_retryable=True)
+
+    @workflow.update
+    async def withdraw(self, d: RetentionWithdraw) -> RetentionView:
+        self._validate_withdraw(d)
+        return await self._decide("withdraw", d)
+
+    @withdraw.validator
+    def _validate_withdraw(self, d: RetentionWithdraw) -> None:
+        self._check_open()
+        a = d.actor
+        own = a.kind == ActorKind.MEMBER and a.member_id == self.inp.member_id
+        school = a.kind in (ActorKind.ORG_ADMIN, ActorKind.SERVICE) and a.org_code == self.inp.school.code
+        if not (own or school):
+            raise Refused("只有团员本人或学校团委可以撤回该申请")
+        if not d.reason.strip():
+            raise _invalid("撤回须填写原因")
+        if len(d.reason) > 500:
+            raise _invalid("撤回原因不超过500字")
+
+
+# =================================================================================================
+# Holdings (§I.4 mobile branch, §I.1 county temp branch)
+# =================================================================================================
+
+
+@workflow.defn
+class HoldingWorkflow:
+    def __init__(self) -> None:
+        self.inp: HoldingInput | None = None
+        self.status = HoldingStatus.ACTIVE
+        self.started_at: datetime | None = None
+        self.due_at: datetime | None = None
+        self.reminders_sent = 0
+        self.next_reminder_at: datetime | None = None
+        self.overdue_at: datetime | None = None
+        self.released_at: datetime | None = None
+        self.released_by: str | None = None
+        self.release_reason: str | None = None
+        self.history: list[HistoryEntry] = []
+        self._events = 0
+        self._release: HoldingRelease | None = None
+        self._release_written = False
+        self._recorded = False  # the first event is in the database
+
+    @workflow.run
+    async def run(self, inp: HoldingInput) -> HoldingView:
+        self.inp = inp
+        self.started_at = inp.started_at or workflow.now()
+        self.due_at = inp.policy.due_at(inp.kind, self.started_at)
+        plan = inp.policy.reminders(self.started_at, self.due_at)
+        self.next_reminder_at = plan[0][0] if plan else None
+        label = HOLDING_KIND_LABELS[inp.kind]
+        term = "保留期" if inp.kind == HoldingKind.MOBILE else "转出期限"
+        months = inp.policy.months(inp.kind)
+        await self._emit(
+            "holding.started",
+            inp.started_by,
+            create=inp,
+            started_at=self.started_at,
+            due_at=self.due_at,
+            notify=[
+                NotificationSpec(
+                    kind="holding_started",
+                    org_code=inp.notify_org.code,
+                    title=f"{label}保留开始",
+                    body=f"{inp.member_name}（{inp.member_id_masked}）已编入{inp.branch.name}，须在{months}个月内"
+                         f"（{_date(self.due_at)}前）转出团组织关系。",
+                )
+            ],
+            detail={"branch": inp.branch.code, "due_at": self.due_at.isoformat(), "months": months},
+        )
+        self._recorded = True
+        released = lambda: self._release is not None  # noqa: E731
+
+        for i, (at, before) in enumerate(plan):
+            self.next_reminder_at = at
+            if await _wait(released, at - workflow.now()):
+                break
+            self.reminders_sent += 1
+            self.next_reminder_at = plan[i + 1][0] if i + 1 < len(plan) else None
+            await self._emit(
+                "holding.reminded",
+                SYSTEM_ACTOR,
+                reminders_sent=self.reminders_sent,
+                notify=[
+                    NotificationSpec(
+                        kind="holding_reminder",
+                        org_code=inp.notify_org.code,
+                        title=f"{label}{term}还有{days_text(before)}届满",
+                        body=f"{inp.member_name}（{inp.member_id_masked}）在{inp.branch.name}的{term}将于"
+                             f"{_date(self.due_at)}届满，请及时办理团组织关系转出。",
+                    )
+                ],
+                detail={"reminder": self.reminders_sent, "before": days_text(before)},
+            )
+        self.next_reminder_at = None
+
+        if not released() and not await _wait(released, self.due_at - workflow.now()):
+            self.status = HoldingStatus.OVERDUE
+            self.overdue_at = workflow.now()
+            await self._emit(
+                "holding.overdue",
+                SYSTEM_ACTOR,
+                overdue_at=self.overdue_at,
+                notify=[
+                    NotificationSpec(
+                        kind="holding_overdue",
+                        org_code=inp.notify_org.code,
+                        title=f"{label}{term}已届满，尚未转出",
+                        body=f"{inp.member_name}（{inp.member_id_masked}）在{inp.branch.name}的{term}已于"
+                             f"{_date(self.due_at)}届满，已列入超期名单，请尽快办理转出。",
+                    )
+                ],
+            )
+            await workflow.wait_condition(released)
+
+        r = self._release
+        self.status = HoldingStatus.RELEASED
+        self.released_at = workflow.now()
+        self.released_by = r.actor.username
+        self.release_reason = r.reason or None
+        await self._emit(
+            "holding.released",
+            r.actor,
+            released_at=self.released_at,
+            release_reason=self.release_reason,
+            transfer_workflow_id=r.transfer_workflow_id,
+            detail={"reason": r.reason, "transfer": r.transfer_workflow_id},
+        )
+        self._release_written = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view()
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _upsert_search_attributes(self) -> None:
+        inp = self.inp
+        open_ = self.status.is_open
+        workflow.upsert_search_attributes([
+            sa.TRANSFER_TYPE.value_set(HOLDING_SA_TYPE[inp.kind]),
+            sa.TRANSFER_STATUS.value_set(self.status.value),
+            sa.FROM_ORG.value_set(inp.from_branch.code),
+            sa.TO_ORG.value_set(inp.branch.code),
+            sa.CURRENT_NODE_ORG.value_set(inp.notify_org.code) if open_ else sa.CURRENT_NODE_ORG.value_unset(),
+            sa.NODE_DEADLINE.value_set(self.due_at) if open_ else sa.NODE_DEADLINE.value_unset(),
+        ])
+
+    async def _emit(self, action: str, actor: Actor, *, notify: list[NotificationSpec] | None = None,
+                    detail: dict[str, Any] | None = None, **fields: Any) -> None:
+        self._events += 1
+        info = workflow.info()
+        now = workflow.now()
+        self.history.append(HistoryEntry(at=now, action=action, actor=actor.label, detail=detail or {}))
+        self._upsert_search_attributes()
+        event = HoldingEvent(
+            key=f"{info.workflow_id}/{info.first_execution_run_id}/{self._events}",
+            workflow_id=info.workflow_id,
+            run_id=info.first_execution_run_id,
+            action=action,
+            actor=actor.username,
+            at=now,
+            status=self.status,
+            notifications=notify or [],
+            detail=detail or {},
+            **fields,
+        )
+        await workflow.execute_activity_method(
+            StayAtSchoolActivities.apply_holding_event,
+            event,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=ACTIVITY_RETRY,
+        )
+
+    def view(self) -> HoldingView:
+        inp = self.inp
+        return HoldingView(
+            workflow_id=workflow.info().workflow_id,
+            kind=inp.kind,
+            status=self.status,
+            member_id=inp.member_id,
+            branch=OrgRef(code=inp.branch.code, name=inp.branch.name),
+            notify_org=inp.notify_org,
+            started_at=self.started_at,
+            due_at=self.due_at,
+            reminders_sent=self.reminders_sent,
+            next_reminder_at=self.next_reminder_at,
+            overdue_at=self.overdue_at,
+            released_at=self.released_at,
+            released_by=self.released_by,
+            release_reason=self.release_reason,
+            request_id=inp.request_id,
+            history=list(self.history),
+        )
+
+    @workflow.query
+    def status_query(self) -> HoldingView:
+        return self.view()
+
+    @workflow.update
+    async def recorded(self) -> HoldingView:
+        """The state once the holding (and a mobile member's move) is in the database."""
+        await workflow.wait_condition(lambda: self._recorded)
+        return self.view()
+
+    # --- release -------------------------------------------------------------------------------
+
+    @workflow.update
+    async def release(self, d: HoldingRelease) -> HoldingView:
+        self._validate_release(d)
+        self._release = d
+        await workflow.wait_condition(lambda: self._release_written)
+        return self.view()
+
+    @release.validator
+    def _validate_release(self, d: HoldingRelease) -> None:
+        if not self.status.is_open or self._release is not None:
+            raise Refused("该团员的保留已结束，不能重复办理")
+        a = d.actor
+        if a.kind == ActorKind.MEMBER:
+            raise Refused("团员本人不能结束保留")
+        if a.kind == ActorKind.ORG_ADMIN and a.org_code not in (self.inp.notify_org.code, self.inp.branch.code):
+            raise Refused(f"只有{self.inp.notify_org.name}的管理员可以结束该保留")
+        if len(d.reason) > 500:
+            raise _invalid("说明不超过500字")
+
+    @workflow.signal
+    def release_signal(self, d: HoldingRelease) -> None:
+        """The same as `release`, from another workflow (a completed transfer): ignored when the
+        holding has ended already."""
+        if self.status.is_open and self._release is None:
+            self._release = d
