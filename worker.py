@@ -33,11 +33,17 @@ PASSTHROUGH_MODULES: Sequence[str] = ("pydantic", "pydantic_core", "annotated_ty
 WORKFLOWS = [SystemCheckWorkflow, TransferWorkflow, AbroadRetentionWorkflow, HoldingWorkflow]
 
 
-def activities_for(engine: AsyncEngine) -> list:
+def activities_for(engine: AsyncEngine, client: Client | None = None) -> list:
     system = SystemActivities(engine)
-    transfers = TransferActivities(engine)
+    transfers = TransferActivities(engine, client)
     stay = StayAtSchoolActivities(engine)
-    return [system.check_database, transfers.apply_event, stay.apply_retention_event, stay.apply_holding_event]
+    return [
+        system.check_database,
+        transfers.apply_event,
+        transfers.follow_up_completion,
+        stay.apply_retention_event,
+        stay.apply_holding_event,
+    ]
 
 
 def build_worker(client: Client, engine: AsyncEngine, *, task_queue: str = TASK_QUEUE) -> Worker:
@@ -45,7 +51,7 @@ def build_worker(client: Client, engine: AsyncEngine, *, task_queue: str = TASK_
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=activities_for(engine),
+        activities=activities_for(engine, client),
         interceptors=[LogContextInterceptor()],
         # On SIGTERM (a deploy), running activities get this long to finish before cancellation.
         graceful_shutdown_timeout=timedelta(seconds=10),

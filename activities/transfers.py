@@ -16,7 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.logging import get_logger
-from messages.transfers import NodeState, TransferEvent
+from messages.transfers import CompletionFollowUp, NodeState, TransferEvent
 
 log = get_logger(__name__)
 
@@ -27,8 +27,34 @@ class InvalidTransferData(ApplicationError):
 
 
 class TransferActivities:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, client=None) -> None:
         self.engine = engine
+        self.client = client  # for the follow-up on the member's holdings (other workflows)
+
+    @activity.defn
+    async def follow_up_completion(self, f: CompletionFollowUp) -> None:
+        """The member left: end their holdings (mobile, county temp branch); when they arrived in
+        a county-level temp branch, start its one-year holding (§I.1). Idempotent."""
+        from core.settings import get_settings
+        from service.stay_at_school import release_member_holdings, start_county_holding
+
+        await release_member_holdings(self.client, self.engine, f.member_id)
+        from models import Org
+        from models.db import session_factory
+
+        async with session_factory(self.engine)() as session:
+            branch = (await session.execute(select(Org).where(Org.code == f.branch_code))).scalar_one()
+            parent = await session.get(Org, branch.parent_id) if branch.parent_id else None
+        if branch.kind == "temp_branch" and parent is not None and parent.kind == "county":
+            await start_county_holding(
+                self.client,
+                self.engine,
+                member_id=f.member_id,
+                task_queue=activity.info().task_queue,
+                started_at=f.completed_at,
+                time_scale=get_settings().time_scale,
+                request_id=f"{f.workflow_id}/{f.run_id}/county-holding",
+            )
 
     @activity.defn
     async def apply_event(self, event: TransferEvent) -> int:

@@ -185,3 +185,13 @@ class TransferEvent(BaseModel):
     target: OrgRef | None = None
     route: Route | None = None
     complete_branch: OrgRef | None = None  # completion: move the member here
+
+
+class CompletionFollowUp(BaseModel):
+    """What changes for the member's holdings once a transfer completed (§I.1, §I.4)."""
+
+    workflow_id: str
+    run_id: str
+    member_id: int
+    branch_code: str
+    completed_at: datetime

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         Actor,
         ApproveInput,
         AssignBranchInput,
+        CompletionFollowUp,
         HistoryEntry,
         NodeSpec,
         NodeState,
@@ -169,6 +170,20 @@ class TransferWorkflow:
                 "组织关系转接已办结", f"{self.inp.member_name}的团组织关系已转入{self.branch.name}。", member=True
             ),
         )
+        if workflow.patched("holdings-follow-up"):
+            info = workflow.info()
+            await workflow.execute_activity_method(
+                TransferActivities.follow_up_completion,
+                CompletionFollowUp(
+                    workflow_id=info.workflow_id,
+                    run_id=info.first_execution_run_id,
+                    member_id=self.inp.member_id,
+                    branch_code=self.branch.code,
+                    completed_at=workflow.now(),
+                ),
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=ACTIVITY_RETRY,
+            )
         return self.view()
 
     async def _approval_round(self) -> str:

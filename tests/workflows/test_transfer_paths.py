@@ -273,3 +273,35 @@ async def test_request_id_makes_a_start_idempotent_after_completion(dev_driver):
         assert again.view.workflow_id == first.view.workflow_id
     assert await d.count_transfers(member.id) == 1
     assert (await d.transfer_row(first.view)).request_id == "sis-req-1"
+
+
+async def test_completion_into_a_county_temp_branch_starts_its_holding(dev_driver):
+    """§I.1: the county-level temp branch must move the member out within a year; §I.4: a member
+    kept at school as mobile is released when their transfer completes."""
+    from sqlalchemy import select
+
+    from models.db import session_factory
+    from models.tables import Holding
+
+    d = dev_driver
+    member = await d.member_in("WHU-EIS")
+    async with build_worker(d.client, d.engine, task_queue=d.task_queue):
+        v = (await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.OUT, target="HB-WH-JX-TMP",
+                           by="whu", acting_for="WHU")).view
+        await svc.approve(d.handle(v), ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-jx", "HB-WH-JX")))
+        assert (await d.handle(v).result()).status == TransferStatus.COMPLETED
+        async with session_factory(d.engine)() as s:
+            (holding,) = (await s.execute(select(Holding).where(Holding.member_id == member.id))).scalars().all()
+        assert holding.kind == "county_temp" and holding.status == "active"
+        # the holding's workflow runs; moving the member on releases it
+        v2 = (await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM",
+                            by="hb-wh-jx", acting_for="HB-WH-JX")).view
+        h2 = d.handle(v2)
+        await svc.approve(h2, ApproveInput(round=1, seq=2, actor=await d.admin("dfm", "DFM")))
+        await svc.assign_branch(d.engine, h2, AssignBranchInput(actor=await d.admin("dfm", "DFM"),
+                                                                branch=OrgRef(code="DFM-HQ", name="")), "DFM")
+        assert (await h2.result()).status == TransferStatus.COMPLETED
+        async with session_factory(d.engine)() as s:
+            (holding,) = (await s.execute(select(Holding).where(Holding.member_id == member.id))).scalars().all()
+        assert holding.status == "released"
+        await d.client.get_workflow_handle(holding.workflow_id).result()
