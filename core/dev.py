@@ -43,6 +43,7 @@ def dev_server_command(s: Settings) -> list[str]:
         "--ui-port", str(s.temporal_ui_port),
         "--db-filename", str((s.data_dir / "temporal.sqlite3").resolve()),
         "--sqlite-pragma", "journal_mode=WAL",
+        "--sqlite-pragma", "synchronous=NORMAL",
         "--namespace", s.temporal_namespace,
         "--log-level", "warn",
         "--ui-disable-news-fetch",

@@ -1,0 +1,72 @@
+"""3. Deadline precision: transfers left undecided; lateness of 系统默认通过 behind the deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bench.env import gather_limited, percentile, spawn_worker, stop
+
+SCALE = 86400.0  # a day is a second: 15 days are 15 seconds
+
+
+async def run(address: str, database_url: str, n: int, workdir: Path) -> dict:
+    from core.settings import Settings
+    from core.temporal import connect
+    from domain.transfers import Channel, TransferType
+    from messages.transfers import Actor
+    from models.db import make_engine
+    from service import transfers as svc
+
+    queue = f"bench-deadline-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, TEMPORAL_ADDRESS=address, DATABASE_URL=database_url, ZHTJ_TASK_QUEUE=queue,
+               ZHTJ_TIME_SCALE=str(SCALE))
+    worker = spawn_worker(env, workdir / "deadline-worker.log")
+    engine = make_engine(database_url)
+    try:
+        client = await connect(Settings(temporal_address=address))
+        async with engine.connect() as conn:
+            members = (await conn.execute(text(
+                "SELECT m.id FROM members m JOIN orgs o ON o.id = m.branch_id "
+                "WHERE o.code LIKE 'HUST-%-2022-%' ORDER BY m.id LIMIT :n"), {"n": n})).scalars().all()
+        admin = Actor(kind="org_admin", username="hust", org_code="HUST")
+
+        async def start(member_id: int) -> None:
+            inp = await svc.build_input(engine, member_id=member_id, transfer_type=TransferType.EMPLOYED_WITH_ORG,
+                                        channel=Channel.OUT, target_org_code="DFM", form={}, initiator=admin,
+                                        time_scale=SCALE)
+            await svc.start(client, inp, task_queue=queue, id_prefix=f"deadline-{queue}-")
+
+        t0 = time.perf_counter()
+        await gather_limited(32, [start(m) for m in members])
+        started_in = time.perf_counter() - t0
+        # the last deadline is 15 s after the last start; leave time for the last auto-approvals
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            async with engine.connect() as conn:
+                done = (await conn.execute(text(
+                    "SELECT count(*) FROM approval_steps WHERE status = 'auto_approved'"))).scalar_one()
+            if done >= len(members):
+                break
+            await asyncio.sleep(1)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT EXTRACT(EPOCH FROM (decided_at - deadline)) FROM approval_steps "
+                "WHERE status = 'auto_approved'"))).scalars().all()
+        late = [float(x) for x in rows]
+        return {
+            "n": len(members),
+            "auto_approved": len(late),
+            "p50_s": round(percentile(late, 50), 3),
+            "p99_s": round(percentile(late, 99), 3),
+            "max_s": round(max(late), 3) if late else None,
+            "start_seconds": round(started_in, 1),
+        }
+    finally:
+        stop(worker)
+        await engine.dispose()

@@ -1,0 +1,149 @@
+"""`make bench`: every benchmark in one run, a table on stdout, bench/results/latest.json.
+
+Figures are measured side by side in this run; where a comparison exists the ratio is printed.
+Sizes can be lowered for a quick look: BENCH_QUICK=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench.env import ROOT, create_database, dev_server, postgres
+
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+SIZES = {
+    "lifecycle_n": 100 if QUICK else 400,
+    "lifecycle_concurrency": 32,
+    "deadline_n": 100 if QUICK else 500,
+    "query_members": 100_000 if QUICK else 1_000_000,
+    "query_transfers": 30_000 if QUICK else 300_000,
+    "query_busy_pending": 5_000,
+    "query_runs": 50 if QUICK else 200,
+    "memory_open": 2_000 if QUICK else 20_000,
+}
+
+
+def _machine(server_version: str, pg_version: str) -> dict:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "temporal": server_version,
+        "postgresql": pg_version,
+    }
+
+
+async def _pg_version(url: str) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()
+
+
+async def main() -> dict:
+    from bench import deadline, lifecycle, memory, query
+    from models.db import make_engine
+    from models.migrate import upgrade
+    from seed.demo import seed_demo
+
+    results: dict = {"started_at": datetime.now(timezone.utc).isoformat(), "sizes": SIZES}
+    with tempfile.TemporaryDirectory(prefix="zhtj-bench-") as tmp, postgres() as pg_admin:
+        work = Path(tmp)
+        with dev_server(work) as server:
+            results["machine"] = _machine(server.version, await _pg_version(pg_admin))
+            db = await create_database(pg_admin, "bench_lifecycle")
+            upgrade(db)
+            engine = make_engine(db)
+            await seed_demo(engine, members=SIZES["lifecycle_n"] * 3)
+            await engine.dispose()
+
+            t = time.perf_counter()
+            bare = await lifecycle.bare(server.address, SIZES["lifecycle_n"], SIZES["lifecycle_concurrency"], work)
+            real, completed = await lifecycle.real(server.address, db, SIZES["lifecycle_n"],
+                                                   SIZES["lifecycle_concurrency"], work)
+            results["lifecycle"] = {
+                "bare_per_s": round(bare, 2),
+                "transfers_per_s": round(real, 2),
+                "ratio": round(real / bare, 3),
+                "completed_rows": completed,
+                "n": SIZES["lifecycle_n"],
+                "seconds": round(time.perf_counter() - t, 1),
+            }
+            print(f"lifecycle: bare {bare:.1f}/s, transfers {real:.1f}/s, ratio {real / bare:.2f}", flush=True)
+
+            t = time.perf_counter()
+            results["deadline"] = await deadline.run(server.address, db, SIZES["deadline_n"], work)
+            results["deadline"]["seconds"] = round(time.perf_counter() - t, 1)
+            print(f"deadline: {results['deadline']}", flush=True)
+
+            t = time.perf_counter()
+            mem_db = await create_database(pg_admin, "bench_memory")
+            upgrade(mem_db)
+            engine = make_engine(mem_db)
+            await seed_demo(engine, members=SIZES["memory_open"])
+            await engine.dispose()
+            results["memory"] = await memory.run(server.address, server.proc.pid, mem_db, SIZES["memory_open"], work)
+            results["memory"]["seconds"] = round(time.perf_counter() - t, 1)
+            print(f"memory: {results['memory']}", flush=True)
+
+        t = time.perf_counter()
+        qdb = await create_database(pg_admin, "bench_query")
+        upgrade(qdb)
+        loaded = await query.load(qdb, SIZES["query_members"], SIZES["query_transfers"], SIZES["query_busy_pending"])
+        measured = await query.measure(qdb, loaded["busy_org"], SIZES["query_runs"], work)
+        results["query"] = {**loaded, **measured, "members": SIZES["query_members"],
+                            "transfers": SIZES["query_transfers"], "seconds": round(time.perf_counter() - t, 1)}
+        print(f"query: inbox p95 {measured['inbox_p95_ms']} ms, api p95 {measured['api_p95_ms']} ms", flush=True)
+    return results
+
+
+def report(results: dict) -> None:
+    rows = []
+    lc = results.get("lifecycle")
+    if lc:
+        rows.append(("1 lifecycle", f"{lc['transfers_per_s']} transfers/s vs bare {lc['bare_per_s']}/s",
+                     f"ratio {lc['ratio']}", "≥ 0.7"))
+    d = results.get("deadline")
+    if d:
+        rows.append(("3 deadline", f"lateness p50 {d['p50_s']} s, p99 {d['p99_s']} s ({d['auto_approved']} auto-approved)",
+                     f"p99 {d['p99_s']} s", "p99 < 2 s"))
+    q = results.get("query")
+    if q:
+        rows.append(("4 query", f"inbox p50 {q['inbox_p50_ms']} ms p95 {q['inbox_p95_ms']} ms; API p50 {q['api_p50_ms']} "
+                     f"ms p95 {q['api_p95_ms']} ms; index {'yes' if q['uses_index'] else 'NO'}",
+                     f"p95 {max(q['inbox_p95_ms'], q['api_p95_ms'])} ms", "p95 < 50 ms"))
+    mm = results.get("memory")
+    if mm:
+        rows.append(("5 memory", f"{mm['open_transfers']} open: worker {mm['worker_rss_mb']} MB, "
+                     f"dev server {mm['server_rss_mb']} MB", f"{mm['worker_rss_mb']} MB", "worker < 500 MB"))
+    width = max(len(r[1]) for r in rows) if rows else 10
+    print()
+    print(f"{'benchmark':<14} {'figure':<{width}}  {'result':<16} target")
+    for name, fig, res, target in rows:
+        print(f"{name:<14} {fig:<{width}}  {res:<16} {target}")
+    m = results.get("machine", {})
+    print(f"\nmachine: {m.get('cores')} cores, Python {m.get('python')}, {m.get('temporal')}, PostgreSQL {m.get('postgresql')}")
+
+
+if __name__ == "__main__":
+    from core.logging import configure
+
+    configure("console", "WARNING")
+    res = asyncio.run(main())
+    out = ROOT / "bench" / "results" / "latest.json"
+    out.write_text(json.dumps(res, ensure_ascii=False, indent=2))
+    report(res)
+    print(f"written {out.relative_to(ROOT)}")
+    sys.stdout.flush()
+    os._exit(0)
