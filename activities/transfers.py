@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.logging import get_logger
-from messages.transfers import CompletionFollowUp, NodeState, TransferEvent
+from messages.transfers import CompletionFollowUp, TransferEvent
 
 log = get_logger(__name__)
 
@@ -30,6 +30,7 @@ class TransferActivities:
     def __init__(self, engine: AsyncEngine, client=None) -> None:
         self.engine = engine
         self.client = client  # for the follow-up on the member's holdings (other workflows)
+        self._org_id_cache: dict[str, int] = {}
 
     @activity.defn
     async def follow_up_completion(self, f: CompletionFollowUp) -> None:
@@ -77,8 +78,22 @@ class TransferActivities:
             entity_id = (await session.execute(select(AuditLog.entity_id).where(AuditLog.key == key))).scalar()
         return int(entity_id) if entity_id is not None else None
 
-    async def _apply(self, event: TransferEvent) -> bool:
-        from models import ApprovalStep, AuditLog, Member, MembershipHistory, Notification, Org, Transfer
+    async def _org_ids(self, session, codes: set[str]) -> dict[str, int]:
+        """Org ids by code; an org's id never changes, so they are kept for the process's life."""
+        from models import Org
+
+        missing = codes - self._org_id_cache.keys()
+        if missing:
+            rows = await session.execute(select(Org.code, Org.id).where(Org.code.in_(missing)))
+            self._org_id_cache.update(dict(rows.all()))
+        unknown = codes - self._org_id_cache.keys()
+        if unknown:
+            raise InvalidTransferData(f"unknown org codes {sorted(unknown)}")
+        return {c: self._org_id_cache[c] for c in codes}
+
+    async def _apply(self, event: TransferEvent) -> int:
+        """One transaction of Core statements (this runs for every state change of every transfer)."""
+        from models import ApprovalStep, AuditLog, Member, MembershipHistory, Notification, Transfer
         from models.db import session_scope
 
         async with session_scope(self.engine) as session:
@@ -95,127 +110,124 @@ class TransferActivities:
             for ref in (event.target, event.complete_branch):
                 if ref is not None:
                     codes.add(ref.code)
-            org_ids: dict[str, int] = {}
-            if codes:
-                rows = await session.execute(select(Org.code, Org.id).where(Org.code.in_(codes)))
-                org_ids = {code: id_ for code, id_ in rows}
-            missing = codes - set(org_ids)
-            if missing:
-                raise InvalidTransferData(f"unknown org codes {sorted(missing)}")
+            org_ids = await self._org_ids(session, codes)
+
+            values: dict[str, Any] = {
+                "status": event.status.value,
+                "current_node_org_id": org_ids.get(event.current_node_org_code) if event.current_node_org_code else None,
+                "updated_at": event.at,
+            }
+            if event.form is not None:
+                values["form"] = event.form
+            if event.target is not None:
+                values["target_org_id"] = org_ids[event.target.code]
+            if event.route is not None:
+                values["route_clause"] = event.route.clause
+                values["route_explanation"] = event.route.explanation
+            if event.complete_branch is not None:
+                values["branch_id"] = org_ids[event.complete_branch.code]
+                values["completed_at"] = event.at
 
             if event.create is not None:
                 c = event.create
-                transfer = Transfer(
-                    workflow_id=event.workflow_id,
-                    run_id=event.run_id,
-                    request_id=c.request_id,
-                    member_id=c.member_id,
-                    type=c.type.value,
-                    channel=c.channel.value,
-                    status=event.status.value,
-                    from_org_id=org_ids[c.from_org.code],
-                    target_org_id=org_ids[c.target.code],
-                    form=c.form,
-                    route_clause=c.route.clause,
-                    route_explanation=c.route.explanation,
-                    initiated_by=c.initiator.username,
-                    created_at=event.at,
-                    updated_at=event.at,
-                )
-                session.add(transfer)
-                await session.flush()
+                transfer_id = (
+                    await session.execute(
+                        insert(Transfer).returning(Transfer.id),
+                        [{
+                            "workflow_id": event.workflow_id,
+                            "run_id": event.run_id,
+                            "request_id": c.request_id,
+                            "member_id": c.member_id,
+                            "type": c.type.value,
+                            "channel": c.channel.value,
+                            "from_org_id": org_ids[c.from_org.code],
+                            "target_org_id": org_ids[c.target.code],
+                            "form": c.form,
+                            "route_clause": c.route.clause,
+                            "route_explanation": c.route.explanation,
+                            "initiated_by": c.initiator.username,
+                            "created_at": event.at,
+                            **values,
+                        }],
+                    )
+                ).scalar_one()
+                member_id = c.member_id
             else:
-                transfer = (
-                    await session.execute(select(Transfer).where(Transfer.run_id == event.run_id))
-                ).scalar_one_or_none()
-                if transfer is None:
+                row = (
+                    await session.execute(
+                        update(Transfer).where(Transfer.run_id == event.run_id).values(**values)
+                        .returning(Transfer.id, Transfer.member_id, Transfer.type)
+                    )
+                ).first()
+                if row is None:
                     raise InvalidTransferData(f"no transfer row for run {event.run_id}")
+                transfer_id, member_id, transfer_type = row
 
-            transfer.status = event.status.value
-            transfer.current_node_org_id = org_ids.get(event.current_node_org_code) if event.current_node_org_code else None
-            transfer.updated_at = event.at
-            if event.form is not None:
-                transfer.form = event.form
-            if event.target is not None:
-                transfer.target_org_id = org_ids[event.target.code]
-            if event.route is not None:
-                transfer.route_clause = event.route.clause
-                transfer.route_explanation = event.route.explanation
-
-            await self._write_steps(session, transfer.id, event.steps, org_ids, ApprovalStep)
+            for st in event.steps:
+                fields = {
+                    "org_id": org_ids[st.org_code],
+                    "status": st.status.value,
+                    "started_at": st.started_at,
+                    "remind_at": st.remind_at,
+                    "deadline": st.deadline,
+                    "reminded_at": st.reminded_at,
+                    "decided_at": st.decided_at,
+                    "decided_by": st.decided_by,
+                    "reason_code": st.reason_code,
+                    "comment": st.comment,
+                }
+                changed = await session.execute(
+                    update(ApprovalStep)
+                    .where(ApprovalStep.transfer_id == transfer_id, ApprovalStep.round == st.round,
+                           ApprovalStep.seq == st.seq)
+                    .values(**fields)
+                )
+                if changed.rowcount == 0:
+                    await session.execute(
+                        insert(ApprovalStep), [{"transfer_id": transfer_id, "round": st.round, "seq": st.seq, **fields}]
+                    )
 
             if event.complete_branch is not None:
-                member = await session.get(Member, transfer.member_id, with_for_update=True)
                 branch_id = org_ids[event.complete_branch.code]
-                session.add(
-                    MembershipHistory(
-                        member_id=member.id,
-                        from_branch_id=member.branch_id,
-                        to_branch_id=branch_id,
-                        transfer_id=transfer.id,
-                        reason=f"transfer:{transfer.type}",
-                        at=event.at,
-                    )
+                old_branch = (
+                    await session.execute(select(Member.branch_id).where(Member.id == member_id).with_for_update())
+                ).scalar_one()
+                await session.execute(
+                    update(Member).where(Member.id == member_id).values(branch_id=branch_id, updated_at=event.at)
                 )
-                member.branch_id = branch_id
-                member.updated_at = event.at
-                transfer.branch_id = branch_id
-                transfer.completed_at = event.at
+                await session.execute(
+                    insert(MembershipHistory),
+                    [{"member_id": member_id, "from_branch_id": old_branch, "to_branch_id": branch_id,
+                      "transfer_id": transfer_id, "reason": f"transfer:{event.create.type.value if event.create else transfer_type}",
+                      "at": event.at}],
+                )
 
-            for i, n in enumerate(event.notifications):
-                session.add(
-                    Notification(
-                        key=f"{event.key}/{i}",
-                        kind=n.kind,
-                        recipient_org_id=org_ids.get(n.org_code) if n.org_code else None,
-                        member_id=transfer.member_id if n.to_member else None,
-                        transfer_id=transfer.id,
-                        title=n.title,
-                        body=n.body,
-                        created_at=event.at,
-                    )
+            if event.notifications:
+                await session.execute(
+                    insert(Notification),
+                    [
+                        {
+                            "key": f"{event.key}/{i}",
+                            "kind": n.kind,
+                            "recipient_org_id": org_ids.get(n.org_code) if n.org_code else None,
+                            "recipient_user_id": None,
+                            "member_id": member_id if n.to_member else None,
+                            "transfer_id": transfer_id,
+                            "title": n.title,
+                            "body": n.body,
+                            "created_at": event.at,
+                            "read_at": None,
+                        }
+                        for i, n in enumerate(event.notifications)
+                    ],
                 )
-            session.add(
-                AuditLog(
-                    key=event.key,
-                    at=event.at,
-                    actor=event.actor,
-                    action=event.action,
-                    entity="transfer",
-                    entity_id=str(transfer.id),
-                    detail=_json_safe(event.detail),
-                )
+            await session.execute(
+                insert(AuditLog),
+                [{"key": event.key, "at": event.at, "actor": event.actor, "action": event.action,
+                  "entity": "transfer", "entity_id": str(transfer_id), "detail": _json_safe(event.detail)}],
             )
         log.info("event applied", action=event.action, status=event.status.value, key=event.key)
-        return transfer.id
-
-    @staticmethod
-    async def _write_steps(session, transfer_id, steps: list[NodeState], org_ids, ApprovalStep) -> None:
-        for s in steps:
-            row = (
-                await session.execute(
-                    select(ApprovalStep).where(
-                        ApprovalStep.transfer_id == transfer_id,
-                        ApprovalStep.round == s.round,
-                        ApprovalStep.seq == s.seq,
-                    )
-                )
-            ).scalar_one_or_none()
-            if row is None:
-                row = ApprovalStep(transfer_id=transfer_id, round=s.round, seq=s.seq, org_id=org_ids[s.org_code], status=s.status.value)
-                session.add(row)
-            row.org_id = org_ids[s.org_code]
-            row.status = s.status.value
-            row.started_at = s.started_at
-            row.remind_at = s.remind_at
-            row.deadline = s.deadline
-            row.reminded_at = s.reminded_at
-            row.decided_at = s.decided_at
-            row.decided_by = s.decided_by
-            row.reason_code = s.reason_code
-            row.comment = s.comment
-        await session.flush()
-
+        return transfer_id
 
 
 def _json_safe(value: Any) -> Any:

@@ -30,7 +30,9 @@ async def run(address: str, server_pid: int, database_url: str, n: int, workdir:
         client = await connect(Settings(temporal_address=address))
         base = {"worker_rss_mb_idle": round(rss_mb(worker.pid), 1), "server_rss_mb_before": round(rss_mb(server_pid), 1)}
         async with engine.connect() as conn:
-            members = (await conn.execute(text("SELECT id FROM members ORDER BY id LIMIT :n"), {"n": n})).scalars().all()
+            members = (await conn.execute(text(
+                "SELECT m.id FROM members m JOIN orgs o ON o.id = m.branch_id "
+                "WHERE o.code LIKE '%-2022-%' ORDER BY m.id LIMIT :n"), {"n": n})).scalars().all()
         admin = Actor(kind="org_admin", username="hb", org_code="HB")
         peak = {"worker": 0.0}
 

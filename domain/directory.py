@@ -27,6 +27,7 @@ class OrgInfo:
     approval_authority: bool = False
     can_receive: bool = True
     new_student: bool = False
+    id: int | None = None  # the database row's id, when loaded from the database
 
     @property
     def kind_enum(self) -> OrgKind:
@@ -38,9 +39,12 @@ class Directory:
 
     def __init__(self, orgs: Iterable[OrgInfo]) -> None:
         self._by_code: dict[str, OrgInfo] = {}
+        self._by_id: dict[int, OrgInfo] = {}
         self._children: dict[str, list[OrgInfo]] = {}
         for org in orgs:
             self._by_code[org.code] = org
+            if org.id is not None:
+                self._by_id[org.id] = org
         for org in self._by_code.values():
             if org.parent_code:
                 self._children.setdefault(org.parent_code, []).append(org)
@@ -56,6 +60,9 @@ class Directory:
 
     def get(self, code: str | None) -> OrgInfo | None:
         return self._by_code.get(code) if code else None
+
+    def by_id(self, org_id: int | None) -> OrgInfo | None:
+        return self._by_id.get(org_id) if org_id is not None else None
 
     def __getitem__(self, code: str) -> OrgInfo:
         return self._by_code[code]

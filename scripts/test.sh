@@ -16,6 +16,18 @@ if [ ! -x "$PY" ]; then
     bash scripts/venv.sh || exit 1
 fi
 
+# The browser tests drive Debian's chromium, and need a CJK font for the Chinese pages.
+if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "test.sh: installing Debian's chromium and fonts-noto-cjk for the browser tests" >&2
+        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) \
+            >"${TMPDIR:-/tmp}/zhtj-apt-chromium.log" 2>&1 ||
+            { echo "test.sh: apt-get install chromium fonts-noto-cjk failed:" >&2; tail -n 20 "${TMPDIR:-/tmp}/zhtj-apt-chromium.log" >&2; exit 1; }
+    else
+        echo "test.sh: /usr/bin/chromium or a CJK font is missing; install chromium and fonts-noto-cjk" >&2
+    fi
+fi
+
 BACKENDS=${ZHTJ_TEST_BACKENDS:-sqlite postgresql}
 PG_DIR=""
 WORK=$(mktemp -d /tmp/zhtj-test-XXXXXX)

@@ -17,7 +17,7 @@ _FIELDS = (
 
 
 def org_info(org: Org, parent_code: str | None) -> OrgInfo:
-    return OrgInfo(parent_code=parent_code, **{f: getattr(org, f) for f in _FIELDS})
+    return OrgInfo(parent_code=parent_code, id=org.id, **{f: getattr(org, f) for f in _FIELDS})
 
 
 async def load_with_ancestors(session: AsyncSession, codes: Iterable[str]) -> Directory:

@@ -39,6 +39,7 @@ from messages.transfers import (
 from models import Member, Org, Transfer, User
 from models.db import session_factory
 from service.directory import load_with_ancestors
+from service.orgdir import DIRECTORIES
 from workflows.transfer import WORKFLOW_ID_PREFIX, TransferWorkflow, workflow_id_for
 
 
@@ -84,20 +85,17 @@ async def build_input(
     """Everything the workflow needs, resolved now and recorded in its history."""
     async with session_factory(engine)() as session:
         member = await session.get(Member, member_id)
-        if member is None:
-            raise _refuse(404, "member", "团员不存在")
-        branch = await session.get(Org, member.branch_id)
-        target = (await session.execute(select(Org).where(Org.code == target_org_code))).scalar_one_or_none()
-        if target is None:
-            raise _refuse(422, "target_org_code", f"转入组织 {target_org_code} 不存在")
-        if target.id == branch.id:
-            raise _refuse(422, "target_org_code", "转入组织不能是团员当前所在团支部")
-        if not target.can_receive:
-            raise _refuse(422, "target_org_code", f"{target.name}当前无法接收团员")
-        codes = [branch.code, target.code]
-        if initiator.org_code:
-            codes.append(initiator.org_code)
-        directory = await load_with_ancestors(session, codes)
+    if member is None:
+        raise _refuse(404, "member", "团员不存在")
+    directory = await DIRECTORIES.get(engine, codes=[target_org_code], ids=[member.branch_id])
+    branch = directory.by_id(member.branch_id)
+    target = directory.get(target_org_code)
+    if target is None:
+        raise _refuse(422, "target_org_code", f"转入组织 {target_org_code} 不存在")
+    if target.code == branch.code:
+        raise _refuse(422, "target_org_code", "转入组织不能是团员当前所在团支部")
+    if not target.can_receive:
+        raise _refuse(422, "target_org_code", f"{target.name}当前无法接收团员")
     try:
         chain = approval_chain(
             directory,
@@ -189,9 +187,8 @@ async def admin_actor(engine: AsyncEngine, user: User, org_code: str) -> Actor:
     """The actor for an admin acting for `org_code`: an admin of that org or of an ancestor."""
     if user.role != "admin" or user.org_id is None:
         raise _refuse(403, "user", "只有组织管理员可以办理")
-    async with session_factory(engine)() as session:
-        own = await session.get(Org, user.org_id)
-        directory: Directory = await load_with_ancestors(session, [org_code])
+    directory = await DIRECTORIES.get(engine, codes=[org_code], ids=[user.org_id])
+    own = directory.by_id(user.org_id)
     org = directory.get(org_code)
     if org is None:
         raise _refuse(404, "org", f"组织 {org_code} 不存在")

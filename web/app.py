@@ -17,9 +17,10 @@ from core.settings import Settings, get_settings
 from models import Member, Org, Transfer
 from models.db import assert_migrated, current_revision, make_engine, session_factory
 from service.auth import LoginThrottle
-from service.orgdir import DirectoryCache
+from service.orgdir import DIRECTORIES
 from web.api import errors
 from web.api import routes as api_routes
+from web.ui import router as ui_router
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = session_factory(engine)
         app.state.temporal = None
         app.state.signing_key = s.signing_key()
-        app.state.directories = DirectoryCache()
+        app.state.directories = DIRECTORIES
         app.state.throttle = LoginThrottle()
         log.info("api started", host=s.http_host, port=s.http_port)
         try:
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     errors.install(app)
     app.include_router(api_routes.router)
+    app.include_router(ui_router)
 
     async def _client():
         """One Temporal client per app, connected on first use (the API starts without Temporal)."""

@@ -22,7 +22,7 @@ GUANGDONG = PartitionChoice.special("guangdong")
 JULY = date(2026, 7, 1)
 SEPT = date(2026, 9, 1)
 
-_FIELDS = [f.name for f in fields(OrgInfo)]
+_FIELDS = [f.name for f in fields(OrgInfo) if f.name != "id"]
 
 
 @lru_cache(maxsize=1)

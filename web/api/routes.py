@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from models import User
@@ -36,6 +36,7 @@ async def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+TransferId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the transfer's id")]
 
 
 async def _client(request: Request):
@@ -145,7 +146,7 @@ async def list_transfers(
 
 
 @router.get("/transfers/{transfer_id}", response_model=s.TransferOut, tags=["transfers"])
-async def get_transfer(transfer_id: int, request: Request, user: CurrentUser) -> dict:
+async def get_transfer(transfer_id: TransferId, request: Request, user: CurrentUser) -> dict:
     return await _detail(request, user, transfer_id)
 
 
@@ -156,32 +157,32 @@ async def batch_approve(body: s.BatchApproveRequest, request: Request, user: Cur
 
 
 @router.post("/transfers/{transfer_id}/approve", response_model=s.TransferOut, tags=["decisions"])
-async def approve(transfer_id: int, body: s.ApproveRequest, request: Request, user: CurrentUser) -> dict:
+async def approve(transfer_id: TransferId, body: s.ApproveRequest, request: Request, user: CurrentUser) -> dict:
     await decisions.approve(request.app.state.engine, await _client(request), user, transfer_id, body.comment)
     return await _detail(request, user, transfer_id)
 
 
 @router.post("/transfers/{transfer_id}/return", response_model=s.TransferOut, tags=["decisions"])
-async def return_request(transfer_id: int, body: s.ReturnRequest, request: Request, user: CurrentUser) -> dict:
+async def return_request(transfer_id: TransferId, body: s.ReturnRequest, request: Request, user: CurrentUser) -> dict:
     await decisions.return_request(request.app.state.engine, await _client(request), user, transfer_id,
                                    body.reason_code, body.reason_text)
     return await _detail(request, user, transfer_id)
 
 
 @router.post("/transfers/{transfer_id}/withdraw", response_model=s.TransferOut, tags=["decisions"])
-async def withdraw(transfer_id: int, body: s.WithdrawRequest, request: Request, user: CurrentUser) -> dict:
+async def withdraw(transfer_id: TransferId, body: s.WithdrawRequest, request: Request, user: CurrentUser) -> dict:
     await decisions.withdraw(request.app.state.engine, await _client(request), user, transfer_id, body.reason)
     return await _detail(request, user, transfer_id)
 
 
 @router.post("/transfers/{transfer_id}/resubmit", response_model=s.TransferOut, tags=["decisions"])
-async def resubmit(transfer_id: int, body: s.ResubmitRequest, request: Request, user: CurrentUser) -> dict:
+async def resubmit(transfer_id: TransferId, body: s.ResubmitRequest, request: Request, user: CurrentUser) -> dict:
     await decisions.resubmit(request.app.state.engine, await _client(request), user, transfer_id, body.form,
                              body.target_org_code)
     return await _detail(request, user, transfer_id)
 
 
 @router.post("/transfers/{transfer_id}/assign-branch", response_model=s.TransferOut, tags=["decisions"])
-async def assign_branch(transfer_id: int, body: s.AssignBranchRequest, request: Request, user: CurrentUser) -> dict:
+async def assign_branch(transfer_id: TransferId, body: s.AssignBranchRequest, request: Request, user: CurrentUser) -> dict:
     await decisions.assign_branch(request.app.state.engine, await _client(request), user, transfer_id, body.branch_code)
     return await _detail(request, user, transfer_id)
