@@ -8,14 +8,13 @@ import socket
 import subprocess
 import tempfile
 import time
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import Iterator
 
 from core.dev import dev_server_command, temporal_binary, wait_for_port
 from core.settings import Settings
-from messages import search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,6 @@ the API list endpoint over HTTP, p50/p95, and EXPLAIN of the inbox query."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random

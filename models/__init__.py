@@ -1,6 +1,6 @@
 """Database tables and sessions. Imported by activities, services and the CLI, never by workflows."""
 
-from models.tables import (  # noqa: F401
+from models.tables import (  # noqa: F401  (re-exported)
     ALL_TABLES,
     ApprovalStep,
     AuditLog,

@@ -20,7 +20,6 @@ from temporalio.service import RPCError
 from core.settings import get_settings
 from domain import idcard
 from domain.approval import ChainError, approval_chain
-from domain.directory import Directory
 from domain.policy import TransferPolicy, policy_for
 from domain.transfers import ActorKind, Channel, TransferType
 from messages.transfers import (
@@ -36,7 +35,7 @@ from messages.transfers import (
     TransferView,
     WithdrawInput,
 )
-from models import Member, Org, Transfer, User
+from models import Member, Transfer, User
 from models.db import session_factory
 from service.directory import load_with_ancestors
 from service.orgdir import DIRECTORIES

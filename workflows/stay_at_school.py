@@ -23,13 +23,13 @@ database through one idempotent activity keyed ``workflow id/first run id/event 
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
+
+from workflows.common import EventJournal, Refused, invalid, retry_policy, wait
 
 with workflow.unsafe.imports_passed_through():
     from activities.stay_at_school import StayAtSchoolActivities
@@ -56,14 +56,9 @@ with workflow.unsafe.imports_passed_through():
         RetentionWithdraw,
         days_text,
     )
-    from messages.transfers import SYSTEM_ACTOR, Actor, HistoryEntry, NotificationSpec, OrgRef
+    from messages.transfers import SYSTEM_ACTOR, Actor, NotificationSpec, OrgRef
 
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-    non_retryable_error_types=["InvalidStayData"],
-)
+ACTIVITY_RETRY = retry_policy("InvalidStayData")
 
 RETENTION_ID_PREFIX = "retention-"
 HOLDING_ID_PREFIX = "holding-"
@@ -84,28 +79,6 @@ def holding_workflow_id(kind: HoldingKind | str, member_id: int, prefix: str = H
     return f"{prefix}{_HOLDING_ID_PART[HoldingKind(kind)]}-{member_id}"
 
 
-class Refused(ApplicationError):
-    """A decision that no longer fits the state; the caller gets the message (409)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, type="DecisionRefused", non_retryable=True)
-
-
-def _invalid(message: str) -> ApplicationError:
-    return ApplicationError(message, type="InvalidInput", non_retryable=True)
-
-
-async def _wait(condition: Callable[[], bool], timeout: timedelta) -> bool:
-    """wait_condition with a timeout; False when the time ran out."""
-    if timeout <= timedelta(0):
-        return condition()
-    try:
-        await workflow.wait_condition(condition, timeout=timeout)
-        return True
-    except asyncio.TimeoutError:
-        return condition()
-
-
 def _date(moment: datetime) -> str:
     return shanghai_date(moment).isoformat()
 
@@ -116,8 +89,9 @@ def _date(moment: datetime) -> str:
 
 
 @workflow.defn
-class AbroadRetentionWorkflow:
+class AbroadRetentionWorkflow(EventJournal):
     def __init__(self) -> None:
+        super().__init__()
         self.inp: RetentionInput | None = None
         self.status = RetentionStatus.PENDING
         self.submitted_at: datetime | None = None
@@ -131,8 +105,6 @@ class AbroadRetentionWorkflow:
         self.reason_code: str | None = None
         self.withdrawn_by: str | None = None
         self.branch: OrgRef | None = None
-        self.history: list[HistoryEntry] = []
-        self._events = 0
         # the one decision the main loop applies: ("approve"|"return"|"withdraw", input)
         self._decision: tuple[str, Any] | None = None
         self._decision_written = False
@@ -165,7 +137,7 @@ class AbroadRetentionWorkflow:
         )
         self._recorded = True
 
-        decided = await _wait(lambda: self._decision is not None, self.remind_at - workflow.now())
+        decided = await wait(lambda: self._decision is not None, self.remind_at - workflow.now())
         if not decided:
             self.reminded_at = workflow.now()
             await self._emit(
@@ -181,7 +153,7 @@ class AbroadRetentionWorkflow:
                     )
                 ],
             )
-            decided = await _wait(lambda: self._decision is not None, self.deadline - workflow.now())
+            decided = await wait(lambda: self._decision is not None, self.deadline - workflow.now())
 
         if not decided:
             await self._approve(SYSTEM_ACTOR, "系统默认通过", auto=True)
@@ -272,23 +244,9 @@ class AbroadRetentionWorkflow:
 
     async def _emit(self, action: str, actor: Actor, *, notify: list[NotificationSpec] | None = None,
                     detail: dict[str, Any] | None = None, **fields: Any) -> None:
-        self._events += 1
-        info = workflow.info()
-        now = workflow.now()
-        self.history.append(HistoryEntry(at=now, action=action, actor=actor.label, detail=detail or {}))
+        journal = self.next_event(action, actor, detail)
         self._upsert_search_attributes()
-        event = RetentionEvent(
-            key=f"{info.workflow_id}/{info.first_execution_run_id}/{self._events}",
-            workflow_id=info.workflow_id,
-            run_id=info.first_execution_run_id,
-            action=action,
-            actor=actor.username,
-            at=now,
-            status=self.status,
-            notifications=notify or [],
-            detail=detail or {},
-            **fields,
-        )
+        event = RetentionEvent(**journal, status=self.status, notifications=notify or [], **fields)
         await workflow.execute_activity_method(
             StayAtSchoolActivities.apply_retention_event,
             event,
@@ -358,7 +316,7 @@ class AbroadRetentionWorkflow:
     def _validate_approve(self, d: RetentionApprove) -> None:
         self._check_decider(d.actor)
         if d.comment is not None and len(d.comment) > 500:
-            raise _invalid("审批意见不超过500字")
+            raise invalid("审批意见不超过500字")
 
     @workflow.update
     async def return_request(self, d: RetentionReturn) -> RetentionView:
@@ -386,9 +344,9 @@ class AbroadRetentionWorkflow:
         if not (own or school):
             raise Refused("只有团员本人或学校团委可以撤回该申请")
         if not d.reason.strip():
-            raise _invalid("撤回须填写原因")
+            raise invalid("撤回须填写原因")
         if len(d.reason) > 500:
-            raise _invalid("撤回原因不超过500字")
+            raise invalid("撤回原因不超过500字")
 
 
 # =================================================================================================
@@ -397,8 +355,9 @@ class AbroadRetentionWorkflow:
 
 
 @workflow.defn
-class HoldingWorkflow:
+class HoldingWorkflow(EventJournal):
     def __init__(self) -> None:
+        super().__init__()
         self.inp: HoldingInput | None = None
         self.status = HoldingStatus.ACTIVE
         self.started_at: datetime | None = None
@@ -409,8 +368,6 @@ class HoldingWorkflow:
         self.released_at: datetime | None = None
         self.released_by: str | None = None
         self.release_reason: str | None = None
-        self.history: list[HistoryEntry] = []
-        self._events = 0
         self._release: HoldingRelease | None = None
         self._release_written = False
         self._recorded = False  # the first event is in the database
@@ -447,7 +404,7 @@ class HoldingWorkflow:
 
         for i, (at, before) in enumerate(plan):
             self.next_reminder_at = at
-            if await _wait(released, at - workflow.now()):
+            if await wait(released, at - workflow.now()):
                 break
             self.reminders_sent += 1
             self.next_reminder_at = plan[i + 1][0] if i + 1 < len(plan) else None
@@ -468,7 +425,7 @@ class HoldingWorkflow:
             )
         self.next_reminder_at = None
 
-        if not released() and not await _wait(released, self.due_at - workflow.now()):
+        if not released() and not await wait(released, self.due_at - workflow.now()):
             self.status = HoldingStatus.OVERDUE
             self.overdue_at = workflow.now()
             await self._emit(
@@ -520,23 +477,9 @@ class HoldingWorkflow:
 
     async def _emit(self, action: str, actor: Actor, *, notify: list[NotificationSpec] | None = None,
                     detail: dict[str, Any] | None = None, **fields: Any) -> None:
-        self._events += 1
-        info = workflow.info()
-        now = workflow.now()
-        self.history.append(HistoryEntry(at=now, action=action, actor=actor.label, detail=detail or {}))
+        journal = self.next_event(action, actor, detail)
         self._upsert_search_attributes()
-        event = HoldingEvent(
-            key=f"{info.workflow_id}/{info.first_execution_run_id}/{self._events}",
-            workflow_id=info.workflow_id,
-            run_id=info.first_execution_run_id,
-            action=action,
-            actor=actor.username,
-            at=now,
-            status=self.status,
-            notifications=notify or [],
-            detail=detail or {},
-            **fields,
-        )
+        event = HoldingEvent(**journal, status=self.status, notifications=notify or [], **fields)
         await workflow.execute_activity_method(
             StayAtSchoolActivities.apply_holding_event,
             event,
@@ -594,7 +537,7 @@ class HoldingWorkflow:
         if a.kind == ActorKind.ORG_ADMIN and a.org_code not in (self.inp.notify_org.code, self.inp.branch.code):
             raise Refused(f"只有{self.inp.notify_org.name}的管理员可以结束该保留")
         if len(d.reason) > 500:
-            raise _invalid("说明不超过500字")
+            raise invalid("说明不超过500字")
 
     @workflow.signal
     def release_signal(self, d: HoldingRelease) -> None:

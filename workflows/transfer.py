@@ -20,8 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
+
+from workflows.common import EventJournal, Refused, invalid, retry_policy, wait
 
 with workflow.unsafe.imports_passed_through():
     from activities.transfers import TransferActivities
@@ -39,7 +40,6 @@ with workflow.unsafe.imports_passed_through():
         ApproveInput,
         AssignBranchInput,
         CompletionFollowUp,
-        HistoryEntry,
         NodeSpec,
         NodeState,
         NotificationSpec,
@@ -52,12 +52,7 @@ with workflow.unsafe.imports_passed_through():
         WithdrawInput,
     )
 
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-    non_retryable_error_types=["InvalidTransferData"],
-)
+ACTIVITY_RETRY = retry_policy("InvalidTransferData")
 
 DECIDED = (NodeStatus.APPROVED, NodeStatus.AUTO_APPROVED, NodeStatus.RETURNED)
 
@@ -70,16 +65,10 @@ def workflow_id_for(member_id: int, prefix: str = WORKFLOW_ID_PREFIX) -> str:
     return f"{prefix}{member_id}"
 
 
-class Refused(ApplicationError):
-    """A decision that no longer fits the state; the caller gets the message (409)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, type="DecisionRefused", non_retryable=True)
-
-
 @workflow.defn
-class TransferWorkflow:
+class TransferWorkflow(EventJournal):
     def __init__(self) -> None:
+        super().__init__()
         self.inp: TransferInput | None = None
         self.status = TransferStatus.PENDING
         self.round = 1
@@ -91,9 +80,7 @@ class TransferWorkflow:
         self.target_branch_level = False
         self.route = None
         self.withdrawn_by: str | None = None
-        self.history: list[HistoryEntry] = []
         self.next_reminder_at: datetime | None = None
-        self._events = 0
         self._write_lock = asyncio.Lock()  # events reach the database one at a time, in order
         self._settled = False  # the final event (completed/withdrawn/expired) is written
         self._round_written = 0  # the latest round whose start is written
@@ -369,15 +356,10 @@ class TransferWorkflow:
         ]
 
     async def _wait(self, condition: Callable[[], bool], timeout: timedelta) -> bool:
-        """wait_condition with a timeout; False when the time ran out."""
+        """Wait for a decision or the time; counted, so a decision's handler can tell when the
+        main loop has written the decision's consequences and waits again."""
         self._waits += 1
-        if timeout <= timedelta(0):
-            return condition()
-        try:
-            await workflow.wait_condition(condition, timeout=timeout)
-            return True
-        except asyncio.TimeoutError:
-            return condition()
+        return await wait(condition, timeout)
 
     def _both_sides(self, title: str, body: str, *, member: bool = True) -> list[NotificationSpec]:
         out = [
@@ -435,24 +417,15 @@ class TransferWorkflow:
         detail: dict[str, Any] | None,
         **extra: Any,
     ) -> None:
-        self._events += 1
-        info = workflow.info()
-        now = workflow.now()
-        self.history.append(HistoryEntry(at=now, action=action, actor=actor.label, detail=detail or {}))
+        fields = self.next_event(action, actor, detail)
         self._upsert_search_attributes()
         node = self._current()
         event = TransferEvent(
-            key=f"{info.workflow_id}/{info.first_execution_run_id}/{self._events}",
-            workflow_id=info.workflow_id,
-            run_id=info.first_execution_run_id,
-            action=action,
-            actor=actor.username,
-            at=now,
+            **fields,
             status=self.status,
             current_node_org_code=node.org_code if node is not None and self.status == TransferStatus.PENDING else None,
             steps=[s.model_copy() for s in (steps or [])],
             notifications=notify or [],
-            detail=detail or {},
             **extra,
         )
         self.transfer_id = await workflow.execute_activity_method(
@@ -602,7 +575,7 @@ class TransferWorkflow:
         if not self.status.is_open or self._withdraw is not None:
             raise Refused(f"该申请当前状态为 {self.status.value}，不能撤回")
         if not d.reason.strip():
-            raise ApplicationError("撤回须填写原因", type="InvalidInput", non_retryable=True)
+            raise invalid("撤回须填写原因")
 
     @workflow.update
     async def resubmit(self, d: ResubmitInput) -> TransferView:
@@ -638,4 +611,4 @@ class TransferWorkflow:
         if d.actor.kind != ActorKind.ORG_ADMIN or d.actor.org_code != self.target.code:
             raise Refused("只有接收组织的管理员可以分配团支部")
         if d.branch.code == self.target.code:
-            raise ApplicationError("请选择接收组织下的团支部", type="InvalidInput", non_retryable=True)
+            raise invalid("请选择接收组织下的团支部")

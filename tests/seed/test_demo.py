@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections import Counter
 from datetime import date
 from pathlib import Path
 
