@@ -5,13 +5,14 @@ SHELL := /bin/bash
 # Extra pytest arguments for `make test`, e.g. make test ARGS='-k transfer -x'
 ARGS ?=
 
-.PHONY: help venv dev test lint clean
+.PHONY: help venv dev test bench lint clean
 
 help:
 	@echo "zhtj-transfer make targets:"
 	@echo "  make dev     create/refresh .venv, then run 'zhtj dev' (Temporal dev server + worker + API, SQLite)"
 	@echo "  make test    the suite twice: on SQLite, then on a throwaway PostgreSQL (scripts/test.sh)"
 	@echo "               pytest arguments: make test ARGS='-k name -x'"
+	@echo "  make bench   benchmarks (under 15 min on 2 cores): a table and bench/results/latest.json"
 	@echo "  make lint    syntax checks: bash -n on the scripts, compileall on the Python code"
 	@echo "  make clean   remove the .zhtj/ data directory and caches (keeps .venv)"
 	@echo "  make venv    only create/refresh .venv (pip install -e '.[test]' when pyproject.toml changed)"
@@ -24,6 +25,9 @@ dev: venv
 
 test: venv
 	@bash scripts/test.sh $(ARGS)
+
+bench: venv
+	.venv/bin/python -m bench.run
 
 lint: venv
 	@for f in scripts/*.sh .ci/run; do bash -n "$$f" || exit 1; done
