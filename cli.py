@@ -18,6 +18,7 @@ from core.settings import get_settings
 from imports.cli import members_app, orgs_app
 from models.db import DatabaseNotMigrated
 from seed.cli import seed_app
+from starter.cli import transfers_app
 
 app = typer.Typer(
     help="zhtj-transfer: 团组织关系转接（学社衔接）服务",
@@ -30,6 +31,7 @@ app.add_typer(seed_app, name="seed")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(members_app, name="members")
 app.add_typer(users_app, name="users")
+app.add_typer(transfers_app, name="transfers")
 
 log = get_logger("zhtj.cli")
 

@@ -78,6 +78,11 @@ class TransferActivities:
             entity_id = (await session.execute(select(AuditLog.entity_id).where(AuditLog.key == key))).scalar()
         return int(entity_id) if entity_id is not None else None
 
+    @staticmethod
+    def _audit_row(event: TransferEvent, transfer_id: int) -> dict[str, Any]:
+        return {"key": event.key, "at": event.at, "actor": event.actor, "action": event.action,
+                "entity": "transfer", "entity_id": str(transfer_id), "detail": _json_safe(event.detail)}
+
     async def _org_ids(self, session, codes: set[str]) -> dict[str, int]:
         """Org ids by code; an org's id never changes, so they are kept for the process's life."""
         from models import Org
@@ -94,13 +99,18 @@ class TransferActivities:
     async def _apply(self, event: TransferEvent) -> int:
         """One transaction of Core statements (this runs for every state change of every transfer)."""
         from models import ApprovalStep, AuditLog, Member, MembershipHistory, Notification, Transfer
-        from models.db import session_scope
+        from models.db import transaction
 
-        async with session_scope(self.engine) as session:
-            entity_id = (await session.execute(select(AuditLog.entity_id).where(AuditLog.key == event.key))).scalar()
-            if entity_id is not None:
-                log.info("event already applied", key=event.key, action=event.action)
-                return int(entity_id)
+        async with transaction(self.engine) as session:
+            if event.create is None and event.transfer_id is not None:
+                # Claim the event's key first: a retry of an applied event stops here (unique key;
+                # apply_event finds the key and answers), the usual case costs no extra lookup.
+                await session.execute(insert(AuditLog), [self._audit_row(event, event.transfer_id)])
+            elif event.create is None:
+                entity_id = (await session.execute(select(AuditLog.entity_id).where(AuditLog.key == event.key))).scalar()
+                if entity_id is not None:
+                    log.info("event already applied", key=event.key, action=event.action)
+                    return int(entity_id)
 
             codes = {s.org_code for s in event.steps} | {n.org_code for n in event.notifications if n.org_code}
             if event.current_node_org_code:
@@ -153,9 +163,10 @@ class TransferActivities:
                 ).scalar_one()
                 member_id = c.member_id
             else:
+                which = Transfer.id == event.transfer_id if event.transfer_id is not None else Transfer.run_id == event.run_id
                 row = (
                     await session.execute(
-                        update(Transfer).where(Transfer.run_id == event.run_id).values(**values)
+                        update(Transfer).where(which).values(**values)
                         .returning(Transfer.id, Transfer.member_id, Transfer.type)
                     )
                 ).first()
@@ -221,11 +232,9 @@ class TransferActivities:
                         for i, n in enumerate(event.notifications)
                     ],
                 )
-            await session.execute(
-                insert(AuditLog),
-                [{"key": event.key, "at": event.at, "actor": event.actor, "action": event.action,
-                  "entity": "transfer", "entity_id": str(transfer_id), "detail": _json_safe(event.detail)}],
-            )
+            if not (event.create is None and event.transfer_id is not None):
+                # a created transfer's key: its run id is unique, so a retry failed on the insert above
+                await session.execute(insert(AuditLog), [self._audit_row(event, transfer_id)])
         log.info("event applied", action=event.action, status=event.status.value, key=event.key)
         return transfer_id
 

@@ -92,8 +92,11 @@ def spawn_worker(env: dict[str, str], log: Path, module: str = "cli", args: tupl
     import sys
 
     out = open(log, "ab")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", module, *args], env=env, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    argv = [sys.executable, "-m", module, *args]
+    if os.environ.get("BENCH_PROFILE"):  # py-spy writes collapsed stacks beside the log
+        argv = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "50",
+                "-o", str(log.with_suffix(".stacks")), "--", *argv]
+    proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while b"worker started" not in log.read_bytes():
         if proc.poll() is not None:
@@ -105,12 +108,16 @@ def spawn_worker(env: dict[str, str], log: Path, module: str = "cli", args: tupl
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """SIGINT to the process group (a worker under py-spy too), then force."""
+    import signal
+
     if proc.poll() is None:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGINT)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def percentile(values: list[float], p: float) -> float:

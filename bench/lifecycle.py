@@ -77,7 +77,7 @@ async def real(address: str, database_url: str, n: int, concurrency: int, workdi
             req = StartRequest(id_number=member.id_number, name=member.name, type=TransferType.EMPLOYED_WITH_ORG,
                                channel=Channel.SELF, form=form, target_org_code="DFM")
             result, _ = await start_request(engine, client, user, req, directories=directories, task_queue=queue)
-            tid = result.view.transfer_id
+            tid = result.transfer_id
             await decisions.approve(engine, client, hb, tid, None)
             await decisions.approve(engine, client, dfm, tid, None)
             view = await decisions.assign_branch(engine, client, dfm, tid, "DFM-RD")

@@ -172,6 +172,7 @@ class TransferEvent(BaseModel):
     key: str
     workflow_id: str
     run_id: str  # the first execution's run id: one transfer row per run
+    transfer_id: int | None = None  # the row, once the first event created it
     action: str
     actor: str
     at: datetime

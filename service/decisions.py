@@ -34,13 +34,31 @@ def _refuse(status: int, field: str, message: str) -> ServiceError:
 
 
 async def _load(engine: AsyncEngine, user: User, transfer_id: int) -> Transfer:
+    """The transfer by id; 404 when it does not exist or is not this user's to see. An admin's
+    visibility is checked only when their permission for the node fails (`_as_admin`): the
+    permission implies it, and the subtree query is the costly part."""
     async with session_factory(engine)() as session:
-        t = await get_visible_transfer(session, user, transfer_id)
+        t = await session.get(Transfer, transfer_id)
+        if t is not None and user.role != "admin" and await get_visible_transfer(session, user, transfer_id) is None:
+            t = None
     if t is None:
         raise _refuse(404, "id", f"转接申请 {transfer_id} 不存在")
     if user.role == "service":
         raise _refuse(403, "user", "服务账号只能发起和查看转接申请，不能审批或撤回")
     return t
+
+
+async def _as_admin(engine: AsyncEngine, user: User, t: Transfer, org_code: str):
+    """The admin's actor for an org of this transfer: 403 if they may not act for it, 404 if they
+    may not even see the transfer."""
+    try:
+        return await svc.admin_actor(engine, user, org_code)
+    except ServiceError as e:
+        if e.status == 403:
+            async with session_factory(engine)() as session:
+                if await get_visible_transfer(session, user, t.id) is None:
+                    raise _refuse(404, "id", f"转接申请 {t.id} 不存在") from e
+        raise
 
 
 def _handle(client: Client, t: Transfer):
@@ -52,7 +70,7 @@ async def _org_code(engine: AsyncEngine, org_id: int) -> str:
         return (await session.execute(select(Org.code).where(Org.id == org_id))).scalar_one()
 
 
-async def _pending_step(engine: AsyncEngine, t: Transfer) -> tuple[ApprovalStep, str]:
+async def _pending_step(engine: AsyncEngine, user: User, t: Transfer) -> tuple[ApprovalStep, str]:
     async with session_factory(engine)() as session:
         step = (
             await session.execute(
@@ -61,6 +79,8 @@ async def _pending_step(engine: AsyncEngine, t: Transfer) -> tuple[ApprovalStep,
             )
         ).scalars().first()
         if step is None:
+            if await get_visible_transfer(session, user, t.id) is None:  # not even theirs to see
+                raise _refuse(404, "id", f"转接申请 {t.id} 不存在")
             raise _refuse(409, "status", "该申请当前没有待审批的节点")
         code = (await session.execute(select(Org.code).where(Org.id == step.org_id))).scalar_one()
     return step, code
@@ -68,8 +88,8 @@ async def _pending_step(engine: AsyncEngine, t: Transfer) -> tuple[ApprovalStep,
 
 async def approve(engine: AsyncEngine, client: Client, user: User, transfer_id: int, comment: str | None) -> TransferView:
     t = await _load(engine, user, transfer_id)
-    step, org_code = await _pending_step(engine, t)
-    actor = await svc.admin_actor(engine, user, org_code)
+    step, org_code = await _pending_step(engine, user, t)
+    actor = await _as_admin(engine, user, t, org_code)
     return await svc.approve(_handle(client, t), ApproveInput(round=step.round, seq=step.seq, actor=actor, comment=comment))
 
 
@@ -77,8 +97,8 @@ async def return_request(
     engine: AsyncEngine, client: Client, user: User, transfer_id: int, reason_code: str, reason_text: str
 ) -> TransferView:
     t = await _load(engine, user, transfer_id)
-    step, org_code = await _pending_step(engine, t)
-    actor = await svc.admin_actor(engine, user, org_code)
+    step, org_code = await _pending_step(engine, user, t)
+    actor = await _as_admin(engine, user, t, org_code)
     return await svc.return_request(
         _handle(client, t),
         ReturnInput(round=step.round, seq=step.seq, actor=actor, reason_code=reason_code, reason_text=reason_text),
@@ -94,7 +114,7 @@ async def _initiator_actor(engine: AsyncEngine, client: Client, user: User, t: T
         return svc.member_actor(user), view
     if user.role == "member":
         raise _refuse(403, "user", "该申请由组织发起，只能由发起组织撤回或重新提交")
-    return await svc.admin_actor(engine, user, init.org_code), view
+    return await _as_admin(engine, user, t, init.org_code), view
 
 
 async def withdraw(engine: AsyncEngine, client: Client, user: User, transfer_id: int, reason: str) -> TransferView:
@@ -128,7 +148,7 @@ async def resubmit(
 async def assign_branch(engine: AsyncEngine, client: Client, user: User, transfer_id: int, branch_code: str) -> TransferView:
     t = await _load(engine, user, transfer_id)
     target_code = await _org_code(engine, t.target_org_id)
-    actor = await svc.admin_actor(engine, user, target_code)
+    actor = await _as_admin(engine, user, t, target_code)
     return await svc.assign_branch(
         engine, _handle(client, t), AssignBranchInput(actor=actor, branch=OrgRef(code=branch_code, name="")), target_code
     )

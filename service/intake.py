@@ -91,9 +91,9 @@ async def start_request(
     today = shanghai_date(now)
     request_id = f"{user.username}:{idempotency_key}" if idempotency_key else None
     if request_id and not dry_run:
-        seen = await find_by_request_id(engine, client, request_id)
+        seen = await find_by_request_id(engine, client, request_id, live=False)
         if seen is not None:
-            return seen, seen.view.route
+            return seen, seen.route
 
     problems: list[Problem] = []
     if bad := idcard.problems(req.id_number, today=today):
@@ -160,4 +160,4 @@ async def start_request(
         initiator=initiator, route=chosen, request_id=request_id,
     )
     result = await start(client, inp, task_queue=task_queue, id_prefix=id_prefix)
-    return result, result.view.route
+    return result, result.route

@@ -63,8 +63,10 @@ def _refuse(status: int, field: str, message: str) -> ServiceError:
 
 @dataclass
 class StartResult:
-    view: TransferView
+    transfer_id: int
     created: bool  # False when the member's open transfer (or this request id's) was returned
+    view: TransferView | None = None  # the live state (None when answered from the database)
+    route: Route | None = None
 
 
 async def build_input(
@@ -125,14 +127,21 @@ async def build_input(
     )
 
 
-async def find_by_request_id(engine: AsyncEngine, client: Client, request_id: str) -> StartResult | None:
-    """The transfer a request id already started, open or closed, with its live state."""
+async def find_by_request_id(
+    engine: AsyncEngine, client: Client | None, request_id: str, *, live: bool = True
+) -> StartResult | None:
+    """The transfer a request id already started, open or closed; with `live`, also its state
+    from the workflow (a query: for a closed run no longer cached, a replay of its history)."""
     async with session_factory(engine)() as session:
         seen = (await session.execute(select(Transfer).where(Transfer.request_id == request_id))).scalar_one_or_none()
     if seen is None:
         return None
-    handle = client.get_workflow_handle_for(TransferWorkflow.run, seen.workflow_id, run_id=seen.run_id)
-    return StartResult(view=await handle.query(TransferWorkflow.status_query), created=False)
+    route = Route(clause=seen.route_clause, explanation=seen.route_explanation)
+    view = None
+    if live:
+        handle = client.get_workflow_handle_for(TransferWorkflow.run, seen.workflow_id, run_id=seen.run_id)
+        view = await handle.query(TransferWorkflow.status_query)
+    return StartResult(transfer_id=seen.id, created=False, view=view, route=route)
 
 
 async def start(
@@ -153,7 +162,8 @@ async def start(
     view = await client.execute_update_with_start_workflow(
         TransferWorkflow.recorded, start_workflow_operation=start_op, result_type=TransferView
     )
-    return StartResult(view=view, created=view.request_id == inp.request_id)
+    return StartResult(transfer_id=view.transfer_id, created=view.request_id == inp.request_id, view=view,
+                       route=view.route)
 
 
 async def start_transfer(

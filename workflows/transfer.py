@@ -422,6 +422,7 @@ class TransferWorkflow(EventJournal):
         node = self._current()
         event = TransferEvent(
             **fields,
+            transfer_id=self.transfer_id,
             status=self.status,
             current_node_org_code=node.org_code if node is not None and self.status == TransferStatus.PENDING else None,
             steps=[s.model_copy() for s in (steps or [])],

@@ -119,7 +119,7 @@ async def start_transfer(
     if not result.created:
         response.status_code = 200
     async with state.sessions() as session:
-        t = await queries.get_visible_transfer(session, user, result.view.transfer_id)
+        t = await queries.get_visible_transfer(session, user, result.transfer_id)
         if t is None:  # the member's open transfer was started by someone this caller may not see
             raise ServiceError(409, [Problem("id_number", "该团员已有办理中的转接申请")])
         return await queries.transfer_detail(session, user, t)

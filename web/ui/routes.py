@@ -588,7 +588,7 @@ async def _start_post(request: Request, channel: Channel) -> Response:
             raise
         return await _form_page(request, channel, values=data, problems=e.problems, status_code=e.status)
     async with request.app.state.sessions() as db:
-        seen = await queries.get_visible_transfer(db, user, result.view.transfer_id)
+        seen = await queries.get_visible_transfer(db, user, result.transfer_id)
     if seen is None:  # the member's open transfer was started by someone this viewer may not see
         return await _form_page(request, channel, values=data, status_code=409,
                                 problems=[Problem("id_number", "该团员已有办理中的转接申请（由其他组织发起），不能重复发起")])

@@ -1,0 +1,232 @@
+"""Typed bodies of the zhtj-transfer REST API, as a client sees them.
+
+These mirror `web.api.schemas` (the server's contract; OpenAPI at /openapi.json) but depend on
+nothing of the server: a service that only talks to the API needs httpx and pydantic, not the
+domain, the database or Temporal. `tests/starter/test_client.py` checks that both stay in step
+(same fields, same enum values).
+
+Response models ignore fields they do not know, so a newer server does not break an older client;
+request models refuse unknown fields, as the server does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TransferType(StrEnum):
+    """The eight 学社衔接 transfer types (API codes)."""
+
+    FURTHER_STUDY = "further_study"  # 1 升学
+    EMPLOYED_WITH_ORG = "employed_with_org"  # 2 已落实工作单位（工作单位有团组织）
+    EMPLOYED_WITHOUT_ORG = "employed_without_org"  # 3 已落实工作单位（工作单位无团组织）
+    ABROAD_OFFICIAL = "abroad_official"  # 4 出国（因公出国／境）
+    ABROAD_STUDY = "abroad_study"  # 5 出国（境）学习研究 (kept at school: not started by the API)
+    ABROAD_PRIVATE = "abroad_private"  # 6 出国（因私出国／境）
+    UNEMPLOYED = "unemployed"  # 7 未就业
+    SPECIAL_UNIT = "special_unit"  # 8 转往特殊单位团组织
+
+
+class Channel(StrEnum):
+    OUT = "out"  # 办理转出
+    IN = "in"  # 办理转入
+    SELF = "self"  # 个人发起
+
+
+PartitionCode = Literal["national", "beijing", "guangdong", "fujian"]
+StatusCode = Literal["pending", "returned", "awaiting_assignment", "completed", "withdrawn", "expired"]
+NodeStatusCode = Literal["waiting", "pending", "approved", "auto_approved", "returned"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# ---- requests ----------------------------------------------------------------------------------
+class TokenRequest(_In):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class StartTransferRequest(_In):
+    """POST /api/transfers and /api/transfers/validate. `form` holds the type's form keys
+    (nested `location` object: province, city, county, township)."""
+
+    id_number: str = Field(min_length=1, max_length=32, description="身份证号")
+    name: str = Field(min_length=1, max_length=100, description="姓名")
+    type: TransferType
+    channel: Channel
+    target_org_code: str | None = Field(default=None, max_length=64)
+    partition: PartitionCode | None = None
+    form: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApproveRequest(_In):
+    comment: str | None = Field(default=None, max_length=500)
+
+
+class ReturnRequest(_In):
+    reason_code: str = Field(min_length=1, max_length=32)
+    reason_text: str = Field(default="", max_length=500)
+
+
+class WithdrawRequest(_In):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ResubmitRequest(_In):
+    form: dict[str, Any]
+    target_org_code: str | None = Field(default=None, max_length=64)
+
+
+class AssignBranchRequest(_In):
+    branch_code: str = Field(min_length=1, max_length=64)
+
+
+class BatchApproveRequest(_In):
+    ids: list[int] = Field(min_length=1, max_length=200)
+
+
+# ---- responses ---------------------------------------------------------------------------------
+class TokenResponse(_Out):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+
+
+class OrgOut(_Out):
+    code: str
+    name: str
+    kind: str
+    partition: str
+    branch_level: bool
+    parent_code: str | None
+
+
+class RouteOut(_Out):
+    org_code: str
+    clause: str | None
+    explanation: str | None
+
+
+class ValidateResponse(_Out):
+    ok: bool
+    route: RouteOut
+
+
+class MemberOut(_Out):
+    id: int
+    name: str
+    id_number: str  # masked (420106********1234) unless the caller may see it whole
+
+
+class NodeOut(_Out):
+    seq: int
+    org_code: str
+    org_name: str
+    status: NodeStatusCode
+    deadline: datetime | None
+    remind_at: datetime | None
+    reminded_at: datetime | None
+    decided_by: str | None
+    decided_at: datetime | None
+    reason_code: str | None
+    comment: str | None
+
+
+class HistoryOut(_Out):
+    at: datetime
+    action: str
+    actor: str
+    detail: dict[str, Any]
+
+
+class TransferOut(_Out):
+    id: int
+    workflow_id: str
+    status: StatusCode
+    type: TransferType
+    channel: Channel
+    member: MemberOut
+    from_org_code: str
+    target_org_code: str
+    form: dict[str, Any]
+    route: RouteOut
+    round: int
+    nodes: list[NodeOut]
+    branch_code: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    history: list[HistoryOut]
+
+
+class CurrentNodeOut(_Out):
+    org_code: str
+    deadline: datetime | None
+    remind_at: datetime | None
+    overdue: bool
+    days_waiting: int
+
+
+class TransferSummary(_Out):
+    id: int
+    status: StatusCode
+    type: TransferType
+    channel: Channel
+    member: MemberOut
+    from_org_code: str
+    target_org_code: str
+    current_node: CurrentNodeOut | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TransferPage(_Out):
+    items: list[TransferSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+class FieldErrorOut(_Out):
+    field: str
+    message: str
+
+
+class BatchResult(_Out):
+    id: int
+    ok: bool
+    status: str | None = None
+    status_code: int | None = None
+    errors: list[FieldErrorOut] = []
+
+
+class BatchResponse(_Out):
+    results: list[BatchResult]
+
+
+class Problem(_Out):
+    """An error body (application/problem+json, RFC 9457) with the field errors in Chinese."""
+
+    type: str = "about:blank"
+    title: str = ""
+    status: int = 0
+    detail: str = ""
+    errors: list[FieldErrorOut] = []
+
+
+__all__ = [
+    "ApproveRequest", "AssignBranchRequest", "BatchApproveRequest", "BatchResponse", "BatchResult", "Channel",
+    "CurrentNodeOut", "FieldErrorOut", "HistoryOut", "MemberOut", "NodeOut", "OrgOut", "PartitionCode", "Problem",
+    "ResubmitRequest", "ReturnRequest", "RouteOut", "StartTransferRequest", "StatusCode", "TokenRequest",
+    "TokenResponse", "TransferOut", "TransferPage", "TransferSummary", "TransferType", "ValidateResponse",
+    "WithdrawRequest",
+]
