@@ -17,12 +17,15 @@ timeline (length and reminder offsets) by the same factor, as `TransferPolicy.sc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Iterable
 
 from pydantic import BaseModel, Field, field_validator
 
 from domain.deadlines import add_months
+from domain.directory import OrgInfo
 from domain.orgs import OrgKind
 
 DAY = timedelta(days=1)
@@ -116,6 +119,43 @@ def school_branch_name(school_name: str, kind: OrgKind | str) -> str:
     """The school's name without its trailing 团委, then the branch's name (武汉大学延迟毕业团支部)."""
     base = school_name[: -len("团委")] if school_name.endswith("团委") else school_name
     return f"{base}{_special(kind)[1]}"
+
+
+#: The clause that puts a member into each of the school's special branches.
+SCHOOL_BRANCH_CLAUSES: dict[OrgKind, str] = {
+    OrgKind.ABROAD_STUDY_BRANCH: "§I.5",
+    OrgKind.MOBILE_BRANCH: "§I.4",
+    OrgKind.DELAYED_BRANCH: "§I.7",
+}
+_PLACEMENT_REASONS: dict[OrgKind, str] = {
+    OrgKind.ABROAD_STUDY_BRANCH: "出国（境）学习研究，保留团组织关系在原就读学校",
+    OrgKind.MOBILE_BRANCH: "未就业，在原就读学校保留团组织关系（一般不超过6个月）",
+    OrgKind.DELAYED_BRANCH: "延迟毕业，由学校集中管理",
+}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a flow that keeps the member at school puts them, and which clause says so."""
+
+    code: str
+    name: str
+    kind: OrgKind
+    exists: bool  # False: the branch is created under the school on first use
+    clause: str
+    explanation: str
+
+
+def school_placement(kind: OrgKind | str, school: OrgInfo, children: Iterable[OrgInfo]) -> Placement:
+    """The school's branch of a special kind among its children (the first by code), or the one
+    to create (``<school>-ABR|MOB|DLY``), with its clause (§I.5, §I.4, §I.7)."""
+    k = OrgKind(kind)
+    found = sorted((c for c in children if c.kind == k and c.parent_code == school.code), key=lambda c: c.code)
+    code, name = (found[0].code, found[0].name) if found else (school_branch_code(school.code, k),
+                                                              school_branch_name(school.name, k))
+    clause = SCHOOL_BRANCH_CLAUSES[k]
+    return Placement(code=code, name=name, kind=k, exists=bool(found), clause=clause,
+                     explanation=f"{clause} {_PLACEMENT_REASONS[k]} → {name}" + ("" if found else "（首次使用时建立）"))
 
 
 # ---- holding timeline -------------------------------------------------------------------------

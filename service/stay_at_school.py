@@ -40,8 +40,7 @@ from domain.holdings import (
     HoldingPolicy,
     HoldingStatus,
     holding_policy_for,
-    school_branch_code,
-    school_branch_name,
+    school_placement,
 )
 from domain.orgs import OrgKind
 from domain.policy import TransferPolicy, policy_for
@@ -62,7 +61,7 @@ from messages.transfers import SYSTEM_ACTOR, Actor, OrgRef
 from models import AuditLog, Member, Org, Transfer
 from models.db import session_factory, session_scope
 from models.tables import Holding
-from service.directory import load_with_ancestors
+from service.directory import load_with_ancestors, org_info
 from service.transfers import Problem, ServiceError
 from workflows.stay_at_school import (
     HOLDING_ID_PREFIX,
@@ -130,13 +129,11 @@ async def _member_and_school(session: AsyncSession, member_id: int) -> tuple[Mem
 async def _school_branch(session: AsyncSession, school: OrgInfo, kind: OrgKind) -> BranchSpec:
     """The school's existing branch of a special kind, or the spec of the one to create."""
     school_id = (await session.execute(select(Org.id).where(Org.code == school.code))).scalar_one()
-    existing = (
-        await session.execute(select(Org).where(Org.parent_id == school_id, Org.kind == kind.value).order_by(Org.id))
-    ).scalars().first()
-    if existing is not None:
-        return BranchSpec(code=existing.code, name=existing.name, kind=kind.value, parent_code=school.code)
-    return BranchSpec(code=school_branch_code(school.code, kind), name=school_branch_name(school.name, kind),
-                      kind=kind.value, parent_code=school.code)
+    children = (
+        await session.execute(select(Org).where(Org.parent_id == school_id, Org.kind == kind.value))
+    ).scalars().all()
+    p = school_placement(kind, school, [org_info(c, school.code) for c in children])
+    return BranchSpec(code=p.code, name=p.name, kind=kind.value, parent_code=school.code)
 
 
 async def _open_transfer(session: AsyncSession, member_id: int) -> Transfer | None:

@@ -6,6 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from domain.directory import OrgInfo as _Org
+from domain.holdings import school_placement
+
 from domain.deadlines import SHANGHAI, add_months
 from domain.holdings import (
     DEFAULT_HOLDING_POLICY,
@@ -85,3 +88,31 @@ def test_school_branch_codes_and_names():
     assert school_branch_name("某学院", OrgKind.MOBILE_BRANCH) == "某学院毕业学生流动团员团支部"
     with pytest.raises(ValueError):
         school_branch_code("WHU", "branch")
+
+
+# ---- §6 placements: one row per flow that keeps the member at school ----------------------------
+
+_WHU = _Org("WHU", "武汉大学团委", "school", "HB", approval_authority=True)
+_WHU_CHILDREN = [
+    _Org("WHU-ABR", "武汉大学出国（境）学习研究团员团支部", "abroad_study_branch", "WHU", branch_level=True),
+    _Org("WHU-MOB", "武汉大学毕业学生流动团员团支部", "mobile_branch", "WHU", branch_level=True),
+    _Org("WHU-CS", "武汉大学计算机学院团委", "college", "WHU", approval_authority=True),
+]
+
+
+@pytest.mark.parametrize(
+    "case, kind, children, code, exists, clause",
+    [
+        ("abroad-study-branch-exists", "abroad_study_branch", _WHU_CHILDREN, "WHU-ABR", True, "§I.5"),
+        ("abroad-study-branch-created", "abroad_study_branch", [], "WHU-ABR", False, "§I.5"),
+        ("unemployed-kept-at-school", "mobile_branch", _WHU_CHILDREN, "WHU-MOB", True, "§I.4"),
+        ("unemployed-mobile-branch-created", "mobile_branch", [], "WHU-MOB", False, "§I.4"),
+        ("delayed-graduation-first-use", "delayed_branch", _WHU_CHILDREN, "WHU-DLY", False, "§I.7"),
+        ("delayed-graduation-reused", "delayed_branch",
+         [_Org("WHU-YCBY", "武汉大学延迟毕业团支部", "delayed_branch", "WHU", branch_level=True)], "WHU-YCBY", True, "§I.7"),
+    ],
+)
+def test_school_placement(case, kind, children, code, exists, clause):
+    p = school_placement(kind, _WHU, children)
+    assert (p.code, p.exists, p.clause) == (code, exists, clause)
+    assert p.explanation.startswith(clause) and p.name.startswith("武汉大学")
