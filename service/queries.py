@@ -246,7 +246,7 @@ async def search_orgs(
     stmt = select(Org)
     if q:
         like = f"%{q.strip()}%"
-        stmt = stmt.where(or_(Org.name.like(like), Org.code.like(like)))
+        stmt = stmt.where(or_(Org.name.ilike(like), Org.code.ilike(like)))  # case-insensitive on both engines
     if partition == Partition.NATIONAL.value:
         stmt = stmt.where(Org.partition.not_in(SPECIAL_PARTITIONS))
     elif partition:

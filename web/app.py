@@ -19,6 +19,7 @@ from models.db import assert_migrated, current_revision, make_engine, session_fa
 from service.auth import LoginThrottle
 from service.orgdir import DIRECTORIES
 from web.api import errors
+from web.nul_guard import NulGuard
 from web.api import routes as api_routes
 from web.ui import router as ui_router
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = s
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     errors.install(app)
+    app.add_middleware(NulGuard)
     app.include_router(api_routes.router)
     app.include_router(ui_router)
 

@@ -312,3 +312,13 @@ async def test_batch_approve(api):
     assert results[0]["status"] == "awaiting_assignment"
     assert results[1]["status_code"] == 404 and results[2]["status_code"] == 404
     _problem(await api.as_("dfm", "POST", "/api/transfers/batch/approve", json={"ids": []}), 422, "ids")
+
+
+async def test_nul_characters_are_refused_not_a_500(api):
+    """PostgreSQL cannot hold U+0000 in text: such input is refused up front, on both engines."""
+    m = await api.member_in("WHU-CS-2022-1")
+    before = await _written(api)
+    _problem(await api.as_("whu", "GET", "/api/transfers", params={"node_org": "DFM\x00"}), 422, "query", "空字符")
+    _problem(await api.as_("whu", "POST", "/api/transfers", json=_out_body(m, name=m.name + "\x00")), 422, "body")
+    _problem(await api.as_("whu", "GET", "/api/transfers/2147483648"), 422, "transfer_id")
+    assert await _written(api) == before

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from models import User
+from models.tables import MAX_ROW_ID
 from service import auth, decisions, queries
 from service.intake import StartRequest, start_request
 from service.transfers import Problem, ServiceError
@@ -36,7 +37,7 @@ async def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-TransferId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the transfer's id")]
+TransferId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the transfer's id")]
 
 
 async def _client(request: Request):

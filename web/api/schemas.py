@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.transfers import Channel, TransferType
+from models.tables import MAX_ROW_ID
 
 PartitionCode = Literal["national", "beijing", "guangdong", "fujian"]
 StatusCode = Literal["pending", "returned", "awaiting_assignment", "completed", "withdrawn", "expired"]
@@ -155,7 +156,7 @@ class AssignBranchRequest(_In):
 
 
 class BatchApproveRequest(_In):
-    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(min_length=1, max_length=200)
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(min_length=1, max_length=200)
 
 
 class FieldErrorOut(BaseModel):

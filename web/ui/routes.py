@@ -28,6 +28,7 @@ from domain.glossary import ORG_KIND_LABELS, PARTITION_QUESTION, USER_ROLE_LABEL
 from domain.holdings import REGISTER_LABELS, RegisterKind
 from domain.orgs import Partition
 from domain.transfers import Channel, TransferStatus, TransferType
+from models.tables import MAX_ROW_ID
 from models import ApprovalStep, Member, Org, Transfer, User
 from service import auth, decisions, lookup, queries, registers
 from service.intake import StartRequest, start_request
@@ -216,9 +217,9 @@ def _int(value: Any, default: int | None = None) -> int | None:
 
 
 def _id(value: Any) -> int | None:
-    """A row id from a path or form: a positive 64-bit integer, else None (a 404, not a crash)."""
+    """A row id from a path or form: a positive database integer, else None (a 404, not a crash)."""
     n = _int(value)
-    return n if n is not None and 0 < n < 2**63 else None
+    return n if n is not None and 0 < n <= MAX_ROW_ID else None
 
 
 async def _form(request: Request) -> dict[str, str]:
