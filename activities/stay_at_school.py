@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.common import json_safe
 from core.logging import get_logger
 from domain.holdings import HoldingKind, HoldingStatus, RetentionStatus
 from domain.orgs import OrgKind, rule_for
@@ -151,7 +152,7 @@ class StayAtSchoolActivities:
         from models.tables import AuditLog
 
         session.add(AuditLog(key=key, at=at, actor=actor, action=action, entity=entity, entity_id=str(entity_id),
-                             detail=_json_safe(detail)))
+                             detail=json_safe(detail)))
 
     # --- abroad-study retention ----------------------------------------------------------------
 
@@ -309,13 +310,3 @@ class StayAtSchoolActivities:
             self._audit(session, event.key, event.at, event.actor, event.action, "holding", row.id, event.detail)
         log.info("event applied", action=event.action, status=event.status.value, key=event.key)
         return True
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.common import json_safe
 from core.logging import get_logger
 from messages.transfers import CompletionFollowUp, TransferEvent
 
@@ -81,7 +82,7 @@ class TransferActivities:
     @staticmethod
     def _audit_row(event: TransferEvent, transfer_id: int) -> dict[str, Any]:
         return {"key": event.key, "at": event.at, "actor": event.actor, "action": event.action,
-                "entity": "transfer", "entity_id": str(transfer_id), "detail": _json_safe(event.detail)}
+                "entity": "transfer", "entity_id": str(transfer_id), "detail": json_safe(event.detail)}
 
     async def _org_ids(self, session, codes: set[str]) -> dict[str, int]:
         """Org ids by code; an org's id never changes, so they are kept for the process's life."""
@@ -237,13 +238,3 @@ class TransferActivities:
                 await session.execute(insert(AuditLog), [self._audit_row(event, transfer_id)])
         log.info("event applied", action=event.action, status=event.status.value, key=event.key)
         return transfer_id
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client
+from typing import Any
+
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -58,3 +61,26 @@ async def ensure_search_attributes(client: Client, namespace: str | None = None)
         return []
     log.info("search attributes registered", names=sorted(missing), namespace=ns)
     return sorted(missing)
+
+
+async def start_and_wait_recorded(
+    client: Client,
+    run: Any,
+    arg: Any,
+    recorded: Any,
+    *,
+    workflow_id: str,
+    task_queue: str,
+    result_type: type,
+) -> Any:
+    """Start a workflow (or find the open one with that id) and get its `recorded` update's answer
+    in one round trip (update-with-start): the state once its start is in the database."""
+    op = WithStartWorkflowOperation(
+        run,
+        arg,
+        id=workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    )
+    return await client.execute_update_with_start_workflow(recorded, start_workflow_operation=op, result_type=result_type)

@@ -24,12 +24,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from activities.stay_at_school import find_or_create_branch, move_member
+from core.temporal import start_and_wait_recorded
 from domain import idcard
 from domain.deadlines import mobile_marking_allowed
 from domain.directory import Directory, OrgInfo
@@ -224,16 +224,9 @@ async def submit_retention(
     client: Client, inp: RetentionInput, *, task_queue: str, id_prefix: str = RETENTION_ID_PREFIX
 ) -> RetentionStart:
     """Start the application (retention-<member>), or return the member's pending one."""
-    op = WithStartWorkflowOperation(
-        AbroadRetentionWorkflow.run,
-        inp,
-        id=retention_workflow_id(inp.member_id, id_prefix),
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    )
-    view = await client.execute_update_with_start_workflow(
-        AbroadRetentionWorkflow.recorded, start_workflow_operation=op, result_type=RetentionView
+    view = await start_and_wait_recorded(
+        client, AbroadRetentionWorkflow.run, inp, AbroadRetentionWorkflow.recorded,
+        workflow_id=retention_workflow_id(inp.member_id, id_prefix), task_queue=task_queue, result_type=RetentionView,
     )
     return RetentionStart(view=view, created=view.request_id == inp.request_id)
 
@@ -264,16 +257,10 @@ async def retention_view(handle: WorkflowHandle) -> RetentionView:
 
 
 async def _start_holding(client: Client, inp: HoldingInput, *, task_queue: str, id_prefix: str) -> HoldingStart:
-    op = WithStartWorkflowOperation(
-        HoldingWorkflow.run,
-        inp,
-        id=holding_workflow_id(inp.kind, inp.member_id, id_prefix),
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    )
-    view = await client.execute_update_with_start_workflow(
-        HoldingWorkflow.recorded, start_workflow_operation=op, result_type=HoldingView
+    view = await start_and_wait_recorded(
+        client, HoldingWorkflow.run, inp, HoldingWorkflow.recorded,
+        workflow_id=holding_workflow_id(inp.kind, inp.member_id, id_prefix), task_queue=task_queue,
+        result_type=HoldingView,
     )
     return HoldingStart(view=view, created=view.request_id == inp.request_id)
 

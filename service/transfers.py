@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from core.settings import get_settings
+from core.temporal import start_and_wait_recorded
 from domain import idcard
 from domain.approval import ChainError, approval_chain
 from domain.policy import TransferPolicy, policy_for
@@ -150,17 +150,10 @@ async def start(
     """Start the member's transfer, or return the open one (USE_EXISTING on transfer-<member>).
 
     `id_prefix` lets tests sharing one server keep their members apart."""
-    start_op = WithStartWorkflowOperation(
-        TransferWorkflow.run,
-        inp,
-        id=workflow_id_for(inp.member_id, id_prefix),
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-    )
     # update-with-start: one round trip gives the recorded state (row id, first node, deadlines)
-    view = await client.execute_update_with_start_workflow(
-        TransferWorkflow.recorded, start_workflow_operation=start_op, result_type=TransferView
+    view = await start_and_wait_recorded(
+        client, TransferWorkflow.run, inp, TransferWorkflow.recorded,
+        workflow_id=workflow_id_for(inp.member_id, id_prefix), task_queue=task_queue, result_type=TransferView,
     )
     return StartResult(transfer_id=view.transfer_id, created=view.request_id == inp.request_id, view=view,
                        route=view.route)
