@@ -90,7 +90,7 @@ async def start_request(
     now = now or datetime.now(timezone.utc)
     today = shanghai_date(now)
     request_id = f"{user.username}:{idempotency_key}" if idempotency_key else None
-    if request_id and not dry_run:
+    if request_id:  # a start already made with this key (a dry run answers for it too)
         seen = await find_by_request_id(engine, client, request_id, live=False)
         if seen is not None:
             return seen, seen.route

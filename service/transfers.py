@@ -35,7 +35,7 @@ from messages.transfers import (
     TransferView,
     WithdrawInput,
 )
-from models import Member, Transfer, User
+from models import Member, Org, Transfer, User
 from models.db import session_factory
 from service.directory import load_with_ancestors
 from service.orgdir import DIRECTORIES
@@ -136,7 +136,9 @@ async def find_by_request_id(
         seen = (await session.execute(select(Transfer).where(Transfer.request_id == request_id))).scalar_one_or_none()
     if seen is None:
         return None
-    route = Route(clause=seen.route_clause, explanation=seen.route_explanation)
+    async with session_factory(engine)() as session:
+        target_code = await session.scalar(select(Org.code).where(Org.id == seen.target_org_id))
+    route = Route(clause=seen.route_clause, explanation=seen.route_explanation, org_code=target_code)
     view = None
     if live:
         handle = client.get_workflow_handle_for(TransferWorkflow.run, seen.workflow_id, run_id=seen.run_id)

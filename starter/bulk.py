@@ -505,7 +505,7 @@ async def run_import(
                 if account:
                     return
                 try:
-                    await client.validate_transfer(row.request)
+                    await client.validate_transfer(row.request, idempotency_key=row.key)
                 except ApiConnectionError as e:
                     account.append(str(e))
                 except ApiError as e:

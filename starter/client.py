@@ -223,9 +223,13 @@ class ZhtjClient:
         return [OrgOut.model_validate(o) for o in r.json()]
 
     # ---- transfers -----------------------------------------------------------------------------
-    async def validate_transfer(self, req: StartTransferRequest | Mapping[str, Any]) -> RouteOut:
-        """POST /api/transfers/validate: every check of a start and the route; starts nothing."""
-        r = await self._send("POST", "/api/transfers/validate", json_body=_dump(req), idempotent=True)
+    async def validate_transfer(
+        self, req: StartTransferRequest | Mapping[str, Any], idempotency_key: str | None = None
+    ) -> RouteOut:
+        """POST /api/transfers/validate: every check of a start and the route; starts nothing.
+        With the key of a start already made, it answers for that transfer (no checks again)."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        r = await self._send("POST", "/api/transfers/validate", json_body=_dump(req), headers=headers, idempotent=True)
         return ValidateResponse.model_validate(r.json()).route
 
     async def start_transfer(

@@ -119,6 +119,7 @@ class RouteOut(_Out):
 class ValidateResponse(_Out):
     ok: bool
     route: RouteOut
+    transfer_id: int | None = None  # this Idempotency-Key already started that transfer
 
 
 class MemberOut(_Out):

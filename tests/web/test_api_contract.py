@@ -322,3 +322,23 @@ async def test_nul_characters_are_refused_not_a_500(api):
     _problem(await api.as_("whu", "POST", "/api/transfers", json=_out_body(m, name=m.name + "\x00")), 422, "body")
     _problem(await api.as_("whu", "GET", "/api/transfers/2147483648"), 422, "transfer_id")
     assert await _written(api) == before
+
+
+async def test_validate_with_a_used_key_answers_for_that_transfer(api):
+    """A bulk file re-run after its transfers completed: the members moved, yet the rows are not
+    refused; the key's transfer is named and nothing new starts."""
+    m = await api.member_in("WHU-CS-2022-2", 1)
+    body = {"id_number": m.id_number, "name": m.name, "type": "unemployed", "channel": "out",
+            "target_org_code": "HB-WH-HS-GS-TMP",
+            "form": {"address": "关山街道", "location": {"province": "湖北省", "city": "武汉市", "county": "洪山区",
+                                                       "township": "关山街道"}}}
+    h = {"Idempotency-Key": "bulk-row-7"}
+    t = (await api.as_("whu", "POST", "/api/transfers", json=body, headers=h)).json()
+    done = await api.as_("hb-wh-hs-gs", "POST", f"/api/transfers/{t['id']}/approve", json={})
+    assert done.json()["status"] == "completed"
+    again = await api.as_("whu", "POST", "/api/transfers/validate", json=body, headers=h)
+    assert again.status_code == 200, again.text
+    assert again.json()["transfer_id"] == t["id"] and again.json()["route"]["org_code"] == "HB-WH-HS-GS-TMP"
+    # without the key the row is checked afresh: the member is no longer the school's
+    _problem(await api.as_("whu", "POST", "/api/transfers/validate", json=body), 403, "channel")
+    assert await api.count(Transfer) == 1

@@ -99,9 +99,19 @@ async def _start(request: Request, user: User, body: s.StartTransferRequest, ide
 
 
 @router.post("/transfers/validate", response_model=s.ValidateResponse, tags=["transfers"])
-async def validate_transfer(body: s.StartTransferRequest, request: Request, user: CurrentUser) -> dict:
-    """Every check of a start, and the route it would take; nothing is started or written."""
-    _, proposal = await _start(request, user, body, None, dry_run=True)
+async def validate_transfer(
+    body: s.StartTransferRequest,
+    request: Request,
+    user: CurrentUser,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
+) -> dict:
+    """Every check of a start, and the route it would take; nothing is started or written.
+    With the Idempotency-Key of a start already made, the answer is that transfer's (so a bulk
+    file re-run after its transfers completed is not refused because the members moved)."""
+    seen, proposal = await _start(request, user, body, idempotency_key, dry_run=True)
+    if seen is not None:
+        return {"ok": True, "transfer_id": seen.transfer_id,
+                "route": {"org_code": proposal.org_code, "clause": proposal.clause, "explanation": proposal.explanation}}
     return {"ok": True, "route": {"org_code": proposal.org_code, "clause": proposal.clause,
                                   "explanation": proposal.explanation}}
 

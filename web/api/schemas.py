@@ -50,6 +50,7 @@ class StartTransferRequest(_In):
 class ValidateResponse(BaseModel):
     ok: bool
     route: "RouteOut"
+    transfer_id: int | None = Field(default=None, description="set when this Idempotency-Key already started a transfer")
 
 
 class MemberOut(BaseModel):
