@@ -154,6 +154,16 @@ class StayAtSchoolActivities:
         session.add(AuditLog(key=key, at=at, actor=actor, action=action, entity=entity, entity_id=str(entity_id),
                              detail=json_safe(detail)))
 
+    @staticmethod
+    async def _already_applied(session, event: RetentionEvent | HoldingEvent) -> bool:
+        """The event's key is in the audit log: a retry of an applied event writes nothing."""
+        from models.tables import AuditLog
+
+        if (await session.execute(select(AuditLog.id).where(AuditLog.key == event.key))).first():
+            log.info("event already applied", key=event.key, action=event.action)
+            return True
+        return False
+
     # --- abroad-study retention ----------------------------------------------------------------
 
     @activity.defn
@@ -163,11 +173,10 @@ class StayAtSchoolActivities:
 
     async def _apply_retention(self, event: RetentionEvent) -> bool:
         from models.db import session_scope
-        from models.tables import AbroadRetention, AuditLog, Member
+        from models.tables import AbroadRetention, Member
 
         async with session_scope(self.engine) as session:
-            if (await session.execute(select(AuditLog.id).where(AuditLog.key == event.key))).first():
-                log.info("event already applied", key=event.key, action=event.action)
+            if await self._already_applied(session, event):
                 return False
             codes = {n.org_code for n in event.notifications if n.org_code}
             if event.create is not None:
@@ -237,11 +246,10 @@ class StayAtSchoolActivities:
 
     async def _apply_holding(self, event: HoldingEvent) -> bool:
         from models.db import session_scope
-        from models.tables import AuditLog, Holding, Member
+        from models.tables import Holding, Member
 
         async with session_scope(self.engine) as session:
-            if (await session.execute(select(AuditLog.id).where(AuditLog.key == event.key))).first():
-                log.info("event already applied", key=event.key, action=event.action)
+            if await self._already_applied(session, event):
                 return False
             codes = {n.org_code for n in event.notifications if n.org_code}
             if event.create is not None:
