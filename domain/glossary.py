@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.holdings import HoldingKind, HoldingStatus, RegisterKind, RetentionStatus
 from domain.orgs import OrgKind, Partition
 from domain.transfers import ActorKind, Channel, NodeRole, NodeStatus, ReturnReason, TransferStatus, TransferType
 
@@ -154,3 +155,47 @@ UNIT_KIND_LABELS: dict[str, str] = {
 
 #: The question of A2 note 2 and its answers.
 PARTITION_QUESTION = "转入组织（新组织）是否属于北京／广东／福建"
+
+# --- the flows that keep a member at school (DOMAIN.md §6) ---
+
+HOLDING_KIND_LABELS: dict[HoldingKind, str] = {
+    HoldingKind.MOBILE: "毕业学生流动团员",
+    HoldingKind.COUNTY_TEMP: "县级学社衔接临时团支部团员",
+}
+
+HOLDING_STATUS_LABELS: dict[HoldingStatus, str] = {
+    HoldingStatus.ACTIVE: "保留中",
+    HoldingStatus.OVERDUE: "已超期",
+    HoldingStatus.RELEASED: "已转出",
+}
+
+RETENTION_STATUS_LABELS: dict[RetentionStatus, str] = {
+    RetentionStatus.PENDING: "待审批",
+    RetentionStatus.APPROVED: "已审批备案",
+    RetentionStatus.RETURNED: "已退回",
+    RetentionStatus.WITHDRAWN: "已撤回",
+}
+
+REGISTER_LABELS: dict[RegisterKind, str] = {
+    RegisterKind.ABROAD_STUDY: "出国（境）学习研究团员登记册",
+    RegisterKind.MOBILE: "毕业学生流动团员登记册",
+    RegisterKind.DELAYED: "延迟毕业学生团员登记册",
+    RegisterKind.COUNTY_TEMP: "县级学社衔接临时团支部团员登记册",
+}
+
+#: A transfer's recorded actions (the audit log's `action`) as its timeline shows them.
+ACTION_LABELS: dict[str, str] = {
+    "transfer.started": "发起转接申请",
+    "node.pending": "进入审批节点",
+    "node.reminded": "超过10天未审批，已提醒审批组织",
+    "node.approved": "审批通过",
+    "node.auto_approved": "系统默认通过（15天内未审批）",
+    "node.returned": "退回",
+    "transfer.resubmitted": "更正后重新提交",
+    "transfer.withdrawn": "撤回申请",
+    "transfer.expired": "退回后未在期限内处理，申请已过期",
+    "assignment.awaiting": "审批通过，待接收组织分配团支部",
+    "assignment.reminded": "提醒接收组织分配团支部",
+    "branch.assigned": "分配团支部",
+    "transfer.completed": "转接办结",
+}

@@ -66,31 +66,6 @@ class RegisterKind(StrEnum):
     COUNTY_TEMP = "county_temp"
 
 
-HOLDING_KIND_LABELS: dict[HoldingKind, str] = {
-    HoldingKind.MOBILE: "毕业学生流动团员",
-    HoldingKind.COUNTY_TEMP: "县级学社衔接临时团支部团员",
-}
-
-HOLDING_STATUS_LABELS: dict[HoldingStatus, str] = {
-    HoldingStatus.ACTIVE: "保留中",
-    HoldingStatus.OVERDUE: "已超期",
-    HoldingStatus.RELEASED: "已转出",
-}
-
-RETENTION_STATUS_LABELS: dict[RetentionStatus, str] = {
-    RetentionStatus.PENDING: "待审批",
-    RetentionStatus.APPROVED: "已审批备案",
-    RetentionStatus.RETURNED: "已退回",
-    RetentionStatus.WITHDRAWN: "已撤回",
-}
-
-REGISTER_LABELS: dict[RegisterKind, str] = {
-    RegisterKind.ABROAD_STUDY: "出国（境）学习研究团员登记册",
-    RegisterKind.MOBILE: "毕业学生流动团员登记册",
-    RegisterKind.DELAYED: "延迟毕业学生团员登记册",
-    RegisterKind.COUNTY_TEMP: "县级学社衔接临时团支部团员登记册",
-}
-
 #: §I.4 refusal shown when a school marks an unemployed graduate before 07-25.
 MOBILE_TOO_EARLY_MESSAGE = "7月25日后方可将未就业毕业生标记并编入毕业学生流动团员团支部（《通知》一、4）"
 

@@ -22,10 +22,8 @@ from sqlalchemy.orm import aliased
 
 from domain import idcard
 from domain.deadlines import is_overdue, shanghai_date
+from domain.glossary import HOLDING_STATUS_LABELS, RETENTION_STATUS_LABELS, REGISTER_LABELS
 from domain.holdings import (
-    HOLDING_STATUS_LABELS,
-    REGISTER_LABELS,
-    RETENTION_STATUS_LABELS,
     HoldingKind,
     HoldingStatus,
     RegisterKind,

@@ -34,9 +34,8 @@ from workflows.common import EventJournal, Refused, invalid, retry_policy, wait
 with workflow.unsafe.imports_passed_through():
     from activities.stay_at_school import StayAtSchoolActivities
     from domain.deadlines import shanghai_date
+    from domain.glossary import HOLDING_KIND_LABELS, RETENTION_STATUS_LABELS
     from domain.holdings import (
-        HOLDING_KIND_LABELS,
-        RETENTION_STATUS_LABELS,
         HoldingKind,
         HoldingStatus,
         RetentionStatus,

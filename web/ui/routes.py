@@ -25,7 +25,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.logging import get_logger
 from domain.forms import FORM_FIELDS, FORM_REQUIRED
 from domain.glossary import ORG_KIND_LABELS, PARTITION_QUESTION, USER_ROLE_LABELS
-from domain.holdings import REGISTER_LABELS, RegisterKind
+from domain.glossary import REGISTER_LABELS
+from domain.holdings import RegisterKind
 from domain.orgs import Partition
 from domain.transfers import Channel, TransferStatus, TransferType
 from models.tables import MAX_ROW_ID

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from domain import idcard
 from domain.deadlines import SHANGHAI
 from domain.glossary import (
+    ACTION_LABELS,
     CHANNEL_LABELS,
     FORM_FIELD_LABELS,
     NODE_STATUS_LABELS,
@@ -49,22 +50,6 @@ def local_time(value: datetime | date | None, fmt: str = "%Y-%m-%d %H:%M") -> st
 
 
 #: Timeline actions (the workflow's event names) → what people read.
-ACTION_LABELS: dict[str, str] = {
-    "transfer.started": "发起转接申请",
-    "node.pending": "进入审批节点",
-    "node.reminded": "超过10天未审批，已提醒审批组织",
-    "node.approved": "审批通过",
-    "node.auto_approved": "系统默认通过（15天内未审批）",
-    "node.returned": "退回",
-    "transfer.resubmitted": "更正后重新提交",
-    "transfer.withdrawn": "撤回申请",
-    "transfer.expired": "退回后未在期限内处理，申请已过期",
-    "assignment.awaiting": "审批通过，待接收组织分配团支部",
-    "assignment.reminded": "提醒接收组织分配团支部",
-    "branch.assigned": "分配团支部",
-    "transfer.completed": "转接办结",
-}
-
 RETURN_REASON_CHOICES: list[tuple[str, str, bool]] = [
     (code.value, label, code in FORBIDDEN_RETURN_REASONS) for code, label in RETURN_REASON_LABELS.items()
 ]
