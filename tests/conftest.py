@@ -206,6 +206,24 @@ async def time_skipping_env():
         await env.shutdown()
 
 
+@pytest_asyncio.fixture
+async def app_settings(engine, database_url, dev_env, task_queue, tmp_path):
+    """Settings for an app on this test's database (seeded with the demo directory and 400
+    members) and the dev server, with its own task queue and workflow ids."""
+    from core.settings import Settings
+    from seed.demo import seed_demo
+
+    await seed_demo(engine, members=400)
+    return Settings(
+        database_url=database_url,
+        temporal_address=dev_env.client.service_client.config.target_host,
+        task_queue=task_queue,
+        workflow_id_prefix=f"transfer-{uuid.uuid4().hex[:8]}-",
+        data_dir=tmp_path,
+        secret_key="test-" + uuid.uuid4().hex,
+    )
+
+
 @pytest.fixture(params=["dev_env", "time_skipping_env"])
 def any_env(request):
     """Each Temporal server in turn, for behaviour that must hold on both."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +16,9 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from core.settings import Settings
 from models import Member, User
 from models.db import session_factory
-from seed.demo import DEMO_PASSWORD, seed_demo
+from seed.demo import DEMO_PASSWORD
 from web.app import create_app
 from worker import build_worker
 
@@ -55,18 +53,10 @@ class Served:
 
 
 @pytest_asyncio.fixture
-async def served(engine, database_url, dev_env, task_queue, tmp_path):
+async def served(engine, app_settings, dev_env, task_queue):
     import uvicorn
 
-    await seed_demo(engine, members=400)
-    settings = Settings(
-        database_url=database_url,
-        temporal_address=dev_env.client.service_client.config.target_host,
-        task_queue=task_queue,
-        workflow_id_prefix=f"transfer-{uuid.uuid4().hex[:8]}-",
-        data_dir=tmp_path,
-        secret_key="test-" + uuid.uuid4().hex,
-    )
+    settings = app_settings
     app = create_app(settings)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",

@@ -3,17 +3,15 @@ server, and a client that logs in as the demo users."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from core.settings import Settings
 from models import Member, Org
 from models.db import session_factory
-from seed.demo import DEMO_PASSWORD, seed_demo
+from seed.demo import DEMO_PASSWORD
 from web.app import create_app
 from worker import build_worker
 
@@ -48,16 +46,8 @@ class Api:
 
 
 @pytest.fixture
-async def api(engine, database_url, dev_env, task_queue, tmp_path):
-    await seed_demo(engine, members=400)
-    settings = Settings(
-        database_url=database_url,
-        temporal_address=dev_env.client.service_client.config.target_host,
-        task_queue=task_queue,
-        workflow_id_prefix=f"transfer-{uuid.uuid4().hex[:8]}-",
-        data_dir=tmp_path,
-        secret_key="test-" + uuid.uuid4().hex,
-    )
+async def api(engine, app_settings, dev_env, task_queue):
+    settings = app_settings
     app = create_app(settings)
     async with build_worker(dev_env.client, engine, task_queue=task_queue):
         async with app.router.lifespan_context(app):
