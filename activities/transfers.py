@@ -35,6 +35,11 @@ class TransferActivities:
 
     @activity.defn
     async def follow_up_completion(self, f: CompletionFollowUp) -> None:
+        """The follow-up as an activity of its own, as executions from before the completion
+        event carried it still schedule it."""
+        await self._follow_up(f)
+
+    async def _follow_up(self, f: CompletionFollowUp) -> None:
         """The member left: end their holdings (mobile, county temp branch); when they arrived in
         a county-level temp branch, start its one-year holding (§I.1). Idempotent."""
         from core.settings import get_settings
@@ -60,15 +65,20 @@ class TransferActivities:
 
     @activity.defn
     async def apply_event(self, event: TransferEvent) -> int:
-        """Persist one state change (once, however often retried); returns the transfer's row id."""
+        """Persist one state change (once, however often retried); returns the transfer's row id.
+
+        A completion's follow-up runs after its transaction, on every attempt (it is idempotent):
+        an attempt that committed and then failed leaves it to the retry."""
         try:
-            return await self._apply(event)
+            transfer_id = await self._apply(event)
         except IntegrityError:
             # A concurrent attempt of the same event committed first: its key now exists.
-            applied = await self._applied(event.key)
-            if applied is not None:
-                return applied
-            raise
+            transfer_id = await self._applied(event.key)
+            if transfer_id is None:
+                raise
+        if event.follow_up is not None:
+            await self._follow_up(event.follow_up)
+        return transfer_id
 
     async def _applied(self, key: str) -> int | None:
         """The transfer id recorded with this event key, if the event was applied."""

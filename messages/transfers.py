@@ -163,6 +163,16 @@ class NotificationSpec(BaseModel):
     body: str = ""
 
 
+class CompletionFollowUp(BaseModel):
+    """What changes for the member's holdings once a transfer completed (§I.1, §I.4)."""
+
+    workflow_id: str
+    run_id: str
+    member_id: int
+    branch_code: str
+    completed_at: datetime
+
+
 class TransferEvent(BaseModel):
     """One state change, persisted by one idempotent activity in one transaction.
 
@@ -186,13 +196,6 @@ class TransferEvent(BaseModel):
     target: OrgRef | None = None
     route: Route | None = None
     complete_branch: OrgRef | None = None  # completion: move the member here
+    follow_up: CompletionFollowUp | None = None  # completion: then end/start the member's holdings
 
 
-class CompletionFollowUp(BaseModel):
-    """What changes for the member's holdings once a transfer completed (§I.1, §I.4)."""
-
-    workflow_id: str
-    run_id: str
-    member_id: int
-    branch_code: str
-    completed_at: datetime

@@ -58,6 +58,7 @@ DECIDED = (NodeStatus.APPROVED, NodeStatus.AUTO_APPROVED, NodeStatus.RETURNED)
 
 
 WORKFLOW_ID_PREFIX = "transfer-"
+LEAN_HISTORY = "lean-history"  # patch id: see TransferWorkflow._lean_history
 
 
 def workflow_id_for(member_id: int, prefix: str = WORKFLOW_ID_PREFIX) -> str:
@@ -90,6 +91,7 @@ class TransferWorkflow(EventJournal):
         self._withdraw: WithdrawInput | None = None
         self._resubmit: ResubmitInput | None = None
         self._assigned: AssignBranchInput | None = None
+        self._lean: bool | None = None  # patch LEAN_HISTORY, asked once (see _lean_history)
 
     # --- run ----------------------------------------------------------------------------------
 
@@ -149,6 +151,17 @@ class TransferWorkflow(EventJournal):
             self.branch = self.target
         self.status = TransferStatus.COMPLETED
         self.current_seq = None
+        info = workflow.info()
+        follow_up = CompletionFollowUp(
+            workflow_id=info.workflow_id,
+            run_id=info.first_execution_run_id,
+            member_id=self.inp.member_id,
+            branch_code=self.branch.code,
+            completed_at=workflow.now(),
+        )
+        # The completion event carries the follow-up on the member's holdings (one activity, not
+        # two); executions from before that patch ran it as an activity of its own after the event.
+        folded = self._lean_history()
         await self._emit(
             "transfer.completed",
             SYSTEM_ACTOR if self._assigned is None else self._assigned.actor,
@@ -156,18 +169,12 @@ class TransferWorkflow(EventJournal):
             notify=self._both_sides(
                 "组织关系转接已办结", f"{self.inp.member_name}的团组织关系已转入{self.branch.name}。", member=True
             ),
+            follow_up=follow_up if folded else None,
         )
-        if workflow.patched("holdings-follow-up"):
-            info = workflow.info()
+        if not folded and workflow.patched("holdings-follow-up"):
             await workflow.execute_activity_method(
                 TransferActivities.follow_up_completion,
-                CompletionFollowUp(
-                    workflow_id=info.workflow_id,
-                    run_id=info.first_execution_run_id,
-                    member_id=self.inp.member_id,
-                    branch_code=self.branch.code,
-                    completed_at=workflow.now(),
-                ),
+                follow_up,
                 start_to_close_timeout=timedelta(minutes=1),
                 retry_policy=ACTIVITY_RETRY,
             )
@@ -373,6 +380,15 @@ class TransferWorkflow(EventJournal):
     def _current(self) -> NodeState | None:
         return next((n for n in self.nodes if n.seq == self.current_seq), None)
 
+    def _lean_history(self) -> bool:
+        """Whether this execution writes the lean history: search attributes upserted only when
+        they change, the holdings follow-up inside the completion event. One patch for both, asked
+        at the first event and remembered: the core upserts TemporalChangeVersion for every patch,
+        itself a visibility write."""
+        if self._lean is None:
+            self._lean = workflow.patched(LEAN_HISTORY)
+        return self._lean
+
     def _upsert_search_attributes(self) -> None:
         node = self._current() if self.status == TransferStatus.PENDING else None
         updates = [
@@ -388,6 +404,13 @@ class TransferWorkflow(EventJournal):
             updates += [sa.CURRENT_NODE_ORG.value_set(self.target.code), sa.NODE_DEADLINE.value_unset()]
         else:
             updates += [sa.CURRENT_NODE_ORG.value_unset(), sa.NODE_DEADLINE.value_unset()]
+        if self._lean_history():
+            # every upsert is a visibility write on the server: send only what changed (a decision
+            # that leaves the status and the current node as they were changes nothing there)
+            current = workflow.info().typed_search_attributes
+            updates = [u for u in updates if current.get(u.key) != u.value]
+            if not updates:
+                return
         workflow.upsert_search_attributes(updates)
 
     async def _emit(

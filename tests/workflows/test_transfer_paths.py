@@ -89,6 +89,22 @@ async def test_self_with_two_nodes(dev_driver):
     assert (await d.member(member.id)).branch_id == await d.org_id("HB-WH-HS-GS-TMP")
     assert [s.status for s in await d.steps(result)] == ["approved", "approved"]
     assert len(await d.notifications(result, "node_pending")) == 2
+    # what the server stores: a visibility write only when the status or the current node
+    # changed (started, the second node pending, completed; not for the first approval) besides
+    # the one patch's TemporalChangeVersion, and the completion's follow-up on holdings inside the
+    # completion activity, not one of its own
+    events = (await h.fetch_history()).events
+    upserted = [sorted(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+                for e in events if e.HasField("upsert_workflow_search_attributes_event_attributes")]
+    assert sorted(upserted) == sorted([
+        ["TemporalChangeVersion"],
+        ["Channel", "CurrentNodeOrg", "FromOrg", "NodeDeadline", "ToOrg", "TransferStatus", "TransferType"],
+        ["CurrentNodeOrg", "NodeDeadline"],
+        ["CurrentNodeOrg", "NodeDeadline", "TransferStatus"],
+    ])
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in events
+                 if e.HasField("activity_task_scheduled_event_attributes")]
+    assert scheduled == ["apply_event"] * 5  # started, approved, node pending, approved, completed
 
 
 async def test_special_unit_goes_through_the_provincial_node(dev_driver):
