@@ -3,9 +3,11 @@ caller may act for it, send the update. The workflow's validators refuse stale d
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
@@ -33,22 +35,50 @@ def _refuse(status: int, field: str, message: str) -> ServiceError:
     return ServiceError(status, [Problem(field, message)])
 
 
-async def _load(engine: AsyncEngine, user: User, transfer_id: int) -> Transfer:
+@dataclass(frozen=True)
+class _Target:
+    """What a decision needs of the transfer row, read in one query: the workflow to update, who
+    may act (its channel and member), the receiving org, and the node pending now (if any)."""
+
+    id: int
+    workflow_id: str
+    run_id: str
+    channel: str
+    type: str
+    member_id: int
+    target_code: str
+    step_round: int | None
+    step_seq: int | None
+    step_org_code: str | None
+
+
+async def _load(engine: AsyncEngine, user: User, transfer_id: int) -> _Target:
     """The transfer by id; 404 when it does not exist or is not this user's to see. An admin's
     visibility is checked only when their permission for the node fails (`_as_admin`): the
     permission implies it, and the subtree query is the costly part."""
+    target_org, step_org = aliased(Org), aliased(Org)
+    query = (
+        select(Transfer.id, Transfer.workflow_id, Transfer.run_id, Transfer.channel, Transfer.type,
+               Transfer.member_id, target_org.code, ApprovalStep.round, ApprovalStep.seq, step_org.code)
+        .join(target_org, target_org.id == Transfer.target_org_id)
+        .outerjoin(ApprovalStep, and_(ApprovalStep.transfer_id == Transfer.id, ApprovalStep.status == "pending"))
+        .outerjoin(step_org, step_org.id == ApprovalStep.org_id)
+        .where(Transfer.id == transfer_id)
+        .order_by(ApprovalStep.round.desc())
+        .limit(1)
+    )
     async with session_factory(engine)() as session:
-        t = await session.get(Transfer, transfer_id)
-        if t is not None and user.role != "admin" and await get_visible_transfer(session, user, transfer_id) is None:
-            t = None
-    if t is None:
+        row = (await session.execute(query)).first()
+        if row is not None and user.role != "admin" and await get_visible_transfer(session, user, transfer_id) is None:
+            row = None
+    if row is None:
         raise _refuse(404, "id", f"转接申请 {transfer_id} 不存在")
     if user.role == "service":
         raise _refuse(403, "user", "服务账号只能发起和查看转接申请，不能审批或撤回")
-    return t
+    return _Target(*row)
 
 
-async def _as_admin(engine: AsyncEngine, user: User, t: Transfer, org_code: str):
+async def _as_admin(engine: AsyncEngine, user: User, t: _Target, org_code: str):
     """The admin's actor for an org of this transfer: 403 if they may not act for it, 404 if they
     may not even see the transfer."""
     try:
@@ -61,51 +91,40 @@ async def _as_admin(engine: AsyncEngine, user: User, t: Transfer, org_code: str)
         raise
 
 
-def _handle(client: Client, t: Transfer):
+def _handle(client: Client, t: _Target):
     return client.get_workflow_handle_for(TransferWorkflow.run, t.workflow_id, run_id=t.run_id)
 
 
-async def _org_code(engine: AsyncEngine, org_id: int) -> str:
-    async with session_factory(engine)() as session:
-        return (await session.execute(select(Org.code).where(Org.id == org_id))).scalar_one()
-
-
-async def _pending_step(engine: AsyncEngine, user: User, t: Transfer) -> tuple[ApprovalStep, str]:
-    async with session_factory(engine)() as session:
-        step = (
-            await session.execute(
-                select(ApprovalStep).where(ApprovalStep.transfer_id == t.id, ApprovalStep.status == "pending")
-                .order_by(ApprovalStep.round.desc())
-            )
-        ).scalars().first()
-        if step is None:
+async def _pending_step(engine: AsyncEngine, user: User, t: _Target) -> tuple[int, int, str]:
+    """The pending node's round, seq and org code; 409 when no node is pending."""
+    if t.step_seq is None:
+        async with session_factory(engine)() as session:
             if await get_visible_transfer(session, user, t.id) is None:  # not even theirs to see
                 raise _refuse(404, "id", f"转接申请 {t.id} 不存在")
-            raise _refuse(409, "status", "该申请当前没有待审批的节点")
-        code = (await session.execute(select(Org.code).where(Org.id == step.org_id))).scalar_one()
-    return step, code
+        raise _refuse(409, "status", "该申请当前没有待审批的节点")
+    return t.step_round, t.step_seq, t.step_org_code
 
 
 async def approve(engine: AsyncEngine, client: Client, user: User, transfer_id: int, comment: str | None) -> TransferView:
     t = await _load(engine, user, transfer_id)
-    step, org_code = await _pending_step(engine, user, t)
+    round_, seq, org_code = await _pending_step(engine, user, t)
     actor = await _as_admin(engine, user, t, org_code)
-    return await svc.approve(_handle(client, t), ApproveInput(round=step.round, seq=step.seq, actor=actor, comment=comment))
+    return await svc.approve(_handle(client, t), ApproveInput(round=round_, seq=seq, actor=actor, comment=comment))
 
 
 async def return_request(
     engine: AsyncEngine, client: Client, user: User, transfer_id: int, reason_code: str, reason_text: str
 ) -> TransferView:
     t = await _load(engine, user, transfer_id)
-    step, org_code = await _pending_step(engine, user, t)
+    round_, seq, org_code = await _pending_step(engine, user, t)
     actor = await _as_admin(engine, user, t, org_code)
     return await svc.return_request(
         _handle(client, t),
-        ReturnInput(round=step.round, seq=step.seq, actor=actor, reason_code=reason_code, reason_text=reason_text),
+        ReturnInput(round=round_, seq=seq, actor=actor, reason_code=reason_code, reason_text=reason_text),
     )
 
 
-async def _initiator_actor(engine: AsyncEngine, client: Client, user: User, t: Transfer):
+async def _initiator_actor(engine: AsyncEngine, client: Client, user: User, t: _Target):
     view = await _handle(client, t).query(TransferWorkflow.status_query)
     init = view.initiator
     if t.channel == Channel.SELF.value:
@@ -147,10 +166,9 @@ async def resubmit(
 
 async def assign_branch(engine: AsyncEngine, client: Client, user: User, transfer_id: int, branch_code: str) -> TransferView:
     t = await _load(engine, user, transfer_id)
-    target_code = await _org_code(engine, t.target_org_id)
-    actor = await _as_admin(engine, user, t, target_code)
+    actor = await _as_admin(engine, user, t, t.target_code)
     return await svc.assign_branch(
-        engine, _handle(client, t), AssignBranchInput(actor=actor, branch=OrgRef(code=branch_code, name="")), target_code
+        engine, _handle(client, t), AssignBranchInput(actor=actor, branch=OrgRef(code=branch_code, name="")), t.target_code
     )
 
 
