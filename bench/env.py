@@ -25,16 +25,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class Postgres:
+    url: str  # the maintenance database's async URL
+    pid: int  # the postmaster: its process tree is the cluster's CPU
+
+
 @contextmanager
-def postgres() -> Iterator[str]:
-    """A throwaway cluster (scripts/pg.sh); yields the maintenance database's async URL."""
+def postgres() -> Iterator[Postgres]:
+    """A throwaway cluster (scripts/pg.sh)."""
     pgdir = tempfile.mkdtemp(prefix="zhtj-bench-pg-")
     os.rmdir(pgdir)  # pg.sh creates it
     env = dict(os.environ, ZHTJ_PG_DIR=pgdir, ZHTJ_PG_PORT=str(free_port()))
     url = subprocess.run(["bash", str(ROOT / "scripts/pg.sh"), "start"], env=env, check=True,
                          capture_output=True, text=True).stdout.strip()
     try:
-        yield url
+        yield Postgres(url=url, pid=int((Path(pgdir) / "data" / "postmaster.pid").read_text().split()[0]))
     finally:
         subprocess.run(["bash", str(ROOT / "scripts/pg.sh"), "stop"], env=env, capture_output=True)
 
@@ -86,6 +92,40 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process, its reaped children and its live descendants."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total = sum(int(x) for x in stat[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+        children: set[int] = set()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children.update(int(c) for c in (task / "children").read_text().split())
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return total + sum(tree_cpu_s(c) for c in children)
+
+
+class CpuMeter:
+    """CPU seconds spent by named processes (and by this one, as "driver") between start and stop."""
+
+    def __init__(self, **pids: int) -> None:
+        self.pids = pids
+        self.before: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        return {"driver": time.process_time(), **{k: tree_cpu_s(p) for k, p in self.pids.items()}}
+
+    def start(self) -> None:
+        self.before = self._now()
+
+    def per_item_ms(self, n: int) -> dict[str, float]:
+        """CPU milliseconds per item for each process since start, and their total."""
+        now = self._now()
+        out = {k: round((now[k] - self.before[k]) * 1000 / n, 2) for k in now}
+        out["total"] = round(sum(out.values()), 2)
+        return out
 
 
 def spawn_worker(env: dict[str, str], log: Path, module: str = "cli", args: tuple[str, ...] = ("worker",)) -> subprocess.Popen:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from bench.env import gather_limited, spawn_worker, stop
+from bench.env import CpuMeter, gather_limited, spawn_worker, stop
 
 
-async def bare(address: str, n: int, concurrency: int, workdir: Path) -> float:
+async def bare(address: str, n: int, concurrency: int, workdir: Path, pids: dict[str, int]) -> dict:
+    """Transfers/s of the bare workflow, and CPU ms per transfer of each process."""
     from temporalio.client import Client
 
     from bench.bare import run_one
@@ -22,9 +23,12 @@ async def bare(address: str, n: int, concurrency: int, workdir: Path) -> float:
     try:
         client = await Client.connect(address)
         tag = uuid.uuid4().hex[:6]
+        meter = CpuMeter(worker=worker.pid, **pids)
+        meter.start()
         t0 = time.perf_counter()
         await gather_limited(concurrency, [run_one(client, f"bare-{tag}-{i}") for i in range(n)])
-        return n / (time.perf_counter() - t0)
+        rate = n / (time.perf_counter() - t0)
+        return {"per_s": rate, "cpu_ms": meter.per_item_ms(n)}
     finally:
         stop(worker)
 
@@ -49,7 +53,8 @@ async def member_logins(engine, count: int) -> list:
     return list(zip(rows, users))
 
 
-async def real(address: str, database_url: str, n: int, concurrency: int, workdir: Path) -> tuple[float, int]:
+async def real(address: str, database_url: str, n: int, concurrency: int, workdir: Path, pids: dict[str, int]) -> dict:
+    """Transfers/s through the service layer, completed rows, and CPU ms per transfer of each process."""
     from core.settings import Settings
     from core.temporal import connect
     from domain.transfers import Channel, TransferType
@@ -84,12 +89,15 @@ async def real(address: str, database_url: str, n: int, concurrency: int, workdi
             assert view.status.value == "completed", view.status
 
         await directories.get(engine)
+        meter = CpuMeter(worker=worker.pid, **pids)
+        meter.start()
         t0 = time.perf_counter()
         await gather_limited(concurrency, [one(m, u) for m, u in pairs])
         rate = len(pairs) / (time.perf_counter() - t0)
+        cpu = meter.per_item_ms(len(pairs))
         async with engine.connect() as conn:
             done = (await conn.execute(text("SELECT count(*) FROM transfers WHERE status = 'completed'"))).scalar_one()
-        return rate, done
+        return {"per_s": rate, "cpu_ms": cpu, "completed_rows": done}
     finally:
         stop(worker)
         await engine.dispose()

@@ -19,6 +19,11 @@ from pathlib import Path
 from bench.env import ROOT, create_database, dev_server, postgres
 
 QUICK = os.environ.get("BENCH_QUICK") == "1"
+ONLY = {x.strip() for x in os.environ.get("BENCH_ONLY", "").split(",") if x.strip()}  # e.g. BENCH_ONLY=lifecycle
+
+
+def want(name: str) -> bool:
+    return not ONLY or name in ONLY
 SIZES = {
     "lifecycle_n": 100 if QUICK else 400,
     "lifecycle_concurrency": 32,
@@ -57,54 +62,67 @@ async def main() -> dict:
     from models.migrate import upgrade
     from seed.demo import seed_demo
 
-    results: dict = {"started_at": datetime.now(timezone.utc).isoformat(), "sizes": SIZES}
-    with tempfile.TemporaryDirectory(prefix="zhtj-bench-") as tmp, postgres() as pg_admin:
+    results: dict = {"started_at": datetime.now(timezone.utc).isoformat(), "sizes": SIZES, "quick": QUICK}
+    with tempfile.TemporaryDirectory(prefix="zhtj-bench-") as tmp, postgres() as pg:
         work = Path(tmp)
         with dev_server(work) as server:
-            results["machine"] = _machine(server.version, await _pg_version(pg_admin))
-            db = await create_database(pg_admin, "bench_lifecycle")
-            upgrade(db)
-            engine = make_engine(db)
-            await seed_demo(engine, members=SIZES["lifecycle_n"] * 3)
-            await engine.dispose()
+            results["machine"] = _machine(server.version, await _pg_version(pg.url))
+            pids = {"dev_server": server.proc.pid, "postgresql": pg.pid}
 
+            if want("lifecycle") or want("deadline"):
+                db = await create_database(pg.url, "bench_lifecycle")
+                upgrade(db)
+                engine = make_engine(db)
+                await seed_demo(engine, members=SIZES["lifecycle_n"] * 3)
+                await engine.dispose()
+
+            if want("lifecycle"):
+                t = time.perf_counter()
+                bare = await lifecycle.bare(server.address, SIZES["lifecycle_n"], SIZES["lifecycle_concurrency"],
+                                            work, pids)
+                real = await lifecycle.real(server.address, db, SIZES["lifecycle_n"], SIZES["lifecycle_concurrency"],
+                                            work, pids)
+                results["lifecycle"] = {
+                    "bare_per_s": round(bare["per_s"], 2),
+                    "transfers_per_s": round(real["per_s"], 2),
+                    "ratio": round(real["per_s"] / bare["per_s"], 3),
+                    "completed_rows": real["completed_rows"],
+                    "n": SIZES["lifecycle_n"],
+                    "cpu_ms_per_transfer": {"bare": bare["cpu_ms"], "transfer": real["cpu_ms"]},
+                    "seconds": round(time.perf_counter() - t, 1),
+                }
+                print(f"lifecycle: bare {bare['per_s']:.1f}/s, transfers {real['per_s']:.1f}/s, "
+                      f"ratio {real['per_s'] / bare['per_s']:.2f}; CPU ms per transfer bare {bare['cpu_ms']}, "
+                      f"transfer {real['cpu_ms']}", flush=True)
+
+            if want("deadline"):
+                t = time.perf_counter()
+                results["deadline"] = await deadline.run(server.address, db, SIZES["deadline_n"], work)
+                results["deadline"]["seconds"] = round(time.perf_counter() - t, 1)
+                print(f"deadline: {results['deadline']}", flush=True)
+
+            if want("memory"):
+                t = time.perf_counter()
+                mem_db = await create_database(pg.url, "bench_memory")
+                upgrade(mem_db)
+                engine = make_engine(mem_db)
+                await seed_demo(engine, members=int(SIZES["memory_open"] * 1.05))  # ~97.5% graduating at school
+                await engine.dispose()
+                results["memory"] = await memory.run(server.address, server.proc.pid, mem_db, SIZES["memory_open"],
+                                                     work)
+                results["memory"]["seconds"] = round(time.perf_counter() - t, 1)
+                print(f"memory: {results['memory']}", flush=True)
+
+        if want("query"):
             t = time.perf_counter()
-            bare = await lifecycle.bare(server.address, SIZES["lifecycle_n"], SIZES["lifecycle_concurrency"], work)
-            real, completed = await lifecycle.real(server.address, db, SIZES["lifecycle_n"],
-                                                   SIZES["lifecycle_concurrency"], work)
-            results["lifecycle"] = {
-                "bare_per_s": round(bare, 2),
-                "transfers_per_s": round(real, 2),
-                "ratio": round(real / bare, 3),
-                "completed_rows": completed,
-                "n": SIZES["lifecycle_n"],
-                "seconds": round(time.perf_counter() - t, 1),
-            }
-            print(f"lifecycle: bare {bare:.1f}/s, transfers {real:.1f}/s, ratio {real / bare:.2f}", flush=True)
-
-            t = time.perf_counter()
-            results["deadline"] = await deadline.run(server.address, db, SIZES["deadline_n"], work)
-            results["deadline"]["seconds"] = round(time.perf_counter() - t, 1)
-            print(f"deadline: {results['deadline']}", flush=True)
-
-            t = time.perf_counter()
-            mem_db = await create_database(pg_admin, "bench_memory")
-            upgrade(mem_db)
-            engine = make_engine(mem_db)
-            await seed_demo(engine, members=int(SIZES["memory_open"] * 1.05))  # ~97.5% graduating at school
-            await engine.dispose()
-            results["memory"] = await memory.run(server.address, server.proc.pid, mem_db, SIZES["memory_open"], work)
-            results["memory"]["seconds"] = round(time.perf_counter() - t, 1)
-            print(f"memory: {results['memory']}", flush=True)
-
-        t = time.perf_counter()
-        qdb = await create_database(pg_admin, "bench_query")
-        upgrade(qdb)
-        loaded = await query.load(qdb, SIZES["query_members"], SIZES["query_transfers"], SIZES["query_busy_pending"])
-        measured = await query.measure(qdb, loaded["busy_org"], SIZES["query_runs"], work)
-        results["query"] = {**loaded, **measured, "members": SIZES["query_members"],
-                            "transfers": SIZES["query_transfers"], "seconds": round(time.perf_counter() - t, 1)}
-        print(f"query: inbox p95 {measured['inbox_p95_ms']} ms, api p95 {measured['api_p95_ms']} ms", flush=True)
+            qdb = await create_database(pg.url, "bench_query")
+            upgrade(qdb)
+            loaded = await query.load(qdb, SIZES["query_members"], SIZES["query_transfers"],
+                                      SIZES["query_busy_pending"])
+            measured = await query.measure(qdb, loaded["busy_org"], SIZES["query_runs"], work)
+            results["query"] = {**loaded, **measured, "members": SIZES["query_members"],
+                                "transfers": SIZES["query_transfers"], "seconds": round(time.perf_counter() - t, 1)}
+            print(f"query: inbox p95 {measured['inbox_p95_ms']} ms, api p95 {measured['api_p95_ms']} ms", flush=True)
     return results
 
 
@@ -141,7 +159,9 @@ if __name__ == "__main__":
 
     configure("console", "WARNING")
     res = asyncio.run(main())
-    out = ROOT / "bench" / "results" / "latest.json"
+    # latest.json holds full runs only; a quick or partial look is written beside it
+    name = "latest" if not (QUICK or ONLY) else "-".join((["quick"] if QUICK else []) + sorted(ONLY))
+    out = ROOT / "bench" / "results" / f"{name}.json"
     out.write_text(json.dumps(res, ensure_ascii=False, indent=2))
     report(res)
     print(f"written {out.relative_to(ROOT)}")
