@@ -2,12 +2,17 @@
 
 Nothing is written when a request is refused: every check runs before the workflow starts, and
 the workflow's first activity is what records the transfer.
+
+The rules are two pure functions over rows already loaded: `parse_request` (the request on its
+own) and `check_start` (the member, the caller's rights, the route, the target and the approval
+chain, giving the workflow's input). `start_request` loads one request's rows and starts it;
+`service.bulk_start` loads a batch's rows at once and starts them: both call the same two.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -20,9 +25,10 @@ from domain.directory import Directory, OrgInfo
 from domain.eligibility import graduate_transfer_problem
 from domain.forms import validate_form
 from domain.partition import PartitionChoice, target_partition_problem
+from domain.policy import TransferPolicy
 from domain.routing import check_override, route
 from domain.transfers import ActorKind, Channel, TransferType
-from messages.transfers import Actor, Route
+from messages.transfers import Actor, Route, TransferInput
 from models import Member, Org, User
 from models.db import session_factory
 from service.orgdir import DirectoryCache
@@ -31,8 +37,8 @@ from service.transfers import (
     Problem,
     ServiceError,
     StartResult,
-    build_input,
     find_by_request_id,
+    make_input,
     start,
 )
 
@@ -52,7 +58,7 @@ def _problem(status: int, field: str, message: str) -> ServiceError:
     return ServiceError(status, [Problem(field, message)])
 
 
-def initiator_for(user: User, user_org: Org | None, channel: Channel, member: Member) -> Actor:
+def initiator_for(user: User, user_org: OrgInfo | Org | None, channel: Channel, member: Member) -> Actor:
     """Who starts, by channel: the member themself (个人), an org admin (转出/转入), or a
     service account starting 转出 for its org."""
     if channel == Channel.SELF:
@@ -73,28 +79,26 @@ def _under(directory: Directory, ancestor_code: str, org: OrgInfo) -> bool:
     return org.code == ancestor_code or directory.is_ancestor(ancestor_code, org)
 
 
-async def start_request(
-    engine: AsyncEngine,
-    client: Client,
-    user: User,
-    req: StartRequest,
-    *,
-    directories: DirectoryCache,
-    task_queue: str,
-    idempotency_key: str | None = None,
-    id_prefix: str = WORKFLOW_ID_PREFIX,
-    now: datetime | None = None,
-    dry_run: bool = False,
-) -> tuple[StartResult | None, Route]:
-    """Start (or find) the transfer; with `dry_run`, every check and the route, nothing started."""
-    now = now or datetime.now(timezone.utc)
-    today = shanghai_date(now)
-    request_id = f"{user.username}:{idempotency_key}" if idempotency_key else None
-    if request_id:  # a start already made with this key (a dry run answers for it too)
-        seen = await find_by_request_id(engine, client, request_id, live=False)
-        if seen is not None:
-            return seen, seen.route
+@dataclass(frozen=True)
+class ParsedRequest:
+    """A request whose own fields passed their checks (before any lookup)."""
 
+    id_number: str  # normalised
+    form: Any  # the type's form model (None for a type without a form)
+    partition: PartitionChoice | None
+
+
+@dataclass(frozen=True)
+class CheckedStart:
+    """A request that passed every check: the workflow's input and the route shown to the caller."""
+
+    inp: TransferInput
+    route: Route  # with the target's org_code
+
+
+def parse_request(req: StartRequest, *, today: date) -> ParsedRequest:
+    """The checks of the request on its own (身份证号, form, abroad study, partition); pure.
+    ServiceError 422 with every problem found."""
     problems: list[Problem] = []
     if bad := idcard.problems(req.id_number, today=today):
         problems.append(Problem("id_number", bad[0].message))
@@ -110,20 +114,32 @@ async def start_request(
             problems.append(Problem("partition", "partition 应为 national、beijing、guangdong 或 fujian"))
     if problems:
         raise ServiceError(422, problems)
+    return ParsedRequest(id_number=idcard.normalize(req.id_number), form=form, partition=choice)
 
-    nid = idcard.normalize(req.id_number)
-    async with session_factory(engine)() as session:
-        member = (await session.execute(select(Member).where(Member.id_number == nid))).scalar_one_or_none()
-        if member is None or member.name != req.name.strip():
-            raise _problem(422, "id_number", "姓名与身份证号不对应任何团员，请核对后查询")
-        user_org = await session.get(Org, user.org_id) if user.org_id else None
-        branch = await session.get(Org, member.branch_id)
-    if member.graduation_year and (p := graduate_transfer_problem(nid, member.graduation_year, today=today)):
+
+def check_start(
+    req: StartRequest,
+    parsed: ParsedRequest,
+    *,
+    user: User,
+    user_org: OrgInfo | None,
+    member: Member | None,
+    directory: Directory,
+    today: date,
+    request_id: str | None = None,
+    policy: TransferPolicy | None = None,
+) -> CheckedStart:
+    """Every rule of a start after `parse_request`, over rows already loaded; pure. `member` is
+    the one whose 身份证号 is `parsed.id_number` (None when there is none), `user_org` the user's
+    org in `directory`, which must hold the member's branch (by id). ServiceError when refused."""
+    form, choice = parsed.form, parsed.partition
+    if member is None or member.name != req.name.strip():
+        raise _problem(422, "id_number", "姓名与身份证号不对应任何团员，请核对后查询")
+    if member.graduation_year and (p := graduate_transfer_problem(parsed.id_number, member.graduation_year, today=today)):
         raise _problem(422, "id_number", p)
 
     initiator = initiator_for(user, user_org, req.channel, member)
-    directory = await directories.get(engine)
-    from_org = directory[branch.code]
+    from_org = directory.by_id(member.branch_id)
     if req.channel == Channel.OUT and not _under(directory, initiator.org_code, from_org):
         raise _problem(403, "channel", f"{user_org.name}不是该团员所在组织或其上级，不能办理转出")
 
@@ -152,12 +168,44 @@ async def start_request(
     if req.channel == Channel.IN and not _under(directory, initiator.org_code, target):
         raise _problem(403, "channel", f"{user_org.name}不是转入组织或其上级，不能办理转入")
 
-    if dry_run:
-        return None, Route(clause=chosen.clause, explanation=chosen.explanation, org_code=target.code)
-    inp = await build_input(
-        engine, member_id=member.id, transfer_type=req.type, channel=req.channel, target_org_code=target.code,
+    inp = make_input(
+        directory, member, transfer_type=req.type, channel=req.channel, target_org_code=target.code,
         form=form.model_dump(mode="json", exclude_none=True) if form is not None else {},
-        initiator=initiator, route=chosen, request_id=request_id,
+        initiator=initiator, route=chosen, request_id=request_id, policy=policy,
     )
-    result = await start(client, inp, task_queue=task_queue, id_prefix=id_prefix)
+    return CheckedStart(inp=inp, route=Route(clause=chosen.clause, explanation=chosen.explanation, org_code=target.code))
+
+
+async def start_request(
+    engine: AsyncEngine,
+    client: Client,
+    user: User,
+    req: StartRequest,
+    *,
+    directories: DirectoryCache,
+    task_queue: str,
+    idempotency_key: str | None = None,
+    id_prefix: str = WORKFLOW_ID_PREFIX,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> tuple[StartResult | None, Route]:
+    """Start (or find) the transfer; with `dry_run`, every check and the route, nothing started."""
+    now = now or datetime.now(timezone.utc)
+    today = shanghai_date(now)
+    request_id = f"{user.username}:{idempotency_key}" if idempotency_key else None
+    if request_id:  # a start already made with this key (a dry run answers for it too)
+        seen = await find_by_request_id(engine, client, request_id, live=False)
+        if seen is not None:
+            return seen, seen.route
+
+    parsed = parse_request(req, today=today)
+    async with session_factory(engine)() as session:
+        member = (await session.execute(select(Member).where(Member.id_number == parsed.id_number))).scalar_one_or_none()
+    ids = [i for i in (user.org_id, member.branch_id if member else None) if i is not None]
+    directory = await directories.get(engine, ids=ids)
+    checked = check_start(req, parsed, user=user, user_org=directory.by_id(user.org_id), member=member,
+                          directory=directory, today=today, request_id=request_id)
+    if dry_run:
+        return None, checked.route
+    result = await start(client, checked.inp, task_queue=task_queue, id_prefix=id_prefix)
     return result, result.route

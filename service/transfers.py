@@ -20,6 +20,7 @@ from core.settings import get_settings
 from core.temporal import start_and_wait_recorded
 from domain import idcard
 from domain.approval import ChainError, approval_chain
+from domain.directory import Directory
 from domain.policy import TransferPolicy, policy_for
 from domain.transfers import ActorKind, Channel, TransferType
 from messages.transfers import (
@@ -69,10 +70,20 @@ class StartResult:
     route: Route | None = None
 
 
-async def build_input(
-    engine: AsyncEngine,
+async def load_for_input(engine: AsyncEngine, member_id: int, target_org_code: str) -> tuple[Member, Directory]:
+    """The rows `make_input` needs: the member, and the directory holding their branch and the target."""
+    async with session_factory(engine)() as session:
+        member = await session.get(Member, member_id)
+    if member is None:
+        raise _refuse(404, "member", "团员不存在")
+    directory = await DIRECTORIES.get(engine, codes=[target_org_code], ids=[member.branch_id])
+    return member, directory
+
+
+def make_input(
+    directory: Directory,
+    member: Member,
     *,
-    member_id: int,
     transfer_type: TransferType,
     channel: Channel,
     target_org_code: str,
@@ -83,12 +94,8 @@ async def build_input(
     policy: TransferPolicy | None = None,
     time_scale: float | None = None,
 ) -> TransferInput:
-    """Everything the workflow needs, resolved now and recorded in its history."""
-    async with session_factory(engine)() as session:
-        member = await session.get(Member, member_id)
-    if member is None:
-        raise _refuse(404, "member", "团员不存在")
-    directory = await DIRECTORIES.get(engine, codes=[target_org_code], ids=[member.branch_id])
+    """Everything the workflow needs, from rows already loaded (no I/O): the target's checks and
+    the approval chain. `directory` must hold the member's branch (by id) and its ancestors."""
     branch = directory.by_id(member.branch_id)
     target = directory.get(target_org_code)
     if target is None:
@@ -102,8 +109,8 @@ async def build_input(
             directory,
             transfer_type=transfer_type,
             channel=channel,
-            from_org=directory[branch.code],
-            target=directory[target.code],
+            from_org=branch,
+            target=target,
             initiator_org_code=initiator.org_code if channel != Channel.SELF else None,
         )
     except ChainError as e:
@@ -125,6 +132,28 @@ async def build_input(
         initiator=initiator,
         request_id=request_id or uuid.uuid4().hex,
     )
+
+
+async def build_input(
+    engine: AsyncEngine,
+    *,
+    member_id: int,
+    transfer_type: TransferType,
+    channel: Channel,
+    target_org_code: str,
+    form: dict[str, Any],
+    initiator: Actor,
+    route: Route | None = None,
+    request_id: str | None = None,
+    policy: TransferPolicy | None = None,
+    time_scale: float | None = None,
+) -> TransferInput:
+    """Everything the workflow needs, resolved now and recorded in its history (the rows loaded
+    by `load_for_input`, the checks and the input by `make_input`)."""
+    member, directory = await load_for_input(engine, member_id, target_org_code)
+    return make_input(directory, member, transfer_type=transfer_type, channel=channel, target_org_code=target_org_code,
+                      form=form, initiator=initiator, route=route, request_id=request_id, policy=policy,
+                      time_scale=time_scale)
 
 
 async def find_by_request_id(

@@ -4,16 +4,19 @@ Phase 1 checks every row and starts nothing:
 - locally, as `zhtj orgs import` reads files (imports.reader: header row, line numbers, UTF-8/GBK,
   Excel number precision): required columns, 身份证号 (domain.idcard), the transfer type (API
   code or Chinese name), the type's form (domain.forms.validate_form), repeated members;
-- then on the server, for the rows that passed: POST /api/transfers/validate (every check of a
-  start: the member by 姓名 + 身份证号, the caller's right to act for them, the route).
+- then on the server, for the rows that passed: POST /api/transfers/bulk with dry_run, up to 500
+  rows a request (every check of a start: the member by 姓名 + 身份证号, the caller's right to
+  act for them, the route).
 Every problem is a `RowError(line, column, rule, message)` on the file's column. If any row is
 bad, the report (CSV, UTF-8 with BOM) is written and nothing is started — unless `skip_invalid`,
 when only the valid rows are started.
 
-Phase 2 starts the rows with bounded concurrency. Each row's Idempotency-Key is a hash of the org
-acted for and the row's request (身份证号, type, target, partition, form), so running the same
-file again starts nothing twice: the server answers 200 (created=False) for a key it has seen, and
-for a member with an open transfer.
+Phase 2 starts the rows through POST /api/transfers/bulk in chunks, `concurrency` requests in
+flight. Each row's Idempotency-Key is a hash of the org acted for and the row's request (身份证号,
+type, target, partition, form), so running the same file again starts nothing twice: the server
+answers 200 (created=False) for a key it has seen, and for a member with an open transfer. A new
+transfer is answered by its workflow id; its transfer id exists once the workflow has recorded it
+(a moment later), so the outcome carries the transfer id only where the server already knew it.
 
 Rules: local `required`, `too_long`, `length`/`format`/`birth_date`/`checksum` (身份证号),
 `unknown_type`, `not_transferable` (出国（境）学习研究 stays at school), `partition`,
@@ -33,7 +36,7 @@ import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, NamedTuple, Sequence
 
 import httpx
 
@@ -45,6 +48,7 @@ from imports.fields import today_shanghai
 from imports.reader import ImportFileError, Row, Table, header_key, parse_records, read_records
 from imports.report import RowError
 from starter.client import ApiConnectionError, ApiError, ZhtjClient
+from starter.models import BULK_MAX_ROWS, BulkStartResult
 
 # ---- the file's columns ------------------------------------------------------------------------
 LOCATION_KEYS: tuple[str, ...] = ("province", "city", "county", "township")
@@ -85,6 +89,10 @@ COLUMN_ALIASES: dict[str, str] = {
 NAME_MAX = 100
 TARGET_MAX = 64
 KEY_PREFIX = "bulk-"
+#: Rows per POST /api/transfers/bulk: the dry run sends the most the API takes; the starts send
+#: smaller chunks, so that `concurrency` requests share the work and progress moves steadily.
+VALIDATE_CHUNK = BULK_MAX_ROWS
+START_CHUNK = 100
 
 #: API rule codes of server refusals, by HTTP status.
 SERVER_RULES: dict[int, str] = {
@@ -146,6 +154,11 @@ class BulkRow:
     @property
     def masked_id(self) -> str:
         return idcard.mask(self.request["id_number"])
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The row of a POST /api/transfers/bulk."""
+        return {**self.request, "idempotency_key": self.key}
 
 
 def idempotency_key(org_code: str, request: dict[str, Any]) -> str:
@@ -292,6 +305,11 @@ def check_table(table: Table, org_code: str, *, today=None) -> tuple[list[BulkRo
     return rows, errors
 
 
+def row_error(result: BulkStartResult) -> ApiError:
+    """A refused row of POST /api/transfers/bulk, as the ApiError the single endpoint would raise."""
+    return ApiError(result.status_code, result.errors)
+
+
 def server_errors(line: int, e: ApiError) -> list[RowError]:
     """The row errors of a refused API call, each on its file column."""
     rule = SERVER_RULES.get(e.status, "api_error")
@@ -372,6 +390,15 @@ class Progress:
 
 
 # ---- the import --------------------------------------------------------------------------------
+class StartedRow(NamedTuple):
+    """A row the server started or found started: its workflow, and the transfer's id when the
+    server knew it (a new transfer's row is written by its workflow a moment after the answer)."""
+
+    line: int
+    workflow_id: str | None
+    transfer_id: int | None = None
+
+
 @dataclass
 class ImportOutcome:
     file: str
@@ -379,8 +406,8 @@ class ImportOutcome:
     rows: int = 0  # data rows read
     errors: list[RowError] = field(default_factory=list)  # phase 1: local and server checks
     failed: list[RowError] = field(default_factory=list)  # phase 2: starts the server refused
-    started: list[tuple[int, int]] = field(default_factory=list)  # (line, transfer id), newly started
-    existing: list[tuple[int, int]] = field(default_factory=list)  # already started / already open
+    started: list[StartedRow] = field(default_factory=list)  # newly started (transfer id not yet known)
+    existing: list[StartedRow] = field(default_factory=list)  # already started / already open
     skipped_lines: list[int] = field(default_factory=list)  # invalid rows left out (skip_invalid)
     report_path: Path | None = None
     fatal: str | None = None  # nothing could be done (login, unknown org, account may not start)
@@ -404,23 +431,27 @@ class ImportOutcome:
         ]
         if self.skipped_lines:
             parts.append(f"跳过无效行 {len(self.skipped_lines)}")
+        note = "；新发起的申请已交给流程引擎，由流程写入记录后即可在列表中查到" if self.started else ""
         return (f"转出发起完成（{self.org_code}）：{self.rows} 行，" + "，".join(parts)
                 + f"（started {len(self.started)}, already started {len(self.existing)}, failed {len(self.failed_lines)}"
-                + (f", skipped {len(self.skipped_lines)}" if self.skipped_lines else "") + f"; {self.seconds:.1f} s）")
+                + (f", skipped {len(self.skipped_lines)}" if self.skipped_lines else "") + f"; {self.seconds:.1f} s）"
+                + note)
 
     @property
     def failed_lines(self) -> list[int]:
         return sorted({e.line for e in self.failed})
 
 
-async def _bounded(items: Sequence[Any], concurrency: int, fn: Callable[[Any], Awaitable[None]],
-                   progress: Progress) -> None:
+def _chunks(rows: Sequence[BulkRow], size: int) -> list[list[BulkRow]]:
+    return [list(rows[i:i + size]) for i in range(0, len(rows), size)]
+
+
+async def _bounded(items: Sequence[Any], concurrency: int, fn: Callable[[Any], Awaitable[None]]) -> None:
     sem = asyncio.Semaphore(max(1, concurrency))
 
     async def one(item: Any) -> None:
         async with sem:
             await fn(item)
-        progress.advance()
 
     tasks = [asyncio.create_task(one(i)) for i in items]
     try:
@@ -501,22 +532,33 @@ async def run_import(
             server_bad: dict[int, list[RowError]] = {}
             account: list[str] = []
 
-            async def validate(row: BulkRow) -> None:
+            def refused(row: BulkRow, e: ApiError) -> None:
+                if (why := _account_problem(e)) is not None:
+                    account.append(why)
+                else:
+                    server_bad[row.line] = server_errors(row.line, e)
+
+            async def validate(chunk: list[BulkRow]) -> None:
                 if account:
                     return
                 try:
-                    await client.validate_transfer(row.request, idempotency_key=row.key)
+                    results = await client.bulk_start([r.body for r in chunk], dry_run=True)
                 except ApiConnectionError as e:
                     account.append(str(e))
-                except ApiError as e:
-                    if (why := _account_problem(e)) is not None:
-                        account.append(why)
-                    else:
-                        server_bad[row.line] = server_errors(row.line, e)
+                    return
+                except ApiError as e:  # the whole request refused: each of its rows
+                    for row in chunk:
+                        refused(row, e)
+                        bar.advance()
+                    return
+                for res in results:
+                    if not res.ok:
+                        refused(chunk[res.index], row_error(res))
+                    bar.advance()
 
             bar.start("校验 validate", len(rows))
             try:
-                await _bounded(rows, concurrency, validate, bar)
+                await _bounded(_chunks(rows, VALIDATE_CHUNK), concurrency, validate)
             finally:
                 bar.stop()
             if account:
@@ -543,19 +585,29 @@ async def run_import(
                 return out
             out.skipped_lines = out.invalid_lines
 
-        async def start(row: BulkRow) -> None:
+        async def start(chunk: list[BulkRow]) -> None:
             try:
-                t, created = await client.start_transfer(row.request, idempotency_key=row.key)
-            except ApiConnectionError as e:
-                out.failed.append(RowError(row.line, "", "unreachable", str(e)))
-            except ApiError as e:
-                out.failed += server_errors(row.line, e)
-            else:
-                (out.started if created else out.existing).append((row.line, t.id))
+                results = await client.bulk_start([r.body for r in chunk])
+            except ApiError as e:  # the whole request failed (ApiConnectionError too): each of its rows
+                for row in chunk:
+                    if isinstance(e, ApiConnectionError):
+                        out.failed.append(RowError(row.line, "", "unreachable", str(e)))
+                    else:
+                        out.failed += server_errors(row.line, e)
+                    bar.advance()
+                return
+            for res in results:
+                row = chunk[res.index]
+                if not res.ok:
+                    out.failed += server_errors(row.line, row_error(res))
+                else:
+                    (out.started if res.created else out.existing).append(
+                        StartedRow(row.line, res.workflow_id, res.transfer_id))
+                bar.advance()
 
         bar.start("发起 start", len(rows))
         try:
-            await _bounded(rows, concurrency, start, bar)
+            await _bounded(_chunks(rows, START_CHUNK), concurrency, start)
         finally:
             bar.stop()
         out.started.sort()
@@ -627,6 +679,7 @@ async def import_transfers(
 
 
 __all__ = [
-    "COLUMNS", "COLUMN_LABELS", "REQUIRED", "BulkRow", "ImportOutcome", "check_row", "check_table", "column_of",
+    "COLUMNS", "COLUMN_LABELS", "REQUIRED", "BulkRow", "ImportOutcome", "StartedRow", "check_row", "check_table",
+    "column_of",
     "idempotency_key", "import_transfers", "parse_type", "read_bulk_table", "run_import", "write_report",
 ]

@@ -4,13 +4,15 @@
         await api.login("whu", password)
         route = await api.validate_transfer(req)          # every check, nothing started
         transfer, created = await api.start_transfer(req, idempotency_key="row-42")
+        results = await api.bulk_start([{**row, "idempotency_key": "row-43"}, ...])  # ≤ 500 rows
 
 Errors: every non-2xx answer raises `ApiError(status, errors, detail)` parsed from the server's
 application/problem+json (`errors` = [FieldErrorOut(field, message)], Chinese messages); a server
 that cannot be reached raises `ApiConnectionError` (an ApiError with status 0).
 
 Retries (exponential backoff with jitter, `retries` times): calls that are safe to repeat (GET,
-POST /api/transfers/validate, and POST /api/transfers *with* an Idempotency-Key) are retried on
+POST /api/transfers/validate, POST /api/transfers *with* an Idempotency-Key, and
+POST /api/transfers/bulk as a dry run or with a key on every row) are retried on
 connection errors, timeouts and 502/503/504 (honouring Retry-After); any other call is retried
 only when the connection could not be opened at all (the request never left).
 
@@ -31,6 +33,9 @@ from pydantic import BaseModel
 from starter.models import (
     BatchResponse,
     BatchResult,
+    BulkStartResponse,
+    BulkStartResult,
+    BulkStartRow,
     FieldErrorOut,
     OrgOut,
     Problem,
@@ -241,6 +246,19 @@ class ZhtjClient:
         r = await self._send("POST", "/api/transfers", json_body=_dump(req), headers=headers,
                              idempotent=idempotency_key is not None)
         return TransferOut.model_validate(r.json()), r.status_code == 201
+
+    async def bulk_start(
+        self, rows: Sequence[BulkStartRow | Mapping[str, Any]], *, dry_run: bool = False
+    ) -> list[BulkStartResult]:
+        """POST /api/transfers/bulk (1–500 rows, each a start request with its `idempotency_key`):
+        one result per row, in order. A refused row is a result (ok=False, its status_code and
+        errors), not an exception; a new transfer is named by `workflow_id`, its `transfer_id`
+        being known only for a key that started it before. `dry_run`: every check, nothing started."""
+        body = [_dump(r) for r in rows]
+        idempotent = dry_run or all(isinstance(r, dict) and r.get("idempotency_key") for r in body)
+        r = await self._send("POST", "/api/transfers/bulk", json_body={"rows": body, "dry_run": dry_run},
+                             idempotent=idempotent)
+        return BulkStartResponse.model_validate(r.json()).results
 
     async def get_transfer(self, transfer_id: int) -> TransferOut:
         r = await self._send("GET", f"/api/transfers/{int(transfer_id)}", idempotent=True)

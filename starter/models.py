@@ -69,6 +69,21 @@ class StartTransferRequest(_In):
     form: dict[str, Any] = Field(default_factory=dict)
 
 
+class BulkStartRow(StartTransferRequest):
+    """One row of POST /api/transfers/bulk: a start request and its own Idempotency-Key."""
+
+    idempotency_key: str | None = Field(default=None, max_length=128)
+
+
+#: Rows of one POST /api/transfers/bulk.
+BULK_MAX_ROWS = 500
+
+
+class BulkStartRequest(_In):
+    rows: list[BulkStartRow] = Field(min_length=1, max_length=BULK_MAX_ROWS)
+    dry_run: bool = False
+
+
 class ApproveRequest(_In):
     comment: str | None = Field(default=None, max_length=500)
 
@@ -214,6 +229,24 @@ class BatchResponse(_Out):
     results: list[BatchResult]
 
 
+class BulkStartResult(_Out):
+    """One row's outcome. status_code: 201 started, 200 existing (this key's transfer or the
+    member's open one; also a dry run's pass), else the refusal's status with `errors`."""
+
+    index: int
+    ok: bool
+    status_code: int
+    created: bool
+    workflow_id: str | None
+    transfer_id: int | None  # known when the key started a transfer before; a new one's once recorded
+    route: RouteOut | None
+    errors: list[FieldErrorOut] = []
+
+
+class BulkStartResponse(_Out):
+    results: list[BulkStartResult]
+
+
 class Problem(_Out):
     """An error body (application/problem+json, RFC 9457) with the field errors in Chinese."""
 
@@ -225,7 +258,8 @@ class Problem(_Out):
 
 
 __all__ = [
-    "ApproveRequest", "AssignBranchRequest", "BatchApproveRequest", "BatchResponse", "BatchResult", "Channel",
+    "ApproveRequest", "AssignBranchRequest", "BatchApproveRequest", "BatchResponse", "BatchResult", "BULK_MAX_ROWS",
+    "BulkStartRequest", "BulkStartResponse", "BulkStartResult", "BulkStartRow", "Channel",
     "CurrentNodeOut", "FieldErrorOut", "HistoryOut", "MemberOut", "NodeOut", "OrgOut", "PartitionCode", "Problem",
     "ResubmitRequest", "ReturnRequest", "RouteOut", "StartTransferRequest", "StatusCode", "TokenRequest",
     "TokenResponse", "TransferOut", "TransferPage", "TransferSummary", "TransferType", "ValidateResponse",

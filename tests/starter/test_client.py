@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import typing
 
 import httpx
@@ -51,6 +52,8 @@ PAIRS = [
     (m.WithdrawRequest, s.WithdrawRequest), (m.ResubmitRequest, s.ResubmitRequest),
     (m.AssignBranchRequest, s.AssignBranchRequest), (m.BatchApproveRequest, s.BatchApproveRequest),
     (m.FieldErrorOut, s.FieldErrorOut), (m.BatchResult, s.BatchResult), (m.BatchResponse, s.BatchResponse),
+    (m.BulkStartRow, s.BulkStartRow), (m.BulkStartRequest, s.BulkStartRequest), (m.BulkStartResult, s.BulkStartResult),
+    (m.BulkStartResponse, s.BulkStartResponse),
 ]
 
 
@@ -59,6 +62,10 @@ def test_models_mirror_server_schemas(ours: type[BaseModel], theirs: type[BaseMo
     assert list(ours.model_fields) == list(theirs.model_fields)
     for name, f in theirs.model_fields.items():
         assert ours.model_fields[name].is_required() == f.is_required(), name
+
+
+def test_bulk_limit_matches():
+    assert m.BULK_MAX_ROWS == s.BULK_MAX_ROWS
 
 
 def test_enums_and_literals_match():
@@ -134,6 +141,38 @@ async def test_batch_approve(api):
         assert [r.ok for r in results] == [True, True, True, False]
         assert all(r.status == "awaiting_assignment" for r in results[:3])
         assert results[3].status_code == 404 and results[3].errors[0].field == "id"
+
+
+async def test_bulk_start(api):
+    """POST /api/transfers/bulk: a refused row is a result, not an exception; a new transfer is
+    named by its workflow, a key seen before by its transfer."""
+    a, b = await api.member_in("WHU-CS-2022", 7), await api.member_in("WHU-CS-2022", 8)
+    rows = [m.BulkStartRow(**employed_with_org(a).model_dump(), idempotency_key="bulk-client-a"),
+            {**employed_with_org(b).model_dump(mode="json"), "name": "不是本人", "idempotency_key": "bulk-client-b"}]
+    async with await client_as(api, "whu") as whu:
+        dry = await whu.bulk_start(rows, dry_run=True)
+        assert all(isinstance(r, m.BulkStartResult) for r in dry)
+        assert [(r.index, r.ok, r.status_code) for r in dry] == [(0, True, 200), (1, False, 422)]
+        assert dry[0].route.org_code == "DFM" and dry[1].errors[0].field == "id_number"
+        assert await api.count(Transfer) == 0
+
+        started = await whu.bulk_start(rows)
+        assert [(r.ok, r.status_code, r.created) for r in started] == [(True, 201, True), (False, 422, False)]
+        assert started[0].workflow_id and started[0].transfer_id is None
+        t = None
+        for _ in range(200):  # the workflow records the transfer a moment after the answer
+            page = await whu.list_transfers()
+            if page.items:
+                t = page.items[0]
+                break
+            await asyncio.sleep(0.05)
+        assert t is not None and (await whu.get_transfer(t.id)).workflow_id == started[0].workflow_id
+        again = await whu.bulk_start(rows[:1])
+        assert [(r.status_code, r.created, r.transfer_id) for r in again] == [(200, False, t.id)]
+
+        with pytest.raises(ApiError) as e:  # the request as a whole: more rows than one call takes
+            await whu.bulk_start([rows[0]] * (m.BULK_MAX_ROWS + 1), dry_run=True)
+        assert e.value.status == 422 and e.value.fields == ["rows"]
 
 
 async def test_unemployed_to_township_temp_branch(api):

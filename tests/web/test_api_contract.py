@@ -342,3 +342,93 @@ async def test_validate_with_a_used_key_answers_for_that_transfer(api):
     # without the key the row is checked afresh: the member is no longer the school's
     _problem(await api.as_("whu", "POST", "/api/transfers/validate", json=body), 403, "channel")
     assert await api.count(Transfer) == 1
+
+
+# --- bulk start ---------------------------------------------------------------------------------
+
+
+def _row(m, key: str | None, **kw) -> dict:
+    return {**_out_body(m, **kw), "idempotency_key": key}
+
+
+async def _bulk(api, rows: list[dict], who: str = "whu", dry_run: bool = False) -> list[dict]:
+    r = await api.as_(who, "POST", "/api/transfers/bulk", json={"rows": rows, "dry_run": dry_run})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [x["index"] for x in results] == list(range(len(rows)))
+    return results
+
+
+async def _recorded(api, n: int) -> None:
+    """Wait until the workflows have written `n` transfers (a bulk start does not wait for it)."""
+    import asyncio
+
+    for _ in range(200):
+        if await api.count(Transfer) >= n:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{await api.count(Transfer)} transfers recorded, expected {n}")
+
+
+async def test_bulk_start_per_row_outcomes(api):
+    a, b, c = [await api.member_in("WHU-CS-2022", i) for i in range(3)]
+    hust = await api.member_in("HUST-CS")
+    rows = [_row(a, "bulk-a"), _row(b, "bulk-b", name=b.name + "某"), _row(hust, "bulk-h"), _row(c, "bulk-c")]
+
+    # a dry run: every check and route, nothing started
+    before = await _written(api)
+    dry = await _bulk(api, rows, dry_run=True)
+    assert [(x["ok"], x["status_code"], x["created"]) for x in dry] == [
+        (True, 200, False), (False, 422, False), (False, 403, False), (True, 200, False)]
+    assert dry[0]["route"]["org_code"] == "DFM" and dry[0]["transfer_id"] is None and dry[0]["workflow_id"]
+    assert dry[1]["errors"] == [{"field": "id_number", "message": "姓名与身份证号不对应任何团员，请核对后查询"}]
+    assert dry[2]["errors"][0]["field"] == "channel" and dry[2]["route"] is None and dry[2]["workflow_id"] is None
+    assert await _written(api) == before
+
+    # the start: the good rows are started, the refused ones start nothing and stop nothing
+    first = await _bulk(api, rows)
+    assert [(x["ok"], x["status_code"], x["created"]) for x in first] == [
+        (True, 201, True), (False, 422, False), (False, 403, False), (True, 201, True)]
+    assert first[0]["workflow_id"] == dry[0]["workflow_id"] and first[0]["route"] == dry[0]["route"]
+    assert first[1]["errors"] == dry[1]["errors"] and first[2]["errors"] == dry[2]["errors"]
+    await _recorded(api, 2)
+    async with api.app.state.sessions() as s:
+        from sqlalchemy import select
+
+        recorded = dict((await s.execute(select(Transfer.workflow_id, Transfer.id))).all())
+    assert set(recorded) == {first[0]["workflow_id"], first[3]["workflow_id"]}
+
+    # again: a re-sent key names its transfer; a member with an open transfer under another key,
+    # and the same key in a dry run, answer existing; nothing new starts
+    again = await _bulk(api, [_row(a, "bulk-a"), _row(c, "another-key", target_org_code="DFM-XY")])
+    assert [(x["ok"], x["status_code"], x["created"]) for x in again] == [(True, 200, False), (True, 200, False)]
+    assert again[0]["transfer_id"] == recorded[first[0]["workflow_id"]] and again[0]["route"]["org_code"] == "DFM"
+    assert again[1]["transfer_id"] is None and again[1]["workflow_id"] == first[3]["workflow_id"]
+    assert (await _bulk(api, [_row(a, "bulk-a")], dry_run=True))[0]["transfer_id"] == again[0]["transfer_id"]
+    assert await api.count(Transfer) == 2
+
+    # another org's admin: every row refused (403), nothing started
+    b_ok = _row(b, "bulk-b2")
+    theirs = await _bulk(api, [b_ok], who="dfm")
+    assert [(x["ok"], x["status_code"], x["errors"][0]["field"]) for x in theirs] == [(False, 403, "channel")]
+    assert await api.count(Transfer) == 2
+
+
+async def test_bulk_start_request_errors(api):
+    m = await api.member_in("WHU-CS-2022", 4)
+    url = "/api/transfers/bulk"
+    _problem(await api.http.post(url, json={"rows": [_row(m, "k")]}), 401, "authorization")
+    _problem(await api.as_("whu", "POST", url, json={"rows": [_row(m, f"k{i}") for i in range(501)]}), 422, "rows",
+             "最多提交 500 行")
+    _problem(await api.as_("whu", "POST", url, json={"rows": []}), 422, "rows")
+    _problem(await api.as_("whu", "POST", url, json={"rows": [_row(m, "k"), _row(m, "k", channel="sideways")]}), 422,
+             "rows.1.channel")
+    _problem(await api.as_("whu", "POST", url, json={"rows": [{**_row(m, "k"), "colour": "red"}]}), 422,
+             "rows.0.colour")
+    _problem(await api.as_("whu", "POST", url, json={"rows": [_row(m, "k" * 129)]}), 422, "rows.0.idempotency_key")
+    assert await api.count(Transfer) == 0
+    spec = (await api.http.get("/openapi.json")).json()
+    op = spec["paths"][url]["post"]
+    assert "transfers" in op["tags"]
+    assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/BulkStartResponse")
+    assert spec["components"]["schemas"]["BulkStartRequest"]["properties"]["rows"]["maxItems"] == 500

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from models import User
 from models.tables import MAX_ROW_ID
 from service import auth, decisions, queries
+from service.bulk_start import BulkStartRow, bulk_start
 from service.intake import StartRequest, start_request
 from service.transfers import Problem, ServiceError
 from web.api import schemas as s
@@ -81,6 +82,11 @@ async def orgs(
         return await queries.search_orgs(session, q=q, partition=partition, kind=kind, limit=limit)
 
 
+def _request_of(body: s.StartTransferRequest) -> StartRequest:
+    return StartRequest(id_number=body.id_number, name=body.name, type=body.type, channel=body.channel,
+                        form=body.form, target_org_code=body.target_org_code, partition=body.partition)
+
+
 async def _start(request: Request, user: User, body: s.StartTransferRequest, idempotency_key: str | None,
                  dry_run: bool = False):
     state = request.app.state
@@ -88,8 +94,7 @@ async def _start(request: Request, user: User, body: s.StartTransferRequest, ide
         state.engine,
         await _client(request) if not dry_run else None,
         user,
-        StartRequest(id_number=body.id_number, name=body.name, type=body.type, channel=body.channel,
-                     form=body.form, target_org_code=body.target_org_code, partition=body.partition),
+        _request_of(body),
         directories=state.directories,
         task_queue=state.settings.task_queue,
         id_prefix=state.settings.workflow_id_prefix,
@@ -134,6 +139,33 @@ async def start_transfer(
         if t is None:  # the member's open transfer was started by someone this caller may not see
             raise ServiceError(409, [Problem("id_number", "该团员已有办理中的转接申请")])
         return await queries.transfer_detail(session, user, t)
+
+
+@router.post("/transfers/bulk", response_model=s.BulkStartResponse, tags=["transfers"])
+async def bulk_start_transfers(body: s.BulkStartRequest, request: Request, user: CurrentUser) -> dict:
+    """Up to 500 starts in one call, each row checked exactly as POST /api/transfers checks it
+    (with its own `idempotency_key`); one result per row, in order, HTTP 200 as a whole.
+
+    A row's `status_code` is the single endpoint's: 201 started, 200 existing (this key's transfer,
+    or the member's open one), else the refusal (422, 403, ...) with its `errors`; a refused row
+    starts nothing and the other rows go on. A new transfer is answered by its `workflow_id` without
+    waiting for the workflow to record it: `transfer_id` is set only for a key seen before.
+    With `dry_run`, every check and each row's route, nothing started."""
+    if not 1 <= len(body.rows) <= s.BULK_MAX_ROWS:
+        raise ServiceError(422, [Problem("rows", f"rows 应为 1 到 {s.BULK_MAX_ROWS} 行，实际为 {len(body.rows)} 行；"
+                                                 f"一次最多提交 {s.BULK_MAX_ROWS} 行，请分批提交")])
+    state = request.app.state
+    results = await bulk_start(
+        state.engine,
+        None if body.dry_run else await _client(request),
+        user,
+        [BulkStartRow(_request_of(r), r.idempotency_key) for r in body.rows],
+        directories=state.directories,
+        task_queue=state.settings.task_queue,
+        id_prefix=state.settings.workflow_id_prefix,
+        dry_run=body.dry_run,
+    )
+    return {"results": [r.as_dict() for r in results]}
 
 
 @router.get("/transfers", response_model=s.TransferPage, tags=["transfers"])

@@ -47,6 +47,25 @@ class StartTransferRequest(_In):
     form: dict[str, Any] = Field(default_factory=dict)
 
 
+#: Rows of one POST /api/transfers/bulk.
+BULK_MAX_ROWS = 500
+
+
+class BulkStartRow(StartTransferRequest):
+    """One row of POST /api/transfers/bulk: the body of POST /api/transfers and its key."""
+
+    idempotency_key: str | None = Field(default=None, max_length=128,
+                                        description="as the Idempotency-Key header of POST /api/transfers")
+
+
+class BulkStartRequest(_In):
+    # The bounds are documented here and enforced by the route, whose refusal names the rule
+    # (a pydantic length error would only say 格式不正确).
+    rows: list[BulkStartRow] = Field(description=f"1 to {BULK_MAX_ROWS} start requests",
+                                     json_schema_extra={"minItems": 1, "maxItems": BULK_MAX_ROWS})
+    dry_run: bool = Field(default=False, description="every check and the route of each row; nothing started")
+
+
 class ValidateResponse(BaseModel):
     ok: bool
     route: "RouteOut"
@@ -175,6 +194,23 @@ class BatchResult(BaseModel):
 
 class BatchResponse(BaseModel):
     results: list[BatchResult]
+
+
+class BulkStartResult(BaseModel):
+    index: int = Field(description="the row's position in `rows`, from 0")
+    ok: bool
+    status_code: int = Field(description="201 started, 200 existing (or a dry run's pass), else the refusal's status")
+    created: bool
+    workflow_id: str | None = Field(description="the transfer's workflow (transfer-<member id>)")
+    transfer_id: int | None = Field(description="known when this Idempotency-Key already started a transfer; "
+                                                "a new transfer's id exists once its workflow has recorded it")
+    route: RouteOut | None = Field(description="the row's route; null for a refused row and for a member's open "
+                                               "transfer found at the start (its route is that transfer's)")
+    errors: list[FieldErrorOut] = []
+
+
+class BulkStartResponse(BaseModel):
+    results: list[BulkStartResult]
 
 
 ValidateResponse.model_rebuild()
