@@ -17,7 +17,7 @@ if [ ! -x "$PY" ]; then
 fi
 
 # The browser tests drive Debian's chromium, and need a CJK font for the Chinese pages.
-if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then
+if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -i "noto sans cjk" >/dev/null; then  # not grep -q: under pipefail its early exit fails fc-list (SIGPIPE)
     if [ "$(id -u)" -eq 0 ]; then
         echo "test.sh: installing Debian's chromium and fonts-noto-cjk for the browser tests" >&2
         (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) \

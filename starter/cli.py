@@ -40,7 +40,7 @@ def import_cmd(
 ) -> None:
     """按文件逐行发起转出：name,id_number,type,表单字段,location_*,target_org_code[,partition]。
 
-    先校验全部行（本地 + 服务端 /api/transfers/validate），有错误时写出错误报告且不发起任何申请
+    先校验全部行（本地 + 服务端 /api/transfers/bulk 试运行，每次 500 行），有错误时写出错误报告且不发起任何申请
     （除非 --skip-invalid）；再以有限并发发起。同一文件重复运行不会重复发起。"""
     from imports.reader import ImportFileError
     from starter.bulk import import_transfers, read_bulk_table
