@@ -31,6 +31,21 @@ log = get_logger(__name__)
 #: stay out: workflow code never imports them.
 PASSTHROUGH_MODULES: Sequence[str] = ("pydantic", "pydantic_core", "annotated_types", "messages", "domain")
 
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every workflow runs in (the worker and the replay tests alike).
+
+    Its runtime restrictions stay on: a workflow that reads the clock, does I/O or starts a
+    thread fails its task. What is switched off is re-importing every module for each execution
+    (`passthrough_all_modules`): that import was most of the CPU a new transfer costs the worker,
+    and our workflow modules hold no state of their own to isolate (constants, classes, pure
+    functions; tests/workflows/test_transfer_paths.py checks that a whole transfer leaves every
+    global of theirs as it was)."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        .with_passthrough_all_modules()
+    )
+
 WORKFLOWS = [SystemCheckWorkflow, TransferWorkflow, AbroadRetentionWorkflow, HoldingWorkflow]
 
 
@@ -71,9 +86,7 @@ def build_worker(client: Client, engine: AsyncEngine, *, task_queue: str = TASK_
         interceptors=[LogContextInterceptor()],
         # On SIGTERM (a deploy), running activities get this long to finish before cancellation.
         graceful_shutdown_timeout=timedelta(seconds=10),
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-        ),
+        workflow_runner=workflow_runner(),
     )
 
 

@@ -13,8 +13,27 @@ from service.transfers import ServiceError
 from worker import build_worker
 
 
+def _module_state() -> dict:
+    """Every global of the modules workflows run with (passed through the sandbox, not re-imported
+    per execution): what it is bound to and, for a container or a model, its contents."""
+    import sys
+
+    from pydantic import BaseModel
+
+    state = {}
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] in ("workflows", "messages", "domain"):
+            for k, v in vars(module).items():
+                if not k.startswith("__"):
+                    contents = v.model_dump_json() if isinstance(v, BaseModel) else (
+                        repr(v) if isinstance(v, (dict, list, set)) else None)
+                    state[(name, k)] = (id(v), contents)
+    return state
+
+
 async def test_out_with_one_node_then_branch_assignment(dev_driver):
     d = dev_driver
+    before = _module_state()  # the worker runs workflows without re-importing their modules
     member = await d.member_in("WHU-CS-2022-1")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
         started = await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT,
@@ -58,6 +77,8 @@ async def test_out_with_one_node_then_branch_assignment(dev_driver):
     actions = [a.action for a in await d.audit(v)]
     assert actions == ["transfer.started", "node.approved", "assignment.awaiting",
                        "branch.assigned", "transfer.completed"]
+    after = _module_state()  # a whole transfer changed no global (modules imported meanwhile may add some)
+    assert {k: after.get(k) for k in before} == before
 
 
 async def test_self_with_two_nodes(dev_driver):
