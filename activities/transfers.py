@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -20,6 +21,10 @@ from core.logging import get_logger
 from messages.transfers import CompletionFollowUp, TransferEvent
 
 log = get_logger(__name__)
+
+#: The columns of an approval step an event sets (besides its key: transfer, round, seq).
+STEP_FIELDS = ("org_id", "status", "started_at", "remind_at", "deadline", "reminded_at", "decided_at", "decided_by",
+               "reason_code", "comment")
 
 
 class InvalidTransferData(ApplicationError):
@@ -32,6 +37,8 @@ class TransferActivities:
         self.engine = engine
         self.client = client  # for the follow-up on the member's holdings (other workflows)
         self._org_id_cache: dict[str, int] = {}
+        # INSERT … ON CONFLICT of the engine's dialect (PostgreSQL or SQLite)
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     @activity.defn
     async def follow_up_completion(self, f: CompletionFollowUp) -> None:
@@ -185,29 +192,18 @@ class TransferActivities:
                     raise InvalidTransferData(f"no transfer row for run {event.run_id}")
                 transfer_id, member_id, transfer_type = row
 
-            for st in event.steps:
-                fields = {
-                    "org_id": org_ids[st.org_code],
-                    "status": st.status.value,
-                    "started_at": st.started_at,
-                    "remind_at": st.remind_at,
-                    "deadline": st.deadline,
-                    "reminded_at": st.reminded_at,
-                    "decided_at": st.decided_at,
-                    "decided_by": st.decided_by,
-                    "reason_code": st.reason_code,
-                    "comment": st.comment,
-                }
-                changed = await session.execute(
-                    update(ApprovalStep)
-                    .where(ApprovalStep.transfer_id == transfer_id, ApprovalStep.round == st.round,
-                           ApprovalStep.seq == st.seq)
-                    .values(**fields)
+            if event.steps:
+                # every step of the event in one statement: new ones inserted, known ones updated
+                stmt = self._insert(ApprovalStep.__table__)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["transfer_id", "round", "seq"],
+                    set_={f: stmt.excluded[f] for f in STEP_FIELDS},
                 )
-                if changed.rowcount == 0:
-                    await session.execute(
-                        insert(ApprovalStep), [{"transfer_id": transfer_id, "round": st.round, "seq": st.seq, **fields}]
-                    )
+                await session.execute(stmt, [
+                    {"transfer_id": transfer_id, "round": st.round, "seq": st.seq, "org_id": org_ids[st.org_code],
+                     "status": st.status.value, **{f: getattr(st, f) for f in STEP_FIELDS[2:]}}
+                    for st in event.steps
+                ])
 
             if event.complete_branch is not None:
                 branch_id = org_ids[event.complete_branch.code]
