@@ -133,9 +133,9 @@ def spawn_worker(env: dict[str, str], log: Path, module: str = "cli", args: tupl
 
     out = open(log, "ab")  # noqa: SIM115
     argv = [sys.executable, "-m", module, *args]
-    if os.environ.get("BENCH_PROFILE"):  # py-spy writes collapsed stacks beside the log
+    if os.environ.get("BENCH_PROFILE"):  # py-spy: collapsed stacks in bench/results/
         argv = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "50",
-                "-o", str(log.with_suffix(".stacks")), "--", *argv]
+                "-o", str(ROOT / "bench" / "results" / f"{log.stem}.stacks"), "--", *argv]
     proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while b"worker started" not in log.read_bytes():
