@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -52,25 +52,34 @@ class _Target:
     step_org_code: str | None
 
 
-async def _load(engine: AsyncEngine, user: User, transfer_id: int) -> _Target:
-    """The transfer by id; 404 when it does not exist or is not this user's to see. An admin's
-    visibility is checked only when their permission for the node fails (`_as_admin`): the
-    permission implies it, and the subtree query is the costly part."""
+def _load_statement():
+    """Built once: a statement's aliases are costly to build per call (most of a decision's CPU)."""
     target_org, step_org = aliased(Org), aliased(Org)
-    query = (
+    return (
         select(Transfer.id, Transfer.workflow_id, Transfer.run_id, Transfer.channel, Transfer.type,
                Transfer.member_id, target_org.code, ApprovalStep.round, ApprovalStep.seq, step_org.code)
         .join(target_org, target_org.id == Transfer.target_org_id)
         .outerjoin(ApprovalStep, and_(ApprovalStep.transfer_id == Transfer.id, ApprovalStep.status == "pending"))
         .outerjoin(step_org, step_org.id == ApprovalStep.org_id)
-        .where(Transfer.id == transfer_id)
+        .where(Transfer.id == bindparam("transfer_id"))
         .order_by(ApprovalStep.round.desc())
         .limit(1)
     )
-    async with session_factory(engine)() as session:
-        row = (await session.execute(query)).first()
-        if row is not None and user.role != "admin" and await get_visible_transfer(session, user, transfer_id) is None:
-            row = None
+
+
+_LOAD = _load_statement()
+
+
+async def _load(engine: AsyncEngine, user: User, transfer_id: int) -> _Target:
+    """The transfer by id; 404 when it does not exist or is not this user's to see. An admin's
+    visibility is checked only when their permission for the node fails (`_as_admin`): the
+    permission implies it, and the subtree query is the costly part."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(_LOAD, {"transfer_id": transfer_id})).first()
+    if row is not None and user.role != "admin":
+        async with session_factory(engine)() as session:
+            if await get_visible_transfer(session, user, transfer_id) is None:
+                row = None
     if row is None:
         raise _refuse(404, "id", f"转接申请 {transfer_id} 不存在")
     if user.role == "service":

@@ -273,9 +273,12 @@ async def resubmit(handle: WorkflowHandle, d: ResubmitInput) -> TransferView:
 
 
 async def assign_branch(engine: AsyncEngine, handle: WorkflowHandle, d: AssignBranchInput, receiving_org_code: str) -> TransferView:
-    """Check in the database that the branch is a branch-level org under the receiving org."""
-    async with session_factory(engine)() as session:
-        directory = await load_with_ancestors(session, [d.branch.code])
+    """Check that the branch is a branch-level org under the receiving org: in the process's
+    directory, or in the database for a code it does not hold (an org created a moment ago)."""
+    directory = await DIRECTORIES.get(engine)
+    if d.branch.code not in directory:
+        async with session_factory(engine)() as session:
+            directory = await load_with_ancestors(session, [d.branch.code])
     branch = directory.get(d.branch.code)
     if branch is None:
         raise _refuse(422, "branch_code", f"团支部 {d.branch.code} 不存在")
