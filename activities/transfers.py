@@ -37,8 +37,14 @@ class TransferActivities:
         self.engine = engine
         self.client = client  # for the follow-up on the member's holdings (other workflows)
         self._org_id_cache: dict[str, int] = {}
-        # INSERT … ON CONFLICT of the engine's dialect (PostgreSQL or SQLite)
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        from models import ApprovalStep
+
+        # the steps' upsert in the engine's dialect (PostgreSQL or SQLite), built once: its
+        # `excluded` columns cost more to build than the statement costs to run
+        upsert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(ApprovalStep.__table__)
+        self._upsert_steps = upsert.on_conflict_do_update(
+            index_elements=["transfer_id", "round", "seq"], set_={f: upsert.excluded[f] for f in STEP_FIELDS}
+        )
 
     @activity.defn
     async def follow_up_completion(self, f: CompletionFollowUp) -> None:
@@ -116,7 +122,7 @@ class TransferActivities:
 
     async def _apply(self, event: TransferEvent) -> int:
         """One transaction of Core statements (this runs for every state change of every transfer)."""
-        from models import ApprovalStep, AuditLog, Member, MembershipHistory, Notification, Transfer
+        from models import AuditLog, Member, MembershipHistory, Notification, Transfer
         from models.db import transaction
 
         async with transaction(self.engine) as session:
@@ -194,12 +200,7 @@ class TransferActivities:
 
             if event.steps:
                 # every step of the event in one statement: new ones inserted, known ones updated
-                stmt = self._insert(ApprovalStep.__table__)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["transfer_id", "round", "seq"],
-                    set_={f: stmt.excluded[f] for f in STEP_FIELDS},
-                )
-                await session.execute(stmt, [
+                await session.execute(self._upsert_steps, [
                     {"transfer_id": transfer_id, "round": st.round, "seq": st.seq, "org_id": org_ids[st.org_code],
                      "status": st.status.value, **{f: getattr(st, f) for f in STEP_FIELDS[2:]}}
                     for st in event.steps
