@@ -132,7 +132,8 @@ class HistoryEntry(BaseModel):
 
 
 class TransferView(BaseModel):
-    """What the `status` query returns and the workflow's result."""
+    """What the `status` query returns and the workflow's result; the updates answer with it too,
+    without the timeline (`history` empty: the query and the database's detail carry it)."""
 
     workflow_id: str
     transfer_id: int | None = None  # the database row's id (the API's transfer id)

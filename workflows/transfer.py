@@ -459,7 +459,9 @@ class TransferWorkflow(EventJournal):
             retry_policy=ACTIVITY_RETRY,
         )
 
-    def view(self) -> TransferView:
+    def view(self, *, timeline: bool = True) -> TransferView:
+        """The state; an update's answer leaves out the timeline (`timeline=False`): it grows with
+        every event, and each answer is stored in the history and decoded by the caller."""
         return TransferView(
             workflow_id=workflow.info().workflow_id,
             transfer_id=self.transfer_id,
@@ -478,7 +480,7 @@ class TransferWorkflow(EventJournal):
             withdrawn_by=self.withdrawn_by,
             request_id=self.inp.request_id,
             initiator=self.inp.initiator,
-            history=list(self.history),
+            history=list(self.history) if timeline else [],
             next_reminder_at=self.next_reminder_at,
         )
 
@@ -495,7 +497,7 @@ class TransferWorkflow(EventJournal):
         """The state once the start is in the database (sent with the start: update-with-start),
         so the caller gets the transfer's id and first node in one round trip."""
         await workflow.wait_condition(lambda: self._round_written >= 1 or self._settled)
-        return self.view()
+        return self.view(timeline=False)
 
     def _check_node(self, round_: int, seq: int, actor: Actor) -> NodeState:
         if self.status != TransferStatus.PENDING:
@@ -547,7 +549,7 @@ class TransferWorkflow(EventJournal):
         # answer with the consequence written too: the next node pending, awaiting assignment,
         # returned, or completed
         await workflow.wait_condition(lambda: self._waits > mark or self._settled)
-        return self.view()
+        return self.view(timeline=False)
 
     @workflow.update
     async def approve(self, d: ApproveInput) -> TransferView:
@@ -591,7 +593,7 @@ class TransferWorkflow(EventJournal):
         await workflow.wait_condition(lambda: self._settled)
         if self.status != TransferStatus.WITHDRAWN:
             raise Refused(f"该申请已{self.status.value}，撤回未生效")
-        return self.view()
+        return self.view(timeline=False)
 
     @withdraw.validator
     def _validate_withdraw(self, d: WithdrawInput) -> None:
@@ -607,7 +609,7 @@ class TransferWorkflow(EventJournal):
         self._resubmit = d
         round_before = self.round
         await workflow.wait_condition(lambda: self._round_written > round_before or self._settled)
-        return self.view()
+        return self.view(timeline=False)
 
     @resubmit.validator
     def _validate_resubmit(self, d: ResubmitInput) -> None:
@@ -626,7 +628,7 @@ class TransferWorkflow(EventJournal):
         finally:
             self._busy -= 1
         await workflow.wait_condition(lambda: self._settled)
-        return self.view()
+        return self.view(timeline=False)
 
     @assign_branch.validator
     def _validate_assign(self, d: AssignBranchInput) -> None:
