@@ -1,9 +1,11 @@
 """The bare baseline: a workflow with the same activities and updates as a two-node transfer with
 branch assignment, doing nothing in them. Run its worker with `python -m bench.bare worker`.
 
-It runs under the SDK's default workflow runner (the sandbox), as TransferWorkflow does, so the
-ratio measures what our workflow, activities and service layer add to Temporal, not the choice of
-runner. Its updates answer with a small value; ours answer with the transfer's state."""
+Its worker runs the workflow with the same runner as ours (worker.workflow_runner: the sandbox's
+restrictions without per-execution imports), so the ratio measures what our workflow, activities
+and service layer add to Temporal, not the choice of runner; with BARE_RUNNER=unsandboxed it runs
+without any sandbox, the cheapest Temporal can be, for the strict ratio. Its updates answer with a
+small value; ours answer with the transfer's state."""
 
 from __future__ import annotations
 
@@ -82,12 +84,19 @@ async def run_one(client: Client, wid: str) -> None:
 async def _worker() -> None:
     import signal
 
+    from temporalio.worker import UnsandboxedWorkflowRunner
+
+    from bench import bare  # the workflow from its module, not from __main__ (the sandbox imports it by name)
+    from worker import workflow_runner
+
     client = await Client.connect(os.environ["TEMPORAL_ADDRESS"])
+    runner = UnsandboxedWorkflowRunner() if os.environ.get("BARE_RUNNER") == "unsandboxed" else workflow_runner()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Worker(client, task_queue=TASK_QUEUE, workflows=[BareTransfer], activities=[noop]):
+    async with Worker(client, task_queue=TASK_QUEUE, workflows=[bare.BareTransfer], activities=[bare.noop],
+                      workflow_runner=runner):
         print("bare worker started", flush=True)
         await stop.wait()
 

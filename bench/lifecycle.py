@@ -12,14 +12,15 @@ from sqlalchemy import select, text
 from bench.env import CpuMeter, gather_limited, spawn_worker, stop
 
 
-async def bare(address: str, n: int, concurrency: int, workdir: Path, pids: dict[str, int]) -> dict:
+async def bare(address: str, n: int, concurrency: int, workdir: Path, pids: dict[str, int],
+               runner: str = "ours") -> dict:
     """Transfers/s of the bare workflow, and CPU ms per transfer of each process."""
     from temporalio.client import Client
 
     from bench.bare import run_one
 
-    env = dict(os.environ, TEMPORAL_ADDRESS=address)
-    worker = spawn_worker(env, workdir / "bare-worker.log", module="bench.bare")
+    env = dict(os.environ, TEMPORAL_ADDRESS=address, BARE_RUNNER=runner)
+    worker = spawn_worker(env, workdir / f"bare-{runner}-worker.log", module="bench.bare")
     try:
         client = await Client.connect(address)
         tag = uuid.uuid4().hex[:6]
