@@ -30,9 +30,9 @@ from core.settings import get_settings
 from domain.deadlines import shanghai_date
 from domain.policy import policy_for
 from messages.transfers import Route, TransferInput
-from models import Member, Org, Transfer, User
+from models import Org, Transfer, User
 from models.db import session_factory
-from service.intake import CheckedStart, ParsedRequest, StartRequest, check_start, parse_request
+from service.intake import CheckedStart, ParsedRequest, StartRequest, check_start, members_by_id_number, parse_request
 from service.orgdir import DirectoryCache
 from service.transfers import WORKFLOW_ID_PREFIX, Problem, ServiceError
 from workflows.transfer import TransferWorkflow, workflow_id_for
@@ -89,15 +89,6 @@ async def _seen(engine: AsyncEngine, request_ids: Iterable[str]) -> dict[str, Ro
                         route=Route(clause=clause, explanation=explanation, org_code=code))
         for rid, tid, wid, clause, explanation, code in rows
     }
-
-
-async def _members(engine: AsyncEngine, id_numbers: Iterable[str]) -> dict[str, Member]:
-    ids = sorted(set(id_numbers))
-    if not ids:
-        return {}
-    async with session_factory(engine)() as session:
-        found = (await session.execute(select(Member).where(Member.id_number.in_(ids)))).scalars().all()
-    return {m.id_number: m for m in found}
 
 
 async def _start_all(
@@ -159,7 +150,7 @@ async def bulk_start(
         except ServiceError as e:
             out[i] = _refused(i, e)
 
-    members = await _members(engine, (p.id_number for p in parsed.values()))
+    members = await members_by_id_number(engine, (p.id_number for p in parsed.values()))
     branch_ids = {m.branch_id for m in members.values()}
     directory = await directories.get(engine, ids=[i for i in (user.org_id, *branch_ids) if i is not None])
     user_org = directory.by_id(user.org_id)

@@ -24,7 +24,7 @@ from messages.transfers import (
     WithdrawInput,
 )
 from models import ApprovalStep, Org, Transfer, User
-from models.db import session_factory
+from models.db import reader, session_factory
 from service import transfers as svc
 from service.queries import get_visible_transfer
 from service.transfers import Problem, ServiceError
@@ -74,7 +74,7 @@ async def _load(engine: AsyncEngine, user: User, transfer_id: int) -> _Target:
     """The transfer by id; 404 when it does not exist or is not this user's to see. An admin's
     visibility is checked only when their permission for the node fails (`_as_admin`): the
     permission implies it, and the subtree query is the costly part."""
-    async with engine.connect() as conn:
+    async with reader(engine).connect() as conn:
         row = (await conn.execute(_LOAD, {"transfer_id": transfer_id})).first()
     if row is not None and user.role != "admin":
         async with session_factory(engine)() as session:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,7 +30,7 @@ from domain.routing import check_override, route
 from domain.transfers import ActorKind, Channel, TransferType
 from messages.transfers import Actor, Route, TransferInput
 from models import Member, Org, User
-from models.db import session_factory
+from models.db import reader
 from service.orgdir import DirectoryCache
 from service.transfers import (
     WORKFLOW_ID_PREFIX,
@@ -176,6 +176,17 @@ def check_start(
     return CheckedStart(inp=inp, route=Route(clause=chosen.clause, explanation=chosen.explanation, org_code=target.code))
 
 
+async def members_by_id_number(engine: AsyncEngine, id_numbers: Iterable[str]) -> dict[str, Any]:
+    """The members (rows with Member's columns) by normalised 身份证号, in one read."""
+    ids = sorted(set(id_numbers))
+    if not ids:
+        return {}
+    members = Member.__table__
+    async with reader(engine).connect() as conn:
+        found = (await conn.execute(select(members).where(members.c.id_number.in_(ids)))).all()
+    return {m.id_number: m for m in found}
+
+
 async def start_request(
     engine: AsyncEngine,
     client: Client,
@@ -199,8 +210,7 @@ async def start_request(
             return seen, seen.route
 
     parsed = parse_request(req, today=today)
-    async with session_factory(engine)() as session:
-        member = (await session.execute(select(Member).where(Member.id_number == parsed.id_number))).scalar_one_or_none()
+    member = (await members_by_id_number(engine, [parsed.id_number])).get(parsed.id_number)
     ids = [i for i in (user.org_id, member.branch_id if member else None) if i is not None]
     directory = await directories.get(engine, ids=ids)
     checked = check_start(req, parsed, user=user, user_org=directory.by_id(user.org_id), member=member,
