@@ -468,18 +468,23 @@ class _Fatal(Exception):
 
 
 async def _resolve_org(client: ZhtjClient, org_code: str) -> str:
-    """The org's code as the directory spells it; the API has no "who am I", so whether the
-    account may act for it is for the server to say, row by row (403)."""
+    """The org's code as the directory spells it, once the server confirmed (GET /api/me) that
+    the account may act for it; whether it may act for each row's member is for the server to
+    say, row by row (403)."""
     try:
         found = await client.orgs(q=org_code.strip()[:100], limit=200)
+        code = next((o.code for o in found if o.code.lower() == org_code.lower()), None)
+        if code is None:
+            raise _Fatal(f"组织 {org_code} 不存在（--as 应为组织编码，如 WHU）")
+        me = await client.me(org=code)
     except ApiConnectionError:
         raise
     except ApiError as e:
         raise _Fatal(_account_problem(e) or f"无法查询组织 {org_code}：{e.detail}") from e
-    for o in found:
-        if o.code.lower() == org_code.lower():
-            return o.code
-    raise _Fatal(f"组织 {org_code} 不存在（--as 应为组织编码，如 WHU）")
+    if not me.may_act_for:
+        raise _Fatal(f"登录账号 {me.username} 不能代表 {code} 办理转出：须为 {code} 或其上级组织的管理员或服务账号"
+                     f"（该账号所属组织：{me.org_code or '无'}）")
+    return code
 
 
 def _account_problem(e: ApiError) -> str | None:

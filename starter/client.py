@@ -37,6 +37,7 @@ from starter.models import (
     BulkStartResult,
     BulkStartRow,
     FieldErrorOut,
+    MeOut,
     OrgOut,
     Problem,
     RouteOut,
@@ -218,6 +219,12 @@ class ZhtjClient:
     def claims(self) -> dict[str, Any]:
         """The current token's (unverified) claims: usr, role, exp."""
         return token_claims(self.token) if self.token else {}
+
+    async def me(self, org: str | None = None) -> MeOut:
+        """GET /api/me: the logged-in account; with `org`, whether it may act for that org."""
+        params = {"org": org} if org is not None else None
+        r = await self._send("GET", "/api/me", params=params, idempotent=True)
+        return MeOut.model_validate(r.json())
 
     # ---- orgs ----------------------------------------------------------------------------------
     async def orgs(

@@ -116,6 +116,16 @@ class TokenResponse(_Out):
     token_type: Literal["bearer"] = "bearer"
 
 
+class MeOut(_Out):
+    username: str
+    role: str
+    display_name: str | None
+    org_code: str | None
+    org_name: str | None
+    member_id: int | None
+    may_act_for: bool | None
+
+
 class OrgOut(_Out):
     code: str
     name: str
@@ -260,7 +270,7 @@ class Problem(_Out):
 __all__ = [
     "ApproveRequest", "AssignBranchRequest", "BatchApproveRequest", "BatchResponse", "BatchResult", "BULK_MAX_ROWS",
     "BulkStartRequest", "BulkStartResponse", "BulkStartResult", "BulkStartRow", "Channel",
-    "CurrentNodeOut", "FieldErrorOut", "HistoryOut", "MemberOut", "NodeOut", "OrgOut", "PartitionCode", "Problem",
+    "CurrentNodeOut", "FieldErrorOut", "HistoryOut", "MemberOut", "MeOut", "NodeOut", "OrgOut", "PartitionCode", "Problem",
     "ResubmitRequest", "ReturnRequest", "RouteOut", "StartTransferRequest", "StatusCode", "TokenRequest",
     "TokenResponse", "TransferOut", "TransferPage", "TransferSummary", "TransferType", "ValidateResponse",
     "WithdrawRequest",

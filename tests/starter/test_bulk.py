@@ -260,6 +260,11 @@ async def test_account_and_org_problems_start_nothing(api, tmp_path):
     out, lines = await run(api, file, username="member1")
     assert out.exit_code == 1 and "团员账号只能个人发起" in out.fatal
 
+    # an admin acting "as" an org that is not theirs (nor below theirs): refused before any row
+    out, lines = await run(api, file, username="dfm", as_org="WHU")
+    assert out.exit_code == 1 and "登录账号 dfm 不能代表 WHU 办理转出" in out.fatal and "DFM" in out.fatal
+    assert not out.errors and not out.started
+
     # an admin of another org: every row is refused by the server (403), each reported
     out, lines = await run(api, file, username="dfm", as_org="DFM")
     assert out.exit_code == 1 and [(e.line, e.column, e.rule) for e in out.errors] == [(2, "", "api_forbidden")]

@@ -44,7 +44,7 @@ def employed_with_org(member) -> m.StartTransferRequest:
 
 # ---- the models mirror the server's schemas ----------------------------------------------------
 PAIRS = [
-    (m.TokenRequest, s.TokenRequest), (m.TokenResponse, s.TokenResponse), (m.OrgOut, s.OrgOut),
+    (m.TokenRequest, s.TokenRequest), (m.TokenResponse, s.TokenResponse), (m.MeOut, s.MeOut), (m.OrgOut, s.OrgOut),
     (m.StartTransferRequest, s.StartTransferRequest), (m.ValidateResponse, s.ValidateResponse),
     (m.MemberOut, s.MemberOut), (m.RouteOut, s.RouteOut), (m.NodeOut, s.NodeOut), (m.HistoryOut, s.HistoryOut),
     (m.TransferOut, s.TransferOut), (m.CurrentNodeOut, s.CurrentNodeOut), (m.TransferSummary, s.TransferSummary),
@@ -81,6 +81,13 @@ async def test_start_validate_list_get_approve_assign_completed(api):
     req = employed_with_org(member)
     async with await client_as(api, "whu") as whu, await client_as(api, "dfm") as dfm:
         assert whu.claims["usr"] == "whu" and whu.claims["role"] == "admin"
+        me = await whu.me()
+        assert (me.username, me.role, me.org_code, me.member_id, me.may_act_for) == ("whu", "admin", "WHU", None, None)
+        assert (await whu.me(org="WHU-CS")).may_act_for is True  # an org below its own
+        assert (await whu.me(org="DFM")).may_act_for is False and (await dfm.me(org="WHU")).may_act_for is False
+        with pytest.raises(ApiError) as info:
+            await whu.me(org="NOPE")
+        assert info.value.status == 404 and info.value.errors[0].field == "org"
         orgs = await whu.orgs(q="DFM")
         assert "DFM" in [o.code for o in orgs] and all(isinstance(o, m.OrgOut) for o in orgs)
         assert [o.code for o in await whu.orgs(partition="beijing", kind="temp_branch")] == ["BJ-HD-ZGC-TMP"]
@@ -109,6 +116,15 @@ async def test_start_validate_list_get_approve_assign_completed(api):
         done = await dfm.assign_branch(t.id, "DFM-RD")
         assert done.status == "completed" and done.branch_code == "DFM-RD" and done.completed_at is not None
         assert done.history[-1].action == "transfer.completed"
+
+
+async def test_me_for_a_member_and_without_a_token(api):
+    async with await client_as(api, "member1") as member, await client_as(api, None) as anon:
+        me = await member.me(org="WHU")
+        assert me.role == "member" and me.member_id is not None and me.org_code is None and me.may_act_for is False
+        with pytest.raises(ApiError) as info:
+            await anon.me()
+        assert info.value.status == 401
 
 
 async def test_return_resubmit_withdraw(api):

@@ -69,6 +69,27 @@ async def token(body: s.TokenRequest, request: Request) -> s.TokenResponse:
     return s.TokenResponse(access_token=auth.issue_token(user, state.signing_key, ttl))
 
 
+@router.get("/me", response_model=s.MeOut, tags=["auth"])
+async def me(
+    request: Request, user: CurrentUser, org: Annotated[str | None, Query(max_length=64)] = None
+) -> dict:
+    """Who the token belongs to; with `?org=CODE`, whether it may act for that org (start 转出 for
+    its members, decide its nodes): an admin or service account of the org or of one above it."""
+    state = request.app.state
+    directory = await state.directories.get(state.engine, ids=[user.org_id] if user.org_id else [])
+    own = directory.by_id(user.org_id) if user.org_id else None
+    may = None
+    if org is not None:
+        target = directory.get(org)
+        if target is None:
+            raise ServiceError(404, [Problem("org", f"组织 {org} 不存在")])
+        may = (own is not None and user.role in ("admin", "service")
+               and (own.code == target.code or directory.is_ancestor(own.code, target)))
+    return {"username": user.username, "role": user.role, "display_name": user.display_name,
+            "org_code": own.code if own else None, "org_name": own.name if own else None,
+            "member_id": user.member_id, "may_act_for": may}
+
+
 @router.get("/orgs", response_model=list[s.OrgOut], tags=["orgs"])
 async def orgs(
     request: Request,

@@ -28,6 +28,18 @@ class TokenResponse(BaseModel):
     token_type: Literal["bearer"] = "bearer"
 
 
+class MeOut(BaseModel):
+    """GET /api/me: the logged-in account, and whether it may act for `?org=`."""
+
+    username: str
+    role: str
+    display_name: str | None
+    org_code: str | None  # an admin's or a service account's org
+    org_name: str | None
+    member_id: int | None  # a member's own record
+    may_act_for: bool | None  # for ?org=: an admin or service account of that org or one above it
+
+
 class OrgOut(BaseModel):
     code: str
     name: str
