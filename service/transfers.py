@@ -134,26 +134,11 @@ def make_input(
     )
 
 
-async def build_input(
-    engine: AsyncEngine,
-    *,
-    member_id: int,
-    transfer_type: TransferType,
-    channel: Channel,
-    target_org_code: str,
-    form: dict[str, Any],
-    initiator: Actor,
-    route: Route | None = None,
-    request_id: str | None = None,
-    policy: TransferPolicy | None = None,
-    time_scale: float | None = None,
-) -> TransferInput:
-    """Everything the workflow needs, resolved now and recorded in its history (the rows loaded
-    by `load_for_input`, the checks and the input by `make_input`)."""
+async def build_input(engine: AsyncEngine, *, member_id: int, target_org_code: str, **make: Any) -> TransferInput:
+    """Everything the workflow needs, resolved now and recorded in its history: the rows loaded
+    by `load_for_input`, then `make_input` with the rest of its keyword arguments."""
     member, directory = await load_for_input(engine, member_id, target_org_code)
-    return make_input(directory, member, transfer_type=transfer_type, channel=channel, target_org_code=target_org_code,
-                      form=form, initiator=initiator, route=route, request_id=request_id, policy=policy,
-                      time_scale=time_scale)
+    return make_input(directory, member, target_org_code=target_org_code, **make)
 
 
 async def find_by_request_id(
