@@ -310,6 +310,18 @@ def row_error(result: BulkStartResult) -> ApiError:
     return ApiError(result.status_code, result.errors)
 
 
+async def _outcomes(
+    chunk: list[BulkRow], send: Callable[[list[dict[str, Any]]], Awaitable[list[BulkStartResult]]]
+) -> list[tuple[BulkRow, BulkStartResult | None, ApiError | None]]:
+    """Each row of one POST /api/transfers/bulk with its result, or the ApiError refusing it: the
+    row's own, or the whole request's (ApiConnectionError when the server was not reached)."""
+    try:
+        results = await send([r.body for r in chunk])
+    except ApiError as e:
+        return [(row, None, e) for row in chunk]
+    return [(chunk[r.index], r, None if r.ok else row_error(r)) for r in results]
+
+
 def server_errors(line: int, e: ApiError) -> list[RowError]:
     """The row errors of a refused API call, each on its file column."""
     rule = SERVER_RULES.get(e.status, "api_error")
@@ -546,19 +558,12 @@ async def run_import(
             async def validate(chunk: list[BulkRow]) -> None:
                 if account:
                     return
-                try:
-                    results = await client.bulk_start([r.body for r in chunk], dry_run=True)
-                except ApiConnectionError as e:
-                    account.append(str(e))
-                    return
-                except ApiError as e:  # the whole request refused: each of its rows
-                    for row in chunk:
+                for row, _, e in await _outcomes(chunk, lambda body: client.bulk_start(body, dry_run=True)):
+                    if isinstance(e, ApiConnectionError):
+                        account.append(str(e))
+                        return
+                    if e is not None:
                         refused(row, e)
-                        bar.advance()
-                    return
-                for res in results:
-                    if not res.ok:
-                        refused(chunk[res.index], row_error(res))
                     bar.advance()
 
             bar.start("校验 validate", len(rows))
@@ -591,20 +596,11 @@ async def run_import(
             out.skipped_lines = out.invalid_lines
 
         async def start(chunk: list[BulkRow]) -> None:
-            try:
-                results = await client.bulk_start([r.body for r in chunk])
-            except ApiError as e:  # the whole request failed (ApiConnectionError too): each of its rows
-                for row in chunk:
-                    if isinstance(e, ApiConnectionError):
-                        out.failed.append(RowError(row.line, "", "unreachable", str(e)))
-                    else:
-                        out.failed += server_errors(row.line, e)
-                    bar.advance()
-                return
-            for res in results:
-                row = chunk[res.index]
-                if not res.ok:
-                    out.failed += server_errors(row.line, row_error(res))
+            for row, res, e in await _outcomes(chunk, client.bulk_start):
+                if isinstance(e, ApiConnectionError):
+                    out.failed.append(RowError(row.line, "", "unreachable", str(e)))
+                elif e is not None:
+                    out.failed += server_errors(row.line, e)
                 else:
                     (out.started if res.created else out.existing).append(
                         StartedRow(row.line, res.workflow_id, res.transfer_id))
