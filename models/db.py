@@ -53,19 +53,11 @@ def make_engine(url: str, **kw) -> AsyncEngine:
     return create_async_engine(url, **kw)
 
 
-_READERS: dict[int, AsyncEngine] = {}
-
-
 def reader(engine: AsyncEngine) -> AsyncEngine:
     """The engine for single-statement reads on hot paths: on PostgreSQL in autocommit, so a read
     costs one round trip instead of three (BEGIN, the query, ROLLBACK); it shares the engine's
-    pool. SQLite reads are local calls and keep the engine as it is."""
-    if is_sqlite(str(engine.url)):
-        return engine
-    r = _READERS.get(id(engine))
-    if r is None or r.sync_engine.pool is not engine.sync_engine.pool:
-        r = _READERS[id(engine)] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    return r
+    pool (and costs microseconds to make). SQLite reads are local calls and keep the engine."""
+    return engine if is_sqlite(str(engine.url)) else engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
