@@ -8,7 +8,6 @@ import sys
 import time
 import uuid
 from datetime import timedelta
-from typing import Optional
 
 import typer
 
@@ -134,9 +133,9 @@ def users_add(
     username: str = typer.Argument(..., help="login name"),
     password: str = typer.Option(..., "--password", help="at least 8 characters"),
     role: str = typer.Option(..., "--role", help="admin | member | service"),
-    org: Optional[str] = typer.Option(None, "--org", help="org code (admin; a service account acting for an org)"),
-    id_number: Optional[str] = typer.Option(None, "--id-number", help="身份证号 of the member (member)"),
-    display_name: Optional[str] = typer.Option(None, "--name", help="display name"),
+    org: str | None = typer.Option(None, "--org", help="org code (admin; a service account acting for an org)"),
+    id_number: str | None = typer.Option(None, "--id-number", help="身份证号 of the member (member)"),
+    display_name: str | None = typer.Option(None, "--name", help="display name"),
 ) -> None:
     """Create a login: admin of an org, a member, or a service account."""
     from service.accounts import AccountError, add_user
@@ -177,7 +176,7 @@ def dev(
 
     stopping = {"flag": False}
 
-    def _on_signal(signum, _frame):  # noqa: ANN001
+    def _on_signal(signum, _frame):
         stopping["flag"] = True
 
     signal.signal(signal.SIGINT, _on_signal)

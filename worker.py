@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from pathlib import Path
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Sequence
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -42,9 +42,11 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     functions; tests/workflows/test_transfer_paths.py checks that a whole transfer leaves every
     global of theirs as it was)."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-        .with_passthrough_all_modules()
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            *PASSTHROUGH_MODULES
+        ).with_passthrough_all_modules()
     )
+
 
 WORKFLOWS = [SystemCheckWorkflow, TransferWorkflow, AbroadRetentionWorkflow, HoldingWorkflow]
 

@@ -50,10 +50,10 @@ async def find_or_create_branch(session: AsyncSession, spec: BranchSpec, *, at: 
             raise InvalidStayData(f"org {spec.code} exists but is not a {spec.kind} under {spec.parent_code}")
         return org, False
     org = (
-        await session.execute(
-            select(Org).where(Org.parent_id == parent.id, Org.kind == spec.kind).order_by(Org.id)
-        )
-    ).scalars().first()
+        (await session.execute(select(Org).where(Org.parent_id == parent.id, Org.kind == spec.kind).order_by(Org.id)))
+        .scalars()
+        .first()
+    )
     if org is not None:
         return org, False
     rule = rule_for(OrgKind(spec.kind))
@@ -87,8 +87,11 @@ async def move_member(session: AsyncSession, member, branch_id: int, reason: str
 
     if member.branch_id == branch_id:
         return False
-    session.add(MembershipHistory(member_id=member.id, from_branch_id=member.branch_id, to_branch_id=branch_id,
-                                  reason=reason, at=at))
+    session.add(
+        MembershipHistory(
+            member_id=member.id, from_branch_id=member.branch_id, to_branch_id=branch_id, reason=reason, at=at
+        )
+    )
     member.branch_id = branch_id
     member.updated_at = at
     return True
@@ -131,28 +134,41 @@ class StayAtSchoolActivities:
         return found
 
     @staticmethod
-    def _notifications(session, key: str, specs: list[NotificationSpec], org_ids: dict[str, int],
-                       member_id: int, at: datetime) -> None:
+    def _notifications(
+        session, key: str, specs: list[NotificationSpec], org_ids: dict[str, int], member_id: int, at: datetime
+    ) -> None:
         from models.tables import Notification
 
         for i, n in enumerate(specs):
-            session.add(Notification(
-                key=f"{key}/{i}",
-                kind=n.kind,
-                recipient_org_id=org_ids.get(n.org_code) if n.org_code else None,
-                member_id=member_id if n.to_member else None,
-                title=n.title,
-                body=n.body,
-                created_at=at,
-            ))
+            session.add(
+                Notification(
+                    key=f"{key}/{i}",
+                    kind=n.kind,
+                    recipient_org_id=org_ids.get(n.org_code) if n.org_code else None,
+                    member_id=member_id if n.to_member else None,
+                    title=n.title,
+                    body=n.body,
+                    created_at=at,
+                )
+            )
 
     @staticmethod
-    def _audit(session, key: str, at: datetime, actor: str, action: str, entity: str, entity_id: int,
-               detail: dict[str, Any]) -> None:
+    def _audit(
+        session, key: str, at: datetime, actor: str, action: str, entity: str, entity_id: int, detail: dict[str, Any]
+    ) -> None:
         from models.tables import AuditLog
 
-        session.add(AuditLog(key=key, at=at, actor=actor, action=action, entity=entity, entity_id=str(entity_id),
-                             detail=json_safe(detail)))
+        session.add(
+            AuditLog(
+                key=key,
+                at=at,
+                actor=actor,
+                action=action,
+                entity=entity,
+                entity_id=str(entity_id),
+                detail=json_safe(detail),
+            )
+        )
 
     @staticmethod
     async def _already_applied(session, event: RetentionEvent | HoldingEvent) -> bool:
@@ -214,8 +230,7 @@ class StayAtSchoolActivities:
 
             row.status = event.status.value
             row.updated_at = event.at
-            for name in ("remind_at", "deadline", "reminded_at", "decided_at", "decided_by", "comment",
-                         "reason_code"):
+            for name in ("remind_at", "deadline", "reminded_at", "decided_at", "decided_by", "comment", "reason_code"):
                 value = getattr(event, name)
                 if value is not None:
                     setattr(row, name, value)
@@ -232,8 +247,9 @@ class StayAtSchoolActivities:
                 row.registered_at = event.at  # 登记造册备案
 
             self._notifications(session, event.key, event.notifications, org_ids, row.member_id, event.at)
-            self._audit(session, event.key, event.at, event.actor, event.action, "abroad_retention", row.id,
-                        event.detail)
+            self._audit(
+                session, event.key, event.at, event.actor, event.action, "abroad_retention", row.id, event.detail
+            )
         log.info("event applied", action=event.action, status=event.status.value, key=event.key)
         return True
 

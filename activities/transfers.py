@@ -23,8 +23,18 @@ from messages.transfers import CompletionFollowUp, TransferEvent
 log = get_logger(__name__)
 
 #: The columns of an approval step an event sets (besides its key: transfer, round, seq).
-STEP_FIELDS = ("org_id", "status", "started_at", "remind_at", "deadline", "reminded_at", "decided_at", "decided_by",
-               "reason_code", "comment")
+STEP_FIELDS = (
+    "org_id",
+    "status",
+    "started_at",
+    "remind_at",
+    "deadline",
+    "reminded_at",
+    "decided_at",
+    "decided_by",
+    "reason_code",
+    "comment",
+)
 
 
 class InvalidTransferData(ApplicationError):
@@ -104,8 +114,15 @@ class TransferActivities:
 
     @staticmethod
     def _audit_row(event: TransferEvent, transfer_id: int) -> dict[str, Any]:
-        return {"key": event.key, "at": event.at, "actor": event.actor, "action": event.action,
-                "entity": "transfer", "entity_id": str(transfer_id), "detail": json_safe(event.detail)}
+        return {
+            "key": event.key,
+            "at": event.at,
+            "actor": event.actor,
+            "action": event.action,
+            "entity": "transfer",
+            "entity_id": str(transfer_id),
+            "detail": json_safe(event.detail),
+        }
 
     async def _org_ids(self, session, codes: set[str]) -> dict[str, int]:
         """Org ids by code; an org's id never changes, so they are kept for the process's life."""
@@ -131,7 +148,9 @@ class TransferActivities:
                 # apply_event finds the key and answers), the usual case costs no extra lookup.
                 await session.execute(insert(AuditLog), [self._audit_row(event, event.transfer_id)])
             elif event.create is None:
-                entity_id = (await session.execute(select(AuditLog.entity_id).where(AuditLog.key == event.key))).scalar()
+                entity_id = (
+                    await session.execute(select(AuditLog.entity_id).where(AuditLog.key == event.key))
+                ).scalar()
                 if entity_id is not None:
                     log.info("event already applied", key=event.key, action=event.action)
                     return int(entity_id)
@@ -148,7 +167,9 @@ class TransferActivities:
 
             values: dict[str, Any] = {
                 "status": event.status.value,
-                "current_node_org_id": org_ids.get(event.current_node_org_code) if event.current_node_org_code else None,
+                "current_node_org_id": org_ids.get(event.current_node_org_code)
+                if event.current_node_org_code
+                else None,
                 "updated_at": event.at,
             }
             if event.form is not None:
@@ -167,30 +188,38 @@ class TransferActivities:
                 transfer_id = (
                     await session.execute(
                         insert(Transfer).returning(Transfer.id),
-                        [{
-                            "workflow_id": event.workflow_id,
-                            "run_id": event.run_id,
-                            "request_id": c.request_id,
-                            "member_id": c.member_id,
-                            "type": c.type.value,
-                            "channel": c.channel.value,
-                            "from_org_id": org_ids[c.from_org.code],
-                            "target_org_id": org_ids[c.target.code],
-                            "form": c.form,
-                            "route_clause": c.route.clause,
-                            "route_explanation": c.route.explanation,
-                            "initiated_by": c.initiator.username,
-                            "created_at": event.at,
-                            **values,
-                        }],
+                        [
+                            {
+                                "workflow_id": event.workflow_id,
+                                "run_id": event.run_id,
+                                "request_id": c.request_id,
+                                "member_id": c.member_id,
+                                "type": c.type.value,
+                                "channel": c.channel.value,
+                                "from_org_id": org_ids[c.from_org.code],
+                                "target_org_id": org_ids[c.target.code],
+                                "form": c.form,
+                                "route_clause": c.route.clause,
+                                "route_explanation": c.route.explanation,
+                                "initiated_by": c.initiator.username,
+                                "created_at": event.at,
+                                **values,
+                            }
+                        ],
                     )
                 ).scalar_one()
                 member_id = c.member_id
             else:
-                which = Transfer.id == event.transfer_id if event.transfer_id is not None else Transfer.run_id == event.run_id
+                which = (
+                    Transfer.id == event.transfer_id
+                    if event.transfer_id is not None
+                    else Transfer.run_id == event.run_id
+                )
                 row = (
                     await session.execute(
-                        update(Transfer).where(which).values(**values)
+                        update(Transfer)
+                        .where(which)
+                        .values(**values)
                         .returning(Transfer.id, Transfer.member_id, Transfer.type)
                     )
                 ).first()
@@ -200,11 +229,20 @@ class TransferActivities:
 
             if event.steps:
                 # every step of the event in one statement: new ones inserted, known ones updated
-                await session.execute(self._upsert_steps, [
-                    {"transfer_id": transfer_id, "round": st.round, "seq": st.seq, "org_id": org_ids[st.org_code],
-                     "status": st.status.value, **{f: getattr(st, f) for f in STEP_FIELDS[2:]}}
-                    for st in event.steps
-                ])
+                await session.execute(
+                    self._upsert_steps,
+                    [
+                        {
+                            "transfer_id": transfer_id,
+                            "round": st.round,
+                            "seq": st.seq,
+                            "org_id": org_ids[st.org_code],
+                            "status": st.status.value,
+                            **{f: getattr(st, f) for f in STEP_FIELDS[2:]},
+                        }
+                        for st in event.steps
+                    ],
+                )
 
             if event.complete_branch is not None:
                 branch_id = org_ids[event.complete_branch.code]
@@ -216,9 +254,16 @@ class TransferActivities:
                 )
                 await session.execute(
                     insert(MembershipHistory),
-                    [{"member_id": member_id, "from_branch_id": old_branch, "to_branch_id": branch_id,
-                      "transfer_id": transfer_id, "reason": f"transfer:{event.create.type.value if event.create else transfer_type}",
-                      "at": event.at}],
+                    [
+                        {
+                            "member_id": member_id,
+                            "from_branch_id": old_branch,
+                            "to_branch_id": branch_id,
+                            "transfer_id": transfer_id,
+                            "reason": f"transfer:{event.create.type.value if event.create else transfer_type}",
+                            "at": event.at,
+                        }
+                    ],
                 )
 
             if event.notifications:

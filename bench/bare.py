@@ -72,8 +72,9 @@ class BareTransfer:
 
 
 async def run_one(client: Client, wid: str) -> None:
-    op = WithStartWorkflowOperation(BareTransfer.run, id=wid, task_queue=TASK_QUEUE,
-                                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+    op = WithStartWorkflowOperation(
+        BareTransfer.run, id=wid, task_queue=TASK_QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING
+    )
     await client.execute_update_with_start_workflow(BareTransfer.recorded, start_workflow_operation=op)
     handle = client.get_workflow_handle(wid)
     for step in (2, 4, 6):
@@ -95,8 +96,9 @@ async def _worker() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Worker(client, task_queue=TASK_QUEUE, workflows=[bare.BareTransfer], activities=[bare.noop],
-                      workflow_runner=runner):
+    async with Worker(
+        client, task_queue=TASK_QUEUE, workflows=[bare.BareTransfer], activities=[bare.noop], workflow_runner=runner
+    ):
         print("bare worker started", flush=True)
         await stop.wait()
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -27,8 +27,11 @@ from bench.env import ROOT, CpuMeter, free_port, gather_limited, rss_mb, spawn_w
 from domain.idcard import make_id
 
 SCHOOL = "WHU"
-FORM = {"employer_name": "东风汽车集团有限公司", "employer_address": "武汉市经开区",
-        "location": {"province": "湖北省", "city": "武汉市"}}
+FORM = {
+    "employer_name": "东风汽车集团有限公司",
+    "employer_address": "武汉市经开区",
+    "location": {"province": "湖北省", "city": "武汉市"},
+}
 
 
 async def load_graduates(database_url: str, count: int, seed: int = 11) -> list[tuple[int, str, str]]:
@@ -41,11 +44,15 @@ async def load_graduates(database_url: str, count: int, seed: int = 11) -> list[
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         school = await conn.fetchval("SELECT id FROM orgs WHERE code = $1", SCHOOL)
-        branches = [r[0] for r in await conn.fetch(
-            "SELECT id FROM orgs WHERE code LIKE $1 AND branch_level ORDER BY id", f"{SCHOOL}-%-2022-%")]
+        branches = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT id FROM orgs WHERE code LIKE $1 AND branch_level ORDER BY id", f"{SCHOOL}-%-2022-%"
+            )
+        ]
         seen = {r[0] for r in await conn.fetch("SELECT id_number FROM members")}
         first = (await conn.fetchval("SELECT coalesce(max(id), 0) FROM members")) + 1
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         rows = []
         for i in range(count):
             while True:
@@ -54,12 +61,50 @@ async def load_graduates(database_url: str, count: int, seed: int = 11) -> list[
                     seen.add(idn)
                     break
             name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
-            rows.append((first + i, idn, name, branches[i % len(branches)], school, None, now.year, None, None, None,
-                         True, False, False, False, False, now, now))
-        await conn.copy_records_to_table("members", records=rows, columns=[
-            "id", "id_number", "name", "branch_id", "school_id", "joined_on", "graduation_year", "hukou_address",
-            "residence_address", "phone", "graduating", "delayed_graduation", "mobile", "abroad_retention",
-            "in_special_unit_db", "created_at", "updated_at"])
+            rows.append(
+                (
+                    first + i,
+                    idn,
+                    name,
+                    branches[i % len(branches)],
+                    school,
+                    None,
+                    now.year,
+                    None,
+                    None,
+                    None,
+                    True,
+                    False,
+                    False,
+                    False,
+                    False,
+                    now,
+                    now,
+                )
+            )
+        await conn.copy_records_to_table(
+            "members",
+            records=rows,
+            columns=[
+                "id",
+                "id_number",
+                "name",
+                "branch_id",
+                "school_id",
+                "joined_on",
+                "graduation_year",
+                "hukou_address",
+                "residence_address",
+                "phone",
+                "graduating",
+                "delayed_graduation",
+                "mobile",
+                "abroad_retention",
+                "in_special_unit_db",
+                "created_at",
+                "updated_at",
+            ],
+        )
         await conn.execute("SELECT setval(pg_get_serial_sequence('members', 'id'), (SELECT max(id) FROM members))")
         await conn.execute("ANALYZE members")
     finally:
@@ -71,15 +116,36 @@ def write_csv(path: Path, members: list[tuple[int, str, str]]) -> None:
     """The file a school's office would upload: Chinese headers, one graduate a row."""
     with path.open("w", encoding="utf-8-sig", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["姓名", "身份证号", "转接类型", "employer_name", "employer_address", "location_province",
-                    "location_city", "转入组织编码"])
+        w.writerow(
+            [
+                "姓名",
+                "身份证号",
+                "转接类型",
+                "employer_name",
+                "employer_address",
+                "location_province",
+                "location_city",
+                "转入组织编码",
+            ]
+        )
         for _, idn, name in members:
-            w.writerow([name, idn, "employed_with_org", FORM["employer_name"], FORM["employer_address"],
-                        FORM["location"]["province"], FORM["location"]["city"], "DFM"])
+            w.writerow(
+                [
+                    name,
+                    idn,
+                    "employed_with_org",
+                    FORM["employer_name"],
+                    FORM["employer_address"],
+                    FORM["location"]["province"],
+                    FORM["location"]["city"],
+                    "DFM",
+                ]
+            )
 
 
-async def _plain(address: str, database_url: str, members: list[tuple[int, str, str]], queue: str,
-                 prefix: str) -> float:
+async def _plain(
+    address: str, database_url: str, members: list[tuple[int, str, str]], queue: str, prefix: str
+) -> float:
     """Starts/s of plain start_workflow with the inputs built beforehand."""
     from core.settings import Settings
     from core.temporal import connect
@@ -96,40 +162,88 @@ async def _plain(address: str, database_url: str, members: list[tuple[int, str, 
         initiator = Actor(kind="org_admin", username=SCHOOL.lower(), org_code=SCHOOL)
         rows = await members_by_id_number(engine, [idn for _, idn, _ in members])
         directory = await DIRECTORIES.get(engine)
-        inputs = [make_input(directory, rows[idn], transfer_type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT,
-                             target_org_code="DFM", form=FORM, initiator=initiator) for _, idn, _ in members]
+        inputs = [
+            make_input(
+                directory,
+                rows[idn],
+                transfer_type=TransferType.EMPLOYED_WITH_ORG,
+                channel=Channel.OUT,
+                target_org_code="DFM",
+                form=FORM,
+                initiator=initiator,
+            )
+            for _, idn, _ in members
+        ]
     finally:
         await engine.dispose()
     client = await connect(Settings(temporal_address=address))
     t0 = time.perf_counter()
-    await gather_limited(64, [
-        client.start_workflow(TransferWorkflow.run, inp, id=workflow_id_for(inp.member_id, prefix), task_queue=queue)
-        for inp in inputs])
+    await gather_limited(
+        64,
+        [
+            client.start_workflow(
+                TransferWorkflow.run, inp, id=workflow_id_for(inp.member_id, prefix), task_queue=queue
+            )
+            for inp in inputs
+        ],
+    )
     return len(inputs) / (time.perf_counter() - t0)
 
 
-def _import(address: str, database_url: str, members: list[tuple[int, str, str]], queue: str, prefix: str,
-            workdir: Path) -> tuple[float, str]:
+def _import(
+    address: str, database_url: str, members: list[tuple[int, str, str]], queue: str, prefix: str, workdir: Path
+) -> tuple[float, str]:
     """Starts/s of `zhtj transfers import` (the CLI as a user runs it) against a running API."""
     from core.dev import wait_for_port
 
     port = free_port()
-    env = dict(os.environ, TEMPORAL_ADDRESS=address, DATABASE_URL=database_url, ZHTJ_TASK_QUEUE=queue,
-               ZHTJ_WORKFLOW_ID_PREFIX=prefix, ZHTJ_HTTP_PORT=str(port), ZHTJ_LOG_LEVEL="WARNING",
-               BENCH_PASSWORD="zhtj-demo-2026")
+    env = dict(
+        os.environ,
+        TEMPORAL_ADDRESS=address,
+        DATABASE_URL=database_url,
+        ZHTJ_TASK_QUEUE=queue,
+        ZHTJ_WORKFLOW_ID_PREFIX=prefix,
+        ZHTJ_HTTP_PORT=str(port),
+        ZHTJ_LOG_LEVEL="WARNING",
+        BENCH_PASSWORD="zhtj-demo-2026",
+    )
     log = open(workdir / "bulk-api.log", "wb")  # noqa: SIM115
-    api = subprocess.Popen([sys.executable, "-m", "cli", "api"], env=env, cwd=ROOT, stdout=log,
-                           stderr=subprocess.STDOUT, start_new_session=True)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "cli", "api"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_for_port(port, api, 60, "api")
         csv_path = workdir / "graduates.csv"
         write_csv(csv_path, members)
         t0 = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "cli", "transfers", "import", str(csv_path), "--as", SCHOOL,
-             "--api", f"http://127.0.0.1:{port}", "--username", SCHOOL.lower(), "--password-env", "BENCH_PASSWORD",
-             "--no-progress"],
-            env=env, cwd=ROOT, capture_output=True, text=True)
+            [
+                sys.executable,
+                "-m",
+                "cli",
+                "transfers",
+                "import",
+                str(csv_path),
+                "--as",
+                SCHOOL,
+                "--api",
+                f"http://127.0.0.1:{port}",
+                "--username",
+                SCHOOL.lower(),
+                "--password-env",
+                "BENCH_PASSWORD",
+                "--no-progress",
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         rate = len(members) / (time.perf_counter() - t0)
         if done.returncode != 0:
             raise RuntimeError(f"import failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
@@ -145,13 +259,15 @@ async def run(address: str, server_pid: int, database_url: str, n: int, workdir:
     queue = f"bench-bulk-{uuid.uuid4().hex[:6]}"
     tag = uuid.uuid4().hex[:6]
     plain = await _plain(address, database_url, members[:n], queue, f"plain-{tag}-")
-    imported, summary = await asyncio.to_thread(_import, address, database_url, members[n:], queue,
-                                                f"import-{tag}-", workdir)
+    imported, summary = await asyncio.to_thread(
+        _import, address, database_url, members[n:], queue, f"import-{tag}-", workdir
+    )
 
     # memory: a worker serves every start; measured once each first node is pending
     engine = make_engine(database_url)
-    env = dict(os.environ, TEMPORAL_ADDRESS=address, DATABASE_URL=database_url, ZHTJ_TASK_QUEUE=queue,
-               ZHTJ_LOG_LEVEL="WARNING")
+    env = dict(
+        os.environ, TEMPORAL_ADDRESS=address, DATABASE_URL=database_url, ZHTJ_TASK_QUEUE=queue, ZHTJ_LOG_LEVEL="WARNING"
+    )
     (workdir / "bulk-worker.log").write_text("")
     worker = spawn_worker(dict(env, ZHTJ_LOG_LEVEL="INFO"), workdir / "bulk-worker.log")
     try:
@@ -164,8 +280,9 @@ async def run(address: str, server_pid: int, database_url: str, n: int, workdir:
             await asyncio.sleep(2)
             peak = max(peak, rss_mb(worker.pid))
             async with engine.connect() as conn:
-                open_rows = (await conn.execute(text(
-                    "SELECT count(*) FROM transfers WHERE status = 'pending'"))).scalar_one()
+                open_rows = (
+                    await conn.execute(text("SELECT count(*) FROM transfers WHERE status = 'pending'"))
+                ).scalar_one()
             if open_rows >= 2 * n:
                 break
         recorded_in = time.perf_counter() - t0

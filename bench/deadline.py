@@ -31,22 +31,44 @@ async def run(address: str, database_url: str, n: int, workdir: Path, pids: dict
     from service import transfers as svc
 
     queue = f"bench-deadline-{uuid.uuid4().hex[:6]}"
-    env = dict(os.environ, TEMPORAL_ADDRESS=address, DATABASE_URL=database_url, ZHTJ_TASK_QUEUE=queue,
-               ZHTJ_TIME_SCALE=str(SCALE))
+    env = dict(
+        os.environ,
+        TEMPORAL_ADDRESS=address,
+        DATABASE_URL=database_url,
+        ZHTJ_TASK_QUEUE=queue,
+        ZHTJ_TIME_SCALE=str(SCALE),
+    )
     worker = spawn_worker(env, workdir / "deadline-worker.log")
     engine = make_engine(database_url)
     try:
         client = await connect(Settings(temporal_address=address))
         async with engine.connect() as conn:
-            members = (await conn.execute(text(
-                "SELECT m.id FROM members m JOIN orgs o ON o.id = m.branch_id "
-                "WHERE o.code LIKE 'HUST-%-2022-%' ORDER BY m.id LIMIT :n"), {"n": n})).scalars().all()
+            members = (
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT m.id FROM members m JOIN orgs o ON o.id = m.branch_id "
+                            "WHERE o.code LIKE 'HUST-%-2022-%' ORDER BY m.id LIMIT :n"
+                        ),
+                        {"n": n},
+                    )
+                )
+                .scalars()
+                .all()
+            )
         admin = Actor(kind="org_admin", username="hust", org_code="HUST")
 
         async def start(member_id: int) -> None:
-            inp = await svc.build_input(engine, member_id=member_id, transfer_type=TransferType.EMPLOYED_WITH_ORG,
-                                        channel=Channel.OUT, target_org_code="DFM", form={}, initiator=admin,
-                                        time_scale=SCALE)
+            inp = await svc.build_input(
+                engine,
+                member_id=member_id,
+                transfer_type=TransferType.EMPLOYED_WITH_ORG,
+                channel=Channel.OUT,
+                target_org_code="DFM",
+                form={},
+                initiator=admin,
+                time_scale=SCALE,
+            )
             await svc.start(client, inp, task_queue=queue, id_prefix=f"deadline-{queue}-")
 
         meter = CpuMeter(worker=worker.pid, **pids)
@@ -62,16 +84,26 @@ async def run(address: str, database_url: str, n: int, workdir: Path, pids: dict
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             async with engine.connect() as conn:
-                done = (await conn.execute(text(
-                    "SELECT count(*) FROM approval_steps WHERE status = 'auto_approved'"))).scalar_one()
+                done = (
+                    await conn.execute(text("SELECT count(*) FROM approval_steps WHERE status = 'auto_approved'"))
+                ).scalar_one()
             if done >= len(members):
                 break
             await asyncio.sleep(1)
         busy = meter.per_item_ms(1)["total"] / 1000 / (time.perf_counter() - t0)  # cores busy on average
         async with engine.connect() as conn:
-            rows = (await conn.execute(text(
-                "SELECT EXTRACT(EPOCH FROM (decided_at - deadline)) FROM approval_steps "
-                "WHERE status = 'auto_approved'"))).scalars().all()
+            rows = (
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT EXTRACT(EPOCH FROM (decided_at - deadline)) FROM approval_steps "
+                            "WHERE status = 'auto_approved'"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
         late = [float(x) for x in rows]
         return {
             "n": len(members),

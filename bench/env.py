@@ -8,10 +8,10 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from core.dev import dev_server_command, temporal_binary, wait_for_port
 from core.settings import Settings
@@ -37,8 +37,9 @@ def postgres() -> Iterator[Postgres]:
     pgdir = tempfile.mkdtemp(prefix="zhtj-bench-pg-")
     os.rmdir(pgdir)  # pg.sh creates it
     env = dict(os.environ, ZHTJ_PG_DIR=pgdir, ZHTJ_PG_PORT=str(free_port()))
-    url = subprocess.run(["bash", str(ROOT / "scripts/pg.sh"), "start"], env=env, check=True,
-                         capture_output=True, text=True).stdout.strip()
+    url = subprocess.run(
+        ["bash", str(ROOT / "scripts/pg.sh"), "start"], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
     try:
         yield Postgres(url=url, pid=int((Path(pgdir) / "data" / "postmaster.pid").read_text().split()[0]))
     finally:
@@ -128,14 +129,26 @@ class CpuMeter:
         return out
 
 
-def spawn_worker(env: dict[str, str], log: Path, module: str = "cli", args: tuple[str, ...] = ("worker",)) -> subprocess.Popen:
+def spawn_worker(
+    env: dict[str, str], log: Path, module: str = "cli", args: tuple[str, ...] = ("worker",)
+) -> subprocess.Popen:
     import sys
 
     out = open(log, "ab")  # noqa: SIM115
     argv = [sys.executable, "-m", module, *args]
     if os.environ.get("BENCH_PROFILE"):  # py-spy: collapsed stacks in bench/results/
-        argv = [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw", "--rate", "50",
-                "-o", str(ROOT / "bench" / "results" / f"{log.stem}.stacks"), "--", *argv]
+        argv = [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            "50",
+            "-o",
+            str(ROOT / "bench" / "results" / f"{log.stem}.stacks"),
+            "--",
+            *argv,
+        ]
     proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while b"worker started" not in log.read_bytes():

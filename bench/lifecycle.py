@@ -12,8 +12,9 @@ from sqlalchemy import select, text
 from bench.env import CpuMeter, gather_limited, spawn_worker, stop
 
 
-async def bare(address: str, n: int, concurrency: int, workdir: Path, pids: dict[str, int],
-               runner: str = "ours") -> dict:
+async def bare(
+    address: str, n: int, concurrency: int, workdir: Path, pids: dict[str, int], runner: str = "ours"
+) -> dict:
     """Transfers/s of the bare workflow, and CPU ms per transfer of each process."""
     from temporalio.client import Client
 
@@ -42,14 +43,23 @@ async def member_logins(engine, count: int) -> list:
 
     async with session_scope(engine) as s:
         rows = (
-            await s.execute(
-                select(Member).join(Org, Org.id == Member.branch_id).where(Org.code.like("WHU-%-2022-%"))
-                .order_by(Member.id).limit(count)
+            (
+                await s.execute(
+                    select(Member)
+                    .join(Org, Org.id == Member.branch_id)
+                    .where(Org.code.like("WHU-%-2022-%"))
+                    .order_by(Member.id)
+                    .limit(count)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         h = hash_password("bench-password")
-        users = [User(username=f"bench-m{m.id}", password_hash=h, role="member", member_id=m.id,
-                      display_name=m.name) for m in rows]
+        users = [
+            User(username=f"bench-m{m.id}", password_hash=h, role="member", member_id=m.id, display_name=m.name)
+            for m in rows
+        ]
         s.add_all(users)
     return list(zip(rows, users))
 
@@ -76,12 +86,21 @@ async def real(address: str, database_url: str, n: int, concurrency: int, workdi
             hb = (await s.execute(select(User).where(User.username == "hb"))).scalar_one()
             dfm = (await s.execute(select(User).where(User.username == "dfm"))).scalar_one()
         directories = DirectoryCache()
-        form = {"employer_name": "东风汽车集团有限公司", "employer_address": "武汉市经开区",
-                "location": {"province": "湖北省", "city": "武汉市"}}
+        form = {
+            "employer_name": "东风汽车集团有限公司",
+            "employer_address": "武汉市经开区",
+            "location": {"province": "湖北省", "city": "武汉市"},
+        }
 
         async def one(member, user) -> None:
-            req = StartRequest(id_number=member.id_number, name=member.name, type=TransferType.EMPLOYED_WITH_ORG,
-                               channel=Channel.SELF, form=form, target_org_code="DFM")
+            req = StartRequest(
+                id_number=member.id_number,
+                name=member.name,
+                type=TransferType.EMPLOYED_WITH_ORG,
+                channel=Channel.SELF,
+                form=form,
+                target_org_code="DFM",
+            )
             result, _ = await start_request(engine, client, user, req, directories=directories, task_queue=queue)
             tid = result.transfer_id
             await decisions.approve(engine, client, hb, tid, None)

@@ -13,7 +13,7 @@ import platform
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.env import ROOT, create_database, dev_server, postgres
@@ -24,6 +24,8 @@ ONLY = {x.strip() for x in os.environ.get("BENCH_ONLY", "").split(",") if x.stri
 
 def want(name: str) -> bool:
     return not ONLY or name in ONLY
+
+
 SIZES = {
     "lifecycle_n": 100 if QUICK else 400,
     "lifecycle_concurrency": 32,
@@ -62,7 +64,7 @@ async def main() -> dict:
     from models.migrate import upgrade
     from seed.demo import seed_demo
 
-    results: dict = {"started_at": datetime.now(timezone.utc).isoformat(), "sizes": SIZES, "quick": QUICK}
+    results: dict = {"started_at": datetime.now(UTC).isoformat(), "sizes": SIZES, "quick": QUICK}
     with tempfile.TemporaryDirectory(prefix="zhtj-bench-") as tmp, postgres() as pg:
         work = Path(tmp)
         with dev_server(work) as server:
@@ -86,12 +88,18 @@ async def main() -> dict:
                     with dev_server(work / name) as srv:
                         side = {"dev_server": srv.proc.pid, "postgresql": pg.pid}
                         if name == "transfer":
-                            runs[name] = await lifecycle.real(srv.address, db, SIZES["lifecycle_n"],
-                                                              SIZES["lifecycle_concurrency"], work, side)
+                            runs[name] = await lifecycle.real(
+                                srv.address, db, SIZES["lifecycle_n"], SIZES["lifecycle_concurrency"], work, side
+                            )
                         else:
                             runs[name] = await lifecycle.bare(
-                                srv.address, SIZES["lifecycle_n"], SIZES["lifecycle_concurrency"], work, side,
-                                runner="unsandboxed" if name == "bare_unsandboxed" else "ours")
+                                srv.address,
+                                SIZES["lifecycle_n"],
+                                SIZES["lifecycle_concurrency"],
+                                work,
+                                side,
+                                runner="unsandboxed" if name == "bare_unsandboxed" else "ours",
+                            )
                 bare, strict, real = runs["bare"], runs["bare_unsandboxed"], runs["transfer"]
                 results["lifecycle"] = {
                     "bare_per_s": round(bare["per_s"], 2),
@@ -101,13 +109,19 @@ async def main() -> dict:
                     "ratio_vs_unsandboxed_bare": round(real["per_s"] / strict["per_s"], 3),
                     "completed_rows": real["completed_rows"],
                     "n": SIZES["lifecycle_n"],
-                    "cpu_ms_per_transfer": {"bare": bare["cpu_ms"], "bare_unsandboxed": strict["cpu_ms"],
-                                            "transfer": real["cpu_ms"]},
+                    "cpu_ms_per_transfer": {
+                        "bare": bare["cpu_ms"],
+                        "bare_unsandboxed": strict["cpu_ms"],
+                        "transfer": real["cpu_ms"],
+                    },
                     "seconds": round(time.perf_counter() - t, 1),
                 }
-                print(f"lifecycle: bare {bare['per_s']:.1f}/s, transfers {real['per_s']:.1f}/s, "
-                      f"ratio {real['per_s'] / bare['per_s']:.2f}; CPU ms per transfer bare {bare['cpu_ms']}, "
-                      f"transfer {real['cpu_ms']}", flush=True)
+                print(
+                    f"lifecycle: bare {bare['per_s']:.1f}/s, transfers {real['per_s']:.1f}/s, "
+                    f"ratio {real['per_s'] / bare['per_s']:.2f}; CPU ms per transfer bare {bare['cpu_ms']}, "
+                    f"transfer {real['cpu_ms']}",
+                    flush=True,
+                )
 
             if want("deadline"):
                 t = time.perf_counter()
@@ -132,11 +146,17 @@ async def main() -> dict:
             t = time.perf_counter()
             qdb = await create_database(pg.url, "bench_query")
             upgrade(qdb)
-            loaded = await query.load(qdb, SIZES["query_members"], SIZES["query_transfers"],
-                                      SIZES["query_busy_pending"])
+            loaded = await query.load(
+                qdb, SIZES["query_members"], SIZES["query_transfers"], SIZES["query_busy_pending"]
+            )
             measured = await query.measure(qdb, loaded["busy_org"], SIZES["query_runs"], work)
-            results["query"] = {**loaded, **measured, "members": SIZES["query_members"],
-                                "transfers": SIZES["query_transfers"], "seconds": round(time.perf_counter() - t, 1)}
+            results["query"] = {
+                **loaded,
+                **measured,
+                "members": SIZES["query_members"],
+                "transfers": SIZES["query_transfers"],
+                "seconds": round(time.perf_counter() - t, 1),
+            }
             print(f"query: inbox p95 {measured['inbox_p95_ms']} ms, api p95 {measured['api_p95_ms']} ms", flush=True)
     return results
 
@@ -145,34 +165,66 @@ def report(results: dict) -> None:
     rows = []
     lc = results.get("lifecycle")
     if lc:
-        rows.append(("1 lifecycle", f"{lc['transfers_per_s']} transfers/s vs bare {lc['bare_per_s']}/s "
-                     f"(unsandboxed bare {lc['bare_unsandboxed_per_s']}/s: {lc['ratio_vs_unsandboxed_bare']})",
-                     f"ratio {lc['ratio']}", "≥ 0.7"))
+        rows.append(
+            (
+                "1 lifecycle",
+                f"{lc['transfers_per_s']} transfers/s vs bare {lc['bare_per_s']}/s "
+                f"(unsandboxed bare {lc['bare_unsandboxed_per_s']}/s: {lc['ratio_vs_unsandboxed_bare']})",
+                f"ratio {lc['ratio']}",
+                "≥ 0.7",
+            )
+        )
     b = results.get("bulk_start")
     if b:
-        rows.append(("2 bulk start", f"import {b['starts_per_s']}/s vs start_workflow {b['plain_starts_per_s']}/s "
-                     f"({b['n']} each)", f"ratio {b['ratio']}", "≥ 0.6"))
+        rows.append(
+            (
+                "2 bulk start",
+                f"import {b['starts_per_s']}/s vs start_workflow {b['plain_starts_per_s']}/s ({b['n']} each)",
+                f"ratio {b['ratio']}",
+                "≥ 0.6",
+            )
+        )
     d = results.get("deadline")
     if d:
-        rows.append(("3 deadline", f"lateness p50 {d['p50_s']} s, p99 {d['p99_s']} s ({d['auto_approved']} auto-approved, "
-                     f"{d['arrivals_per_s']}/s arriving)",
-                     f"p99 {d['p99_s']} s", "p99 < 2 s"))
+        rows.append(
+            (
+                "3 deadline",
+                f"lateness p50 {d['p50_s']} s, p99 {d['p99_s']} s ({d['auto_approved']} auto-approved, "
+                f"{d['arrivals_per_s']}/s arriving)",
+                f"p99 {d['p99_s']} s",
+                "p99 < 2 s",
+            )
+        )
     q = results.get("query")
     if q:
-        rows.append(("4 query", f"inbox p50 {q['inbox_p50_ms']} ms p95 {q['inbox_p95_ms']} ms; API p50 {q['api_p50_ms']} "
-                     f"ms p95 {q['api_p95_ms']} ms; index {'yes' if q['uses_index'] else 'NO'}",
-                     f"p95 {max(q['inbox_p95_ms'], q['api_p95_ms'])} ms", "p95 < 50 ms"))
+        rows.append(
+            (
+                "4 query",
+                f"inbox p50 {q['inbox_p50_ms']} ms p95 {q['inbox_p95_ms']} ms; API p50 {q['api_p50_ms']} "
+                f"ms p95 {q['api_p95_ms']} ms; index {'yes' if q['uses_index'] else 'NO'}",
+                f"p95 {max(q['inbox_p95_ms'], q['api_p95_ms'])} ms",
+                "p95 < 50 ms",
+            )
+        )
     mm = results.get("memory")
     if mm:
-        rows.append(("5 memory", f"{mm['open_transfers']} open: worker {mm['worker_rss_mb']} MB, "
-                     f"dev server {mm['server_rss_mb']} MB", f"{mm['worker_rss_mb']} MB", "worker < 500 MB"))
+        rows.append(
+            (
+                "5 memory",
+                f"{mm['open_transfers']} open: worker {mm['worker_rss_mb']} MB, dev server {mm['server_rss_mb']} MB",
+                f"{mm['worker_rss_mb']} MB",
+                "worker < 500 MB",
+            )
+        )
     width = max(len(r[1]) for r in rows) if rows else 10
     print()
     print(f"{'benchmark':<14} {'figure':<{width}}  {'result':<16} target")
     for name, fig, res, target in rows:
         print(f"{name:<14} {fig:<{width}}  {res:<16} {target}")
     m = results.get("machine", {})
-    print(f"\nmachine: {m.get('cores')} cores, Python {m.get('python')}, {m.get('temporal')}, PostgreSQL {m.get('postgresql')}")
+    print(
+        f"\nmachine: {m.get('cores')} cores, Python {m.get('python')}, {m.get('temporal')}, PostgreSQL {m.get('postgresql')}"
+    )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,10 @@ def _mask_value(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _mask_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return type(value)(_mask_value(v) for v in value) if not isinstance(value, tuple) else tuple(
-            _mask_value(v) for v in value
+        return (
+            type(value)(_mask_value(v) for v in value)
+            if not isinstance(value, tuple)
+            else tuple(_mask_value(v) for v in value)
         )
     if isinstance(value, BaseException):
         return mask_text(repr(value))

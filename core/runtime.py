@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Coroutine, NoReturn
+from typing import Any, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from typing import Any
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -36,8 +36,9 @@ async def ensure_search_attributes(client: Client, namespace: str | None = None)
     ns = namespace or client.namespace
     try:
         have = set(
-            (await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=ns)))
-            .custom_attributes
+            (
+                await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=ns))
+            ).custom_attributes
         )
     except RPCError as e:
         # The time-skipping test server cannot list them; adding is still supported there.
@@ -83,4 +84,6 @@ async def start_and_wait_recorded(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     )
-    return await client.execute_update_with_start_workflow(recorded, start_workflow_operation=op, result_type=result_type)
+    return await client.execute_update_with_start_workflow(
+        recorded, start_workflow_operation=op, result_type=result_type
+    )

@@ -95,7 +95,12 @@ def approval_chain(
         init = directory.get(initiator_org_code) if initiator_org_code else None
         for n in initiator_side:
             org = directory[n.org_code]
-            if init is None or org.code == init.code or directory.is_ancestor(org.code, init) or directory.is_ancestor(init.code, org):
+            if (
+                init is None
+                or org.code == init.code
+                or directory.is_ancestor(org.code, init)
+                or directory.is_ancestor(init.code, org)
+            ):
                 approved.add(n.org_code)
                 if init is None:
                     break

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,7 +54,7 @@ def shanghai_date(moment: datetime | date) -> date:
 # ---- approval nodes (§I.8, A2 note 1) --------------------------------------------------------
 def node_deadlines(started_at: datetime, policy: TransferPolicy) -> tuple[datetime, datetime]:
     """(remind_at, deadline) of a node whose clock started at `started_at`, in UTC."""
-    start = _aware(started_at, "started_at").astimezone(timezone.utc)
+    start = _aware(started_at, "started_at").astimezone(UTC)
     return start + policy.remind_after, start + policy.auto_approve_after
 
 

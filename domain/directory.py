@@ -5,8 +5,8 @@ The service layer builds it from the database; tests build it from literals. No 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from domain.orgs import OrgKind
 

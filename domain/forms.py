@@ -116,7 +116,7 @@ class AbroadStudyForm(_Strict):
     contact_phone: Annotated[str, Field(min_length=1, max_length=30)]
 
     @model_validator(mode="after")
-    def _check(self) -> "AbroadStudyForm":
+    def _check(self) -> AbroadStudyForm:
         if not _PHONE.match(self.contact_phone):
             raise PydanticCustomError("phone", "contact_phone", {"field": "contact_phone"})
         if self.abroad_from >= self.abroad_to:
@@ -216,9 +216,7 @@ def _problem(err: dict[str, Any], transfer_type: TransferType) -> FieldProblem:
     if kind == "literal_error":
         return FieldProblem(field=path, rule="enum", message=f"{name}应为参军入伍（military）或涉密单位（classified）")
     if kind == "date_order":
-        return FieldProblem(
-            field=path, rule="date_order", message=f"{label('abroad_to')}应晚于{label('abroad_from')}"
-        )
+        return FieldProblem(field=path, rule="date_order", message=f"{label('abroad_to')}应晚于{label('abroad_from')}")
     if kind == "phone":
         return FieldProblem(field=path, rule="phone", message=f"{name}应为11位手机号码或带区号的固定电话号码")
     if kind in ("model_type", "dict_type", "model_attributes_type"):

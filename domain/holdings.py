@@ -17,10 +17,10 @@ timeline (length and reminder offsets) by the same factor, as `TransferPolicy.sc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Iterable
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -126,11 +126,20 @@ def school_placement(kind: OrgKind | str, school: OrgInfo, children: Iterable[Or
     to create (``<school>-ABR|MOB|DLY``), with its clause (§I.5, §I.4, §I.7)."""
     k = OrgKind(kind)
     found = sorted((c for c in children if c.kind == k and c.parent_code == school.code), key=lambda c: c.code)
-    code, name = (found[0].code, found[0].name) if found else (school_branch_code(school.code, k),
-                                                              school_branch_name(school.name, k))
+    code, name = (
+        (found[0].code, found[0].name)
+        if found
+        else (school_branch_code(school.code, k), school_branch_name(school.name, k))
+    )
     clause = SCHOOL_BRANCH_CLAUSES[k]
-    return Placement(code=code, name=name, kind=k, exists=bool(found), clause=clause,
-                     explanation=f"{clause} {_PLACEMENT_REASONS[k]} → {name}" + ("" if found else "（首次使用时建立）"))
+    return Placement(
+        code=code,
+        name=name,
+        kind=k,
+        exists=bool(found),
+        clause=clause,
+        explanation=f"{clause} {_PLACEMENT_REASONS[k]} → {name}" + ("" if found else "（首次使用时建立）"),
+    )
 
 
 # ---- holding timeline -------------------------------------------------------------------------
@@ -158,7 +167,7 @@ class HoldingPolicy(BaseModel):
             raise ValueError("reminder offsets must be positive")
         return tuple(sorted(set(v), reverse=True))  # earliest reminder first
 
-    def scaled(self, scale: float) -> "HoldingPolicy":
+    def scaled(self, scale: float) -> HoldingPolicy:
         if scale <= 0:
             raise ValueError("time scale must be positive")
         return self.model_copy(update={"time_scale": self.time_scale * scale})
@@ -183,4 +192,3 @@ DEFAULT_HOLDING_POLICY = HoldingPolicy()
 
 def holding_policy_for(scale: float = 1.0) -> HoldingPolicy:
     return DEFAULT_HOLDING_POLICY.scaled(scale) if scale != 1.0 else DEFAULT_HOLDING_POLICY
-

@@ -54,9 +54,7 @@ KIND_RULES: dict[OrgKind, KindRule] = {
 }
 
 #: Kinds that hang under a school committee (DOMAIN.md §2 special kinds).
-SCHOOL_SPECIAL_KINDS = frozenset(
-    {OrgKind.MOBILE_BRANCH, OrgKind.ABROAD_STUDY_BRANCH, OrgKind.DELAYED_BRANCH}
-)
+SCHOOL_SPECIAL_KINDS = frozenset({OrgKind.MOBILE_BRANCH, OrgKind.ABROAD_STUDY_BRANCH, OrgKind.DELAYED_BRANCH})
 
 #: Which parent kinds each kind may hang under (None: may be a root).
 ALLOWED_PARENTS: dict[OrgKind, frozenset[OrgKind] | None] = {

@@ -27,7 +27,7 @@ class PartitionChoice(BaseModel):
     which: Literal["beijing", "guangdong", "fujian"] | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> "PartitionChoice":
+    def _consistent(self) -> PartitionChoice:
         if self.is_special and self.which is None:
             raise ValueError(f"{PARTITION_QUESTION}选择“是”时，须选择北京、广东或福建")
         if not self.is_special and self.which is not None:
@@ -35,15 +35,15 @@ class PartitionChoice(BaseModel):
         return self
 
     @classmethod
-    def national(cls) -> "PartitionChoice":
+    def national(cls) -> PartitionChoice:
         return cls(is_special=False)
 
     @classmethod
-    def special(cls, which: Partition | str) -> "PartitionChoice":
+    def special(cls, which: Partition | str) -> PartitionChoice:
         return cls(is_special=True, which=str(which))
 
     @classmethod
-    def for_partition(cls, partition: Partition | str) -> "PartitionChoice":
+    def for_partition(cls, partition: Partition | str) -> PartitionChoice:
         """The answer that fits an org of this partition (e.g. when the receiving org starts it)."""
         p = Partition(partition)
         return cls.special(p) if p in SPECIAL_PARTITIONS else cls.national()

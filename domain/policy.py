@@ -20,7 +20,7 @@ class TransferPolicy(BaseModel):
     assignment_first_reminder: timedelta = Field(default=10 * DAY, description="[decision] 分配团支部 reminder")
     assignment_repeat_reminder: timedelta = Field(default=7 * DAY, description="[decision] and every 7 days after")
 
-    def scaled(self, scale: float) -> "TransferPolicy":
+    def scaled(self, scale: float) -> TransferPolicy:
         if scale <= 0:
             raise ValueError("time scale must be positive")
         return TransferPolicy(**{name: getattr(self, name) / scale for name in type(self).model_fields})

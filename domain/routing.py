@@ -26,9 +26,10 @@ the member at school (`stays_at_school`). The initiator may pick another org ins
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Iterable
+from typing import Any
 
 from domain.deadlines import county_temp_branch_allowed
 from domain.directory import Directory, OrgInfo
@@ -195,8 +196,12 @@ def _further_study(c: _Ctx) -> RouteProposal:
     if c.admitting_school_code:
         school = d.get(c.admitting_school_code)
         if school is None or school.kind != K.SCHOOL:
-            return RouteProposal(None, clause, f"{clause} 升学", problems=[
-                f"编码为“{c.admitting_school_code}”的组织不存在或不是学校团委"])
+            return RouteProposal(
+                None,
+                clause,
+                f"{clause} 升学",
+                problems=[f"编码为“{c.admitting_school_code}”的组织不存在或不是学校团委"],
+            )
         problems: list[str] = []
         if c.choice is not None and (p := target_partition_problem(c.choice, school)):
             problems.append(p)
@@ -207,11 +212,18 @@ def _further_study(c: _Ctx) -> RouteProposal:
     if problems:
         return RouteProposal(None, clause, f"{clause} 升学 → 录取学校新生团组织", problems=problems)
     below = d.descendants(school) if school else []
-    new_orgs = sorted((o for o in below if o.kind == K.BRANCH and o.new_student and o.can_receive), key=lambda o: o.code)
+    new_orgs = sorted(
+        (o for o in below if o.kind == K.BRANCH and o.new_student and o.can_receive), key=lambda o: o.code
+    )
     if not new_orgs:
-        missing = f"录取学校“{school.name}”尚未创建新生团组织" if school else f"录取学校“{school_name}”的团组织尚未在系统中建立"
+        missing = (
+            f"录取学校“{school.name}”尚未创建新生团组织"
+            if school
+            else f"录取学校“{school_name}”的团组织尚未在系统中建立"
+        )
         return RouteProposal(
-            None, clause,
+            None,
+            clause,
             f"{clause} 升学：{missing}，团组织关系暂时保留在原就读学校原团组织，待录取学校新生团组织创建后再转接",
             stays_at_school=True,
         )
@@ -223,7 +235,9 @@ def _further_study(c: _Ctx) -> RouteProposal:
 def _employer(c: _Ctx) -> RouteProposal:
     official = c.ttype is T.ABROAD_OFFICIAL
     clause = TYPE_CLAUSES[c.ttype]
-    reason, dest = ("因公出国（境）", "出国（境）前转至派出单位团组织") if official else ("工作单位有团组织", "工作单位团组织")
+    reason, dest = (
+        ("因公出国（境）", "出国（境）前转至派出单位团组织") if official else ("工作单位有团组织", "工作单位团组织")
+    )
     head = _arrow(clause, reason, dest, None)
     d, employer = c.directory, _get(c.form, "employer_name") or ""
     if c.employer_org_code:
@@ -231,15 +245,18 @@ def _employer(c: _Ctx) -> RouteProposal:
         if org is None:
             return RouteProposal(None, clause, head, problems=[f"编码为“{c.employer_org_code}”的组织不存在"])
         if not _is_employer_org(d, org):
-            return RouteProposal(None, clause, head, problems=[
-                f"“{org.name}”是{_kind_label(org)}，不是{FITTING_TARGETS[c.ttype]}"])
+            return RouteProposal(
+                None, clause, head, problems=[f"“{org.name}”是{_kind_label(org)}，不是{FITTING_TARGETS[c.ttype]}"]
+            )
         problems = [p] if c.choice is not None and (p := target_partition_problem(c.choice, org)) else []
     else:
         want = bare_name(employer)
         enterprises = [o for o in d if o.kind == K.ENTERPRISE]
-        cands = [o for o in enterprises if bare_name(o.name) == want] or [
-            o for o in enterprises if want and want in bare_name(o.name)
-        ] or _longest([o for o in enterprises if len(bare_name(o.name)) >= 4 and bare_name(o.name) in want])
+        cands = (
+            [o for o in enterprises if bare_name(o.name) == want]
+            or [o for o in enterprises if want and want in bare_name(o.name)]
+            or _longest([o for o in enterprises if len(bare_name(o.name)) >= 4 and bare_name(o.name) in want])
+        )
         org, problems = _pick(cands, c.choice, _location(c.form), "工作单位团组织")
         if org is None and not problems:
             hint = (
@@ -269,8 +286,12 @@ def _temp_branch(c: _Ctx) -> RouteProposal:
     if not townships:
         return RouteProposal(None, clause, head, problems=[f"未找到“{loc.text()}”的乡镇街道团组织"])
     if len(townships) > 1:
-        return RouteProposal(None, clause, head, problems=[
-            f"“{loc.text()}”对应多个乡镇街道团组织：{_names(townships)}；请补充县区或直接选择转入组织"])
+        return RouteProposal(
+            None,
+            clause,
+            head,
+            problems=[f"“{loc.text()}”对应多个乡镇街道团组织：{_names(townships)}；请补充县区或直接选择转入组织"],
+        )
     township = townships[0]
     temps = _children(d, township, K.TEMP_BRANCH)
     open_temps = [t for t in temps if t.can_receive]
@@ -283,9 +304,15 @@ def _temp_branch(c: _Ctx) -> RouteProposal:
     year = c.graduation_year or c.today.year
     head = f"{head}；{why}"
     if not county_temp_branch_allowed(c.today, year):
-        return RouteProposal(None, "§I.1", head, problems=[
-            f"{why}；按《通知》一、1，乡镇街道团组织接收确有困难的，从9月份起由县级团组织建立的学社衔接临时团支部接收，"
-            f"{year}年9月1日前无法转入。请9月1日后再发起，或另选可接收的组织"])
+        return RouteProposal(
+            None,
+            "§I.1",
+            head,
+            problems=[
+                f"{why}；按《通知》一、1，乡镇街道团组织接收确有困难的，从9月份起由县级团组织建立的学社衔接临时团支部接收，"
+                f"{year}年9月1日前无法转入。请9月1日后再发起，或另选可接收的组织"
+            ],
+        )
     county = d.nearest(township, K.COUNTY)
     county_temps = [t for t in _children(d, county, K.TEMP_BRANCH) if t.can_receive] if county else []
     if not county_temps:
@@ -305,15 +332,26 @@ def _abroad_study(c: _Ctx) -> RouteProposal:
     head = "§I.5 出国（境）学习研究 → 保留在原就读学校，编入出国（境）学习研究团员团支部"
     school = d.nearest(c.from_org, K.SCHOOL)
     if school is None:
-        return RouteProposal(None, clause, head, stays_at_school=True, problems=[
-            f"“{c.from_org.name}”不属于学校团组织，无法将团组织关系保留在原就读学校"])
+        return RouteProposal(
+            None,
+            clause,
+            head,
+            stays_at_school=True,
+            problems=[f"“{c.from_org.name}”不属于学校团组织，无法将团组织关系保留在原就读学校"],
+        )
     branches = [b for b in _children(d, school, K.ABROAD_STUDY_BRANCH) if b.can_receive]
     if not branches:
-        return RouteProposal(None, clause, head, stays_at_school=True, problems=[
-            f"{school.name}尚未建立可接收的出国（境）学习研究团员团支部，请学校团委先创建"])
+        return RouteProposal(
+            None,
+            clause,
+            head,
+            stays_at_school=True,
+            problems=[f"{school.name}尚未建立可接收的出国（境）学习研究团员团支部，请学校团委先创建"],
+        )
     target = branches[0]
     return RouteProposal(
-        target, clause,
+        target,
+        clause,
         f"{head}：{target.name}（须提交保留团组织关系的书面申请，经学校团委审批后登记造册备案）",
         stays_at_school=True,
     )
@@ -328,12 +366,22 @@ def _special_unit(c: _Ctx) -> RouteProposal:
     head = _arrow(clause, reason, dest, None)
     province = _province_of(d, c.from_org)
     if province is None:
-        return RouteProposal(None, clause, head + offline, needs_provincial_node=True, problems=[
-            f"未找到“{c.from_org.name}”所属的省级团委"])
+        return RouteProposal(
+            None,
+            clause,
+            head + offline,
+            needs_provincial_node=True,
+            problems=[f"未找到“{c.from_org.name}”所属的省级团委"],
+        )
     dbs = [o for o in _children(d, province, K.SPECIAL_UNIT_DB) if o.can_receive]
     if not dbs:
-        return RouteProposal(None, clause, head + offline, needs_provincial_node=True, problems=[
-            f"{province.name}尚未建立特殊单位专属库"])
+        return RouteProposal(
+            None,
+            clause,
+            head + offline,
+            needs_provincial_node=True,
+            problems=[f"{province.name}尚未建立特殊单位专属库"],
+        )
     target = dbs[0]
     return RouteProposal(target, clause, _arrow(clause, reason, dest, target) + offline, needs_provincial_node=True)
 
@@ -369,8 +417,17 @@ def route(
     it was not asked, e.g. 办理转入); `graduation_year` dates the §I.1 September rule.
     """
     ttype = TransferType(transfer_type)
-    ctx = _Ctx(directory, ttype, form, from_org, today, partition_choice, employer_org_code,
-               admitting_school_code, graduation_year)
+    ctx = _Ctx(
+        directory,
+        ttype,
+        form,
+        from_org,
+        today,
+        partition_choice,
+        employer_org_code,
+        admitting_school_code,
+        graduation_year,
+    )
     proposal = _RULES[ttype](ctx)
     target = proposal.target
     if target is None:
@@ -384,8 +441,14 @@ def route(
     if target.code == from_org.code:
         late.append(f"转入组织“{target.name}”与当前所在团组织相同")
     if late:
-        return RouteProposal(None, proposal.clause, proposal.explanation, proposal.stays_at_school,
-                             proposal.needs_provincial_node, [*proposal.problems, *late])
+        return RouteProposal(
+            None,
+            proposal.clause,
+            proposal.explanation,
+            proposal.stays_at_school,
+            proposal.needs_provincial_node,
+            [*proposal.problems, *late],
+        )
     return proposal
 
 

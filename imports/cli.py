@@ -7,8 +7,8 @@ The report (one line per error, then a summary) goes to stdout; fatal problems t
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import typer
 
@@ -49,9 +49,16 @@ def _run_import(importer: Importer, file: Path, dry_run: bool) -> None:
     for line in report.lines():
         typer.echo(line)
     log.info(
-        "import.finished", entity=report.entity, file=report.file, dry_run=report.dry_run, rows=report.rows,
-        errors=len(report.errors), created=report.created, updated=report.updated,
-        unchanged=report.unchanged, written=report.written,
+        "import.finished",
+        entity=report.entity,
+        file=report.file,
+        dry_run=report.dry_run,
+        rows=report.rows,
+        errors=len(report.errors),
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        written=report.written,
     )
     exit_now(0 if report.ok else 1)
 
@@ -74,4 +81,4 @@ def members_import(
     _run_import(import_members, file, dry_run)
 
 
-__all__ = ["orgs_app", "members_app"]
+__all__ = ["members_app", "orgs_app"]

@@ -18,10 +18,10 @@ Rules where the template leaves a choice (documented in the README):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -37,8 +37,14 @@ from models.db import session_scope
 from models.tables import AuditLog, Member, MembershipHistory, Org, utcnow
 
 MEMBER_COLUMNS: tuple[str, ...] = (
-    "id_number", "name", "branch_code", "joined_on", "graduation_year", "hukou_address",
-    "residence_address", "phone",
+    "id_number",
+    "name",
+    "branch_code",
+    "joined_on",
+    "graduation_year",
+    "hukou_address",
+    "residence_address",
+    "phone",
 )
 MEMBER_REQUIRED: tuple[str, ...] = ("id_number", "name", "branch_code")
 
@@ -50,8 +56,14 @@ PHONE_PATTERN = re.compile(r"^\+?\d[\d-]*\d$")
 
 #: Fields compared to decide update vs unchanged.
 PLAN_FIELDS: tuple[str, ...] = (
-    "name", "branch_id", "school_id", "joined_on", "graduation_year", "hukou_address",
-    "residence_address", "phone",
+    "name",
+    "branch_id",
+    "school_id",
+    "joined_on",
+    "graduation_year",
+    "hukou_address",
+    "residence_address",
+    "phone",
 )
 OPTIONAL_COLUMNS: tuple[str, ...] = ("joined_on", "graduation_year", "hukou_address", "residence_address", "phone")
 
@@ -136,8 +148,11 @@ def parse_member_row(
     elif not raw_id:
         err("id_number", "required", "身份证号不能为空")
     elif looks_scientific(raw_id):
-        err("id_number", "number_precision",
-            f'身份证号 "{clip(raw_id)}" 是科学计数法，Excel 已丢失末尾数字；请把该列设为文本格式后重新填写')
+        err(
+            "id_number",
+            "number_precision",
+            f'身份证号 "{clip(raw_id)}" 是科学计数法，Excel 已丢失末尾数字；请把该列设为文本格式后重新填写',
+        )
     else:
         found = problems(raw_id, today=today)
         for p in found:
@@ -171,8 +186,11 @@ def parse_member_row(
     if text and "graduation_year" not in row.damaged:
         graduation_year = parse_int(text)
         if graduation_year is None or not YEAR_MIN <= graduation_year <= YEAR_MAX:
-            err("graduation_year", "year_range",
-                f'毕业年份应为 {YEAR_MIN}–{YEAR_MAX} 之间的四位年份，实际为 "{clip(text)}"')
+            err(
+                "graduation_year",
+                "year_range",
+                f'毕业年份应为 {YEAR_MIN}–{YEAR_MAX} 之间的四位年份，实际为 "{clip(text)}"',
+            )
             graduation_year = None
 
     addresses: dict[str, str | None] = {}
@@ -190,8 +208,15 @@ def parse_member_row(
             err("phone", "phone_format", f'联系电话只能包含数字、开头的 + 和连字符 -，实际为 "{clip(phone)}"')
 
     inp = MemberInput(
-        line=line, id_number=id_number, name=name, branch_code=branch_code, joined_on=joined_on,
-        graduation_year=graduation_year, phone=phone, present=present, **addresses,
+        line=line,
+        id_number=id_number,
+        name=name,
+        branch_code=branch_code,
+        joined_on=joined_on,
+        graduation_year=graduation_year,
+        phone=phone,
+        present=present,
+        **addresses,
     )
     return inp, errs
 
@@ -217,21 +242,39 @@ def resolve_members(
         ok = True
         if inp.id_number is not None:
             if inp.id_number in first_line:
-                errors.append(RowError(inp.line, "id_number", "duplicate",
-                                       f"身份证号 {mask(inp.id_number)} 在文件中重复（第{first_line[inp.id_number]}行已出现）"))
+                errors.append(
+                    RowError(
+                        inp.line,
+                        "id_number",
+                        "duplicate",
+                        f"身份证号 {mask(inp.id_number)} 在文件中重复（第{first_line[inp.id_number]}行已出现）",
+                    )
+                )
                 continue
             first_line[inp.id_number] = inp.line
         else:
             ok = False
         branch = branches.get(inp.branch_code) if inp.branch_code else None
         if inp.branch_code and branch is None:
-            errors.append(RowError(inp.line, "branch_code", "branch_missing",
-                                   f'所在团支部编码 "{clip(inp.branch_code)}" 在数据库中不存在（请先导入组织）'))
+            errors.append(
+                RowError(
+                    inp.line,
+                    "branch_code",
+                    "branch_missing",
+                    f'所在团支部编码 "{clip(inp.branch_code)}" 在数据库中不存在（请先导入组织）',
+                )
+            )
             ok = False
         elif branch is not None and not KIND_RULES[OrgKind(branch.kind)].branch_level:
-            errors.append(RowError(inp.line, "branch_code", "branch_not_branch_level",
-                                   f'组织 "{inp.branch_code}" 是 {kind_name(branch.kind)}，不能直接容纳团员；'
-                                   "请填写团支部等支部级组织的编码"))
+            errors.append(
+                RowError(
+                    inp.line,
+                    "branch_code",
+                    "branch_not_branch_level",
+                    f'组织 "{inp.branch_code}" 是 {kind_name(branch.kind)}，不能直接容纳团员；'
+                    "请填写团支部等支部级组织的编码",
+                )
+            )
             ok = False
         if not ok or branch is None or inp.id_number is None:
             continue
@@ -243,8 +286,12 @@ def resolve_members(
             return getattr(inp, col)
 
         plan = MemberPlan(
-            line=inp.line, id_number=inp.id_number, name=inp.name, branch_id=branch.id,
-            school_id=branch.school_id, **{c: kept(c) for c in OPTIONAL_COLUMNS},
+            line=inp.line,
+            id_number=inp.id_number,
+            name=inp.name,
+            branch_id=branch.id,
+            school_id=branch.school_id,
+            **{c: kept(c) for c in OPTIONAL_COLUMNS},
         )
         if snap is not None:
             plan.changed = tuple(f for f in PLAN_FIELDS if getattr(snap, f) != getattr(plan, f))
@@ -289,9 +336,16 @@ async def load_members(session: AsyncSession, id_numbers: Iterable[str]) -> dict
 
 def member_snapshot(m: Member) -> MemberSnapshot:
     return MemberSnapshot(
-        id=m.id, id_number=m.id_number, name=m.name, branch_id=m.branch_id, school_id=m.school_id,
-        joined_on=m.joined_on, graduation_year=m.graduation_year, hukou_address=m.hukou_address,
-        residence_address=m.residence_address, phone=m.phone,
+        id=m.id,
+        id_number=m.id_number,
+        name=m.name,
+        branch_id=m.branch_id,
+        school_id=m.school_id,
+        joined_on=m.joined_on,
+        graduation_year=m.graduation_year,
+        hukou_address=m.hukou_address,
+        residence_address=m.residence_address,
+        phone=m.phone,
     )
 
 
@@ -347,13 +401,31 @@ async def import_members(
                     moved.append((m, p.old_branch_id))
         await session.flush()
         for m, old_branch_id in moved:
-            session.add(MembershipHistory(
-                member_id=m.id, from_branch_id=old_branch_id, to_branch_id=m.branch_id, reason="import", at=now,
-            ))
-        session.add(AuditLog(
-            at=now, actor=actor, action="members.import", entity="import", entity_id=None,
-            detail={"file": path.name, "rows": report.rows, "created": report.created,
-                    "updated": report.updated, "unchanged": report.unchanged, "moved": len(moved)},
-        ))
+            session.add(
+                MembershipHistory(
+                    member_id=m.id,
+                    from_branch_id=old_branch_id,
+                    to_branch_id=m.branch_id,
+                    reason="import",
+                    at=now,
+                )
+            )
+        session.add(
+            AuditLog(
+                at=now,
+                actor=actor,
+                action="members.import",
+                entity="import",
+                entity_id=None,
+                detail={
+                    "file": path.name,
+                    "rows": report.rows,
+                    "created": report.created,
+                    "updated": report.updated,
+                    "unchanged": report.unchanged,
+                    "moved": len(moved),
+                },
+            )
+        )
     report.written = True
     return report

@@ -23,9 +23,9 @@ Rules where the template leaves a choice (documented in the README):
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -39,8 +39,18 @@ from models.db import session_scope
 from models.tables import AuditLog, Member, Org, utcnow
 
 ORG_COLUMNS: tuple[str, ...] = (
-    "code", "name", "kind", "parent_code", "partition", "province", "city", "county", "township",
-    "address", "can_receive", "new_student",
+    "code",
+    "name",
+    "kind",
+    "parent_code",
+    "partition",
+    "province",
+    "city",
+    "county",
+    "township",
+    "address",
+    "can_receive",
+    "new_student",
 )
 ORG_REQUIRED: tuple[str, ...] = ("code", "name", "kind")
 REGION_COLUMNS: tuple[str, ...] = ("province", "city", "county", "township")
@@ -54,9 +64,7 @@ CHUNK = 500
 
 _KIND_BY_TEXT: dict[str, OrgKind] = {k.value: k for k in OrgKind} | {v: k for k, v in ORG_KIND_LABELS.items()}
 _PARTITION_BY_TEXT: dict[str, Partition] = (
-    {p.value: p for p in Partition}
-    | {v: p for p, v in PARTITION_LABELS.items()}
-    | {"全国": Partition.NATIONAL}
+    {p.value: p for p in Partition} | {v: p for p, v in PARTITION_LABELS.items()} | {"全国": Partition.NATIONAL}
 )
 
 
@@ -118,8 +126,19 @@ class OrgSnapshot:
 
 #: Fields compared to decide update vs unchanged, in the order they are reported.
 PLAN_FIELDS: tuple[str, ...] = (
-    "name", "kind", "parent_code", "partition", "province", "city", "county", "township", "address",
-    "can_receive", "new_student", "branch_level", "approval_authority",
+    "name",
+    "kind",
+    "parent_code",
+    "partition",
+    "province",
+    "city",
+    "county",
+    "township",
+    "address",
+    "can_receive",
+    "new_student",
+    "branch_level",
+    "approval_authority",
 )
 
 
@@ -187,7 +206,11 @@ def parse_org_row(row: Row, present: Iterable[str] = ORG_COLUMNS) -> tuple[OrgIn
     else:
         kind = _KIND_BY_TEXT.get(kind_text) or _KIND_BY_TEXT.get(kind_text.lower())
         if kind is None:
-            err("kind", "unknown_kind", f'未知的组织类型 "{clip(kind_text)}"；应为 ' + ", ".join(k.value for k in OrgKind))
+            err(
+                "kind",
+                "unknown_kind",
+                f'未知的组织类型 "{clip(kind_text)}"；应为 ' + ", ".join(k.value for k in OrgKind),
+            )
 
     parent_code = row.get("parent_code") or None
     if parent_code is not None and (len(parent_code) > CODE_MAX or not CODE_PATTERN.match(parent_code)):
@@ -199,8 +222,13 @@ def parse_org_row(row: Row, present: Iterable[str] = ORG_COLUMNS) -> tuple[OrgIn
     if part_text:
         partition = _PARTITION_BY_TEXT.get(part_text.lower()) or _PARTITION_BY_TEXT.get(part_text)
         if partition is None:
-            err("partition", "unknown_partition",
-                f'未知的系统分区 "{clip(part_text)}"；应为 ' + ", ".join(p.value for p in Partition) + "（留空则与上级相同）")
+            err(
+                "partition",
+                "unknown_partition",
+                f'未知的系统分区 "{clip(part_text)}"；应为 '
+                + ", ".join(p.value for p in Partition)
+                + "（留空则与上级相同）",
+            )
 
     regions: dict[str, str | None] = {}
     for col in REGION_COLUMNS:
@@ -223,13 +251,26 @@ def parse_org_row(row: Row, present: Iterable[str] = ORG_COLUMNS) -> tuple[OrgIn
                 err(col, "boolean", f'{_label(col)}应为 {BOOL_HINT}，实际为 "{clip(text)}"')
 
     if flags["new_student"] and kind is not None and kind != OrgKind.BRANCH:
-        err("new_student", "new_student_kind",
-            f"只有团支部(branch)可以标记为新生团组织；本行组织类型为 {kind_name(kind)}")
+        err(
+            "new_student",
+            "new_student_kind",
+            f"只有团支部(branch)可以标记为新生团组织；本行组织类型为 {kind_name(kind)}",
+        )
 
     inp = OrgInput(
-        line=line, code=code, name=name, kind=kind, parent_code=parent_code, partition=partition,
-        regions=regions, address=address, can_receive=flags["can_receive"], new_student=flags["new_student"],
-        present=present, cells_ok=not errs, bad_columns=frozenset(e.column for e in errs),
+        line=line,
+        code=code,
+        name=name,
+        kind=kind,
+        parent_code=parent_code,
+        partition=partition,
+        regions=regions,
+        address=address,
+        can_receive=flags["can_receive"],
+        new_student=flags["new_student"],
+        present=present,
+        cells_ok=not errs,
+        bad_columns=frozenset(e.column for e in errs),
     )
     return inp, errs
 
@@ -267,8 +308,14 @@ def resolve_orgs(
     rows: list[OrgInput] = []
     for inp in inputs:
         if inp.code and inp.code in first:
-            errors.append(RowError(inp.line, "code", "duplicate",
-                                   f'组织编码 "{inp.code}" 在文件中重复（第{first[inp.code].line}行已出现）'))
+            errors.append(
+                RowError(
+                    inp.line,
+                    "code",
+                    "duplicate",
+                    f'组织编码 "{inp.code}" 在文件中重复（第{first[inp.code].line}行已出现）',
+                )
+            )
             continue
         if inp.code:
             first[inp.code] = inp
@@ -299,15 +346,22 @@ def resolve_orgs(
         pc = inp.parent_code
         if pc is None:
             if not parent_allowed(inp.kind, None):
-                errors.append(RowError(inp.line, "parent_code", "parent_required",
-                                       f"{kind_name(inp.kind)} 必须填写上级组织编码；允许的上级类型：{_allowed_parents_text(inp.kind)}"))
+                errors.append(
+                    RowError(
+                        inp.line,
+                        "parent_code",
+                        "parent_required",
+                        f"{kind_name(inp.kind)} 必须填写上级组织编码；允许的上级类型：{_allowed_parents_text(inp.kind)}",
+                    )
+                )
                 blocked.add(inp.code)
             continue
         if pc == inp.code:
             continue  # reported by the cycle check
         if pc not in first and pc not in db:
-            errors.append(RowError(inp.line, "parent_code", "parent_missing",
-                                   f'上级组织编码 "{pc}" 在文件和数据库中都不存在'))
+            errors.append(
+                RowError(inp.line, "parent_code", "parent_missing", f'上级组织编码 "{pc}" 在文件和数据库中都不存在')
+            )
             blocked.add(inp.code)
             continue
         pk = kind_of(pc)
@@ -316,10 +370,14 @@ def resolve_orgs(
             continue
         if not parent_allowed(inp.kind, pk):
             if ALLOWED_PARENTS[inp.kind] is None:
-                msg = f"{kind_name(inp.kind)} 只能是顶级组织，上级组织编码应留空（填写的上级 \"{pc}\" 是 {kind_name(pk)}）"
+                msg = (
+                    f'{kind_name(inp.kind)} 只能是顶级组织，上级组织编码应留空（填写的上级 "{pc}" 是 {kind_name(pk)}）'
+                )
             else:
-                msg = (f'{kind_name(inp.kind)} 不能挂在 {kind_name(pk)} 下（上级组织编码 "{pc}"）；'
-                       f"允许的上级类型：{_allowed_parents_text(inp.kind)}")
+                msg = (
+                    f'{kind_name(inp.kind)} 不能挂在 {kind_name(pk)} 下（上级组织编码 "{pc}"）；'
+                    f"允许的上级类型：{_allowed_parents_text(inp.kind)}"
+                )
             errors.append(RowError(inp.line, "parent_code", "parent_kind", msg))
             blocked.add(inp.code)
 
@@ -335,12 +393,13 @@ def resolve_orgs(
             path.append(node)
             node = parent_of(node)
         if node is not None and state.get(node) == 1:
-            cycle = path[path.index(node):]
+            cycle = path[path.index(node) :]
             chain = " → ".join(cycle + [node])
             for code in cycle:
                 if code in first:
-                    errors.append(RowError(first[code].line, "parent_code", "cycle",
-                                           f"上级组织编码形成循环：{clip(chain, 200)}"))
+                    errors.append(
+                        RowError(first[code].line, "parent_code", "cycle", f"上级组织编码形成循环：{clip(chain, 200)}")
+                    )
                     blocked.add(code)
         for code in path:
             state[code] = 2
@@ -351,13 +410,25 @@ def resolve_orgs(
         if snap is None or inp.kind is None or snap.kind == inp.kind.value:
             continue
         if inp.code in with_members and not KIND_RULES[inp.kind].branch_level:
-            errors.append(RowError(inp.line, "kind", "kind_has_members",
-                                   f"组织 \"{inp.code}\" 现有团员，不能改为不可容纳团员的类型 {kind_name(inp.kind)}"))
+            errors.append(
+                RowError(
+                    inp.line,
+                    "kind",
+                    "kind_has_members",
+                    f'组织 "{inp.code}" 现有团员，不能改为不可容纳团员的类型 {kind_name(inp.kind)}',
+                )
+            )
         bad = [c for c, k in db_children.get(inp.code, ()) if c not in first and not parent_allowed(k, inp.kind)]
         if bad:
-            errors.append(RowError(inp.line, "kind", "kind_children",
-                                   f"组织 \"{inp.code}\" 的下级组织 {', '.join(bad[:5])}{' 等' if len(bad) > 5 else ''} "
-                                   f"不能挂在 {kind_name(inp.kind)} 下"))
+            errors.append(
+                RowError(
+                    inp.line,
+                    "kind",
+                    "kind_children",
+                    f'组织 "{inp.code}" 的下级组织 {", ".join(bad[:5])}{" 等" if len(bad) > 5 else ""} '
+                    f"不能挂在 {kind_name(inp.kind)} 下",
+                )
+            )
 
     # inheritance, parents first; rows below a blocked row stay unresolved
     plans: dict[str, OrgPlan] = {}
@@ -390,32 +461,61 @@ def resolve_orgs(
         else:
             partition = kept("partition", parent.partition if parent else None, Partition.NATIONAL.value)
         if parent is not None and partition != parent.partition:
-            errors.append(RowError(inp.line, "partition", "partition_mismatch",
-                                   f'系统分区 "{partition}" 与上级组织 "{pc}" 的分区 "{parent.partition}" 不一致；'
-                                   "同一省级团委下的组织属于同一分区（留空则与上级相同）"))
+            errors.append(
+                RowError(
+                    inp.line,
+                    "partition",
+                    "partition_mismatch",
+                    f'系统分区 "{partition}" 与上级组织 "{pc}" 的分区 "{parent.partition}" 不一致；'
+                    "同一省级团委下的组织属于同一分区（留空则与上级相同）",
+                )
+            )
             blocked.add(inp.code)
             return
         regions = {
-            col: inp.regions[col] if inp.regions[col] is not None
+            col: inp.regions[col]
+            if inp.regions[col] is not None
             else kept(col, parent.region(col) if parent else None, None)
             for col in REGION_COLUMNS
         }
         address = inp.address if "address" in inp.present or snap is None else snap.address
-        can_receive = inp.can_receive if inp.can_receive is not None else (
-            snap.can_receive if snap is not None and "can_receive" not in inp.present else True)
-        new_student = inp.new_student if inp.new_student is not None else (
-            snap.new_student if snap is not None and "new_student" not in inp.present else False)
+        can_receive = (
+            inp.can_receive
+            if inp.can_receive is not None
+            else (snap.can_receive if snap is not None and "can_receive" not in inp.present else True)
+        )
+        new_student = (
+            inp.new_student
+            if inp.new_student is not None
+            else (snap.new_student if snap is not None and "new_student" not in inp.present else False)
+        )
         if new_student and inp.kind != OrgKind.BRANCH:
             if inp.new_student is None:  # a given value was already reported by parse_org_row
-                errors.append(RowError(inp.line, "new_student", "new_student_kind",
-                                       f"该组织已标记为新生团组织，只有团支部(branch)可以标记；本行组织类型为 {kind_name(inp.kind)}"))
+                errors.append(
+                    RowError(
+                        inp.line,
+                        "new_student",
+                        "new_student_kind",
+                        f"该组织已标记为新生团组织，只有团支部(branch)可以标记；本行组织类型为 {kind_name(inp.kind)}",
+                    )
+                )
             blocked.add(inp.code)
             return
         rule = KIND_RULES[inp.kind]
         plan = OrgPlan(
-            line=inp.line, code=inp.code, name=inp.name, kind=inp.kind.value, parent_code=pc,
-            partition=partition, address=address, can_receive=can_receive, new_student=new_student,
-            branch_level=rule.branch_level, approval_authority=rule.approves, depth=depth, **regions,
+            line=inp.line,
+            code=inp.code,
+            name=inp.name,
+            kind=inp.kind.value,
+            parent_code=pc,
+            partition=partition,
+            address=address,
+            can_receive=can_receive,
+            new_student=new_student,
+            branch_level=rule.branch_level,
+            approval_authority=rule.approves,
+            depth=depth,
+            **regions,
         )
         if snap is not None:
             plan.changed = tuple(f for f in PLAN_FIELDS if getattr(snap, f) != getattr(plan, f))
@@ -450,7 +550,7 @@ def resolve_orgs(
 
 def chunked(items: Sequence, n: int = CHUNK) -> Iterable[Sequence]:
     for i in range(0, len(items), n):
-        yield items[i: i + n]
+        yield items[i : i + n]
 
 
 async def load_orgs_with_ancestors(
@@ -478,11 +578,21 @@ async def load_orgs_with_ancestors(
 def snapshot(org: Org, by_id: Mapping[int, Org]) -> OrgSnapshot:
     parent = by_id.get(org.parent_id) if org.parent_id is not None else None
     return OrgSnapshot(
-        id=org.id, code=org.code, name=org.name, kind=org.kind,
-        parent_code=parent.code if parent is not None else None, partition=org.partition,
-        province=org.province, city=org.city, county=org.county, township=org.township,
-        address=org.address, can_receive=org.can_receive, new_student=org.new_student,
-        branch_level=org.branch_level, approval_authority=org.approval_authority,
+        id=org.id,
+        code=org.code,
+        name=org.name,
+        kind=org.kind,
+        parent_code=parent.code if parent is not None else None,
+        partition=org.partition,
+        province=org.province,
+        city=org.city,
+        county=org.county,
+        township=org.township,
+        address=org.address,
+        can_receive=org.can_receive,
+        new_student=org.new_student,
+        branch_level=org.branch_level,
+        approval_authority=org.approval_authority,
     )
 
 
@@ -501,9 +611,7 @@ def org_inputs(path: Path) -> tuple[list[OrgInput], list[RowError], int, bool]:
     return inputs, errors, len(table.rows), header_ok
 
 
-async def import_orgs(
-    engine: AsyncEngine, path: Path, *, dry_run: bool = False, actor: str = "cli"
-) -> ImportReport:
+async def import_orgs(engine: AsyncEngine, path: Path, *, dry_run: bool = False, actor: str = "cli") -> ImportReport:
     """Validate an org file and, when every row is valid and not `dry_run`, upsert it by code.
 
     Raises `imports.reader.ImportFileError` when the file cannot be read at all.
@@ -522,8 +630,7 @@ async def import_orgs(
         db = {o.code: snapshot(o, by_id) for o in by_id.values()}
 
         changed_kind = [
-            db[i.code].id for i in inputs
-            if i.code in db and i.kind is not None and db[i.code].kind != i.kind.value
+            db[i.code].id for i in inputs if i.code in db and i.kind is not None and db[i.code].kind != i.kind.value
         ]
         with_members: set[str] = set()
         children: dict[str, list[tuple[str, str]]] = {}
@@ -565,10 +672,21 @@ async def import_orgs(
             await session.flush()
             ids.update({code: org.id for code, org in created})
 
-        session.add(AuditLog(
-            at=now, actor=actor, action="orgs.import", entity="import", entity_id=None,
-            detail={"file": path.name, "rows": report.rows, "created": report.created,
-                    "updated": report.updated, "unchanged": report.unchanged},
-        ))
+        session.add(
+            AuditLog(
+                at=now,
+                actor=actor,
+                action="orgs.import",
+                entity="import",
+                entity_id=None,
+                detail={
+                    "file": path.name,
+                    "rows": report.rows,
+                    "created": report.created,
+                    "updated": report.updated,
+                    "unchanged": report.unchanged,
+                },
+            )
+        )
     report.written = True
     return report

@@ -14,10 +14,11 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from imports.report import RowError
 
@@ -160,7 +161,9 @@ def parse_records(
             columns=[],
             errors=[
                 RowError(
-                    1, "", "header_missing",
+                    1,
+                    "",
+                    "header_missing",
                     "第1行应为表头，文件却是空的；表头应为：" + ",".join(columns),
                 )
             ],
@@ -180,7 +183,12 @@ def parse_records(
             continue
         if col in seen:
             errors.append(
-                RowError(1, col, "header_duplicate", f"列 {name(col)} 在表头中出现了不止一次（第{seen[col] + 1}列和第{i + 1}列）")
+                RowError(
+                    1,
+                    col,
+                    "header_duplicate",
+                    f"列 {name(col)} 在表头中出现了不止一次（第{seen[col] + 1}列和第{i + 1}列）",
+                )
             )
             continue
         seen[col] = i
@@ -193,7 +201,9 @@ def parse_records(
     if unknown:
         errors.append(
             RowError(
-                1, ",".join(unknown), "header_unknown",
+                1,
+                ",".join(unknown),
+                "header_unknown",
                 "表头中有未知的列：" + "，".join(f'"{u}"' for u in unknown) + "；可用的列为：" + ",".join(columns),
             )
         )
@@ -214,7 +224,9 @@ def parse_records(
             if col is None:
                 if text:
                     table.errors.append(
-                        RowError(line, "", "cell_without_header", f"第{i + 1}列有内容 \"{text[:20]}\"，但表头中该列没有列名")
+                        RowError(
+                            line, "", "cell_without_header", f'第{i + 1}列有内容 "{text[:20]}"，但表头中该列没有列名'
+                        )
                     )
                 continue
             cells[col] = text
@@ -225,8 +237,6 @@ def parse_records(
     return table
 
 
-def read_table(
-    path: Path, *, columns: Sequence[str], required: Sequence[str], labels: Mapping[str, str]
-) -> Table:
+def read_table(path: Path, *, columns: Sequence[str], required: Sequence[str], labels: Mapping[str, str]) -> Table:
     """Read and header-check a CSV/XLSX file (see the module docstring)."""
     return parse_records(read_records(path), columns=columns, required=required, labels=labels)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from domain.glossary import MEMBER_COLUMN_LABELS, ORG_COLUMN_LABELS
 

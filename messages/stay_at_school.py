@@ -16,18 +16,18 @@ from messages.transfers import Actor, HistoryEntry, NotificationSpec, OrgRef
 
 __all__ = [
     "BranchSpec",
-    "RetentionForm",
-    "RetentionInput",
-    "RetentionApprove",
-    "RetentionReturn",
-    "RetentionWithdraw",
-    "RetentionView",
-    "RetentionEvent",
+    "HoldingEvent",
     "HoldingInput",
     "HoldingRelease",
     "HoldingView",
-    "HoldingEvent",
     "NotificationSpec",
+    "RetentionApprove",
+    "RetentionEvent",
+    "RetentionForm",
+    "RetentionInput",
+    "RetentionReturn",
+    "RetentionView",
+    "RetentionWithdraw",
 ]
 
 

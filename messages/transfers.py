@@ -198,5 +198,3 @@ class TransferEvent(BaseModel):
     route: Route | None = None
     complete_branch: OrgRef | None = None  # completion: move the member here
     follow_up: CompletionFollowUp | None = None  # completion: then end/start the member's holdings
-
-

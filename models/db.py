@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -74,9 +74,8 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 @asynccontextmanager
 async def session_scope(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """One transaction: committed on success, rolled back on any error."""
-    async with session_factory(engine)() as session:
-        async with session.begin():
-            yield session
+    async with session_factory(engine)() as session, session.begin():
+        yield session
 
 
 def head_revision() -> str:

@@ -7,19 +7,18 @@ Never import this module from workflow code.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
-
 
 #: Row ids are PostgreSQL `integer`s: a larger number can name no row (and would fail the query).
 MAX_ROW_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _ts(**kw: Any) -> Any:
@@ -36,17 +35,17 @@ class Org(SQLModel, table=True):
         Index("ix_orgs_region", "province", "city", "county", "township"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True, index=True)
     name: str = Field(max_length=200, index=True)
     kind: str = Field(max_length=32, index=True)
-    parent_id: Optional[int] = Field(default=None, foreign_key="orgs.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="orgs.id", index=True)
     partition: str = Field(default="national", max_length=16)
-    province: Optional[str] = Field(default=None, max_length=64)
-    city: Optional[str] = Field(default=None, max_length=64)
-    county: Optional[str] = Field(default=None, max_length=64)
-    township: Optional[str] = Field(default=None, max_length=64)
-    address: Optional[str] = Field(default=None, max_length=300)
+    province: str | None = Field(default=None, max_length=64)
+    city: str | None = Field(default=None, max_length=64)
+    county: str | None = Field(default=None, max_length=64)
+    township: str | None = Field(default=None, max_length=64)
+    address: str | None = Field(default=None, max_length=300)
     branch_level: bool = Field(default=False)
     approval_authority: bool = Field(default=False)
     can_receive: bool = Field(default=True)
@@ -58,16 +57,16 @@ class Org(SQLModel, table=True):
 class Member(SQLModel, table=True):
     __tablename__ = "members"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     id_number: str = Field(max_length=18, unique=True, index=True)
     name: str = Field(max_length=100, index=True)
     branch_id: int = Field(foreign_key="orgs.id", index=True)
-    school_id: Optional[int] = Field(default=None, foreign_key="orgs.id", index=True)
-    joined_on: Optional[date] = None
-    graduation_year: Optional[int] = Field(default=None, index=True)
-    hukou_address: Optional[str] = Field(default=None, max_length=300)
-    residence_address: Optional[str] = Field(default=None, max_length=300)
-    phone: Optional[str] = Field(default=None, max_length=32)
+    school_id: int | None = Field(default=None, foreign_key="orgs.id", index=True)
+    joined_on: date | None = None
+    graduation_year: int | None = Field(default=None, index=True)
+    hukou_address: str | None = Field(default=None, max_length=300)
+    residence_address: str | None = Field(default=None, max_length=300)
+    phone: str | None = Field(default=None, max_length=32)
     graduating: bool = Field(default=False)
     delayed_graduation: bool = Field(default=False)
     mobile: bool = Field(default=False)
@@ -80,13 +79,13 @@ class Member(SQLModel, table=True):
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     password_hash: str = Field(max_length=256)
     role: str = Field(max_length=16)  # admin | member | service
-    org_id: Optional[int] = Field(default=None, foreign_key="orgs.id", index=True)
-    member_id: Optional[int] = Field(default=None, foreign_key="members.id", index=True)
-    display_name: Optional[str] = Field(default=None, max_length=100)
+    org_id: int | None = Field(default=None, foreign_key="orgs.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="members.id", index=True)
+    display_name: str | None = Field(default=None, max_length=100)
     active: bool = Field(default=True)
     created_at: datetime = _ts(default_factory=utcnow)
 
@@ -98,25 +97,25 @@ class Transfer(SQLModel, table=True):
         Index("ix_transfers_member_status", "member_id", "status"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     workflow_id: str = Field(max_length=128, index=True)  # transfer-<member id>: one open at a time
     run_id: str = Field(max_length=64, unique=True)  # first execution run id: one row per transfer
-    request_id: Optional[str] = Field(default=None, max_length=128, unique=True)
+    request_id: str | None = Field(default=None, max_length=128, unique=True)
     member_id: int = Field(foreign_key="members.id", index=True)
     type: str = Field(max_length=32, index=True)
     channel: str = Field(max_length=8)
     status: str = Field(max_length=32)
     from_org_id: int = Field(foreign_key="orgs.id", index=True)
     target_org_id: int = Field(foreign_key="orgs.id", index=True)
-    branch_id: Optional[int] = Field(default=None, foreign_key="orgs.id")
-    current_node_org_id: Optional[int] = Field(default=None, foreign_key="orgs.id", index=True)
+    branch_id: int | None = Field(default=None, foreign_key="orgs.id")
+    current_node_org_id: int | None = Field(default=None, foreign_key="orgs.id", index=True)
     form: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    route_clause: Optional[str] = Field(default=None, max_length=32)
-    route_explanation: Optional[str] = Field(default=None, max_length=500)
-    initiated_by: Optional[str] = Field(default=None, max_length=64)
+    route_clause: str | None = Field(default=None, max_length=32)
+    route_explanation: str | None = Field(default=None, max_length=500)
+    initiated_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts(default_factory=utcnow, index=True)
     updated_at: datetime = _ts(default_factory=utcnow)
-    completed_at: Optional[datetime] = _ts(default=None, nullable=True)
+    completed_at: datetime | None = _ts(default=None, nullable=True)
 
 
 class ApprovalStep(SQLModel, table=True):
@@ -126,47 +125,47 @@ class ApprovalStep(SQLModel, table=True):
         Index("ix_approval_steps_org_status_deadline", "org_id", "status", "deadline"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     transfer_id: int = Field(foreign_key="transfers.id", index=True)
     round: int = Field(default=1)  # a resubmission starts a new round with fresh clocks
     seq: int
     org_id: int = Field(foreign_key="orgs.id")
     status: str = Field(max_length=16)  # waiting | pending | approved | auto_approved | returned
-    started_at: Optional[datetime] = _ts(default=None, nullable=True)
-    remind_at: Optional[datetime] = _ts(default=None, nullable=True)
-    deadline: Optional[datetime] = _ts(default=None, nullable=True)
-    reminded_at: Optional[datetime] = _ts(default=None, nullable=True)
-    decided_at: Optional[datetime] = _ts(default=None, nullable=True)
-    decided_by: Optional[str] = Field(default=None, max_length=64)
-    reason_code: Optional[str] = Field(default=None, max_length=32)
-    comment: Optional[str] = Field(default=None, max_length=1000)
+    started_at: datetime | None = _ts(default=None, nullable=True)
+    remind_at: datetime | None = _ts(default=None, nullable=True)
+    deadline: datetime | None = _ts(default=None, nullable=True)
+    reminded_at: datetime | None = _ts(default=None, nullable=True)
+    decided_at: datetime | None = _ts(default=None, nullable=True)
+    decided_by: str | None = Field(default=None, max_length=64)
+    reason_code: str | None = Field(default=None, max_length=32)
+    comment: str | None = Field(default=None, max_length=1000)
 
 
 class Notification(SQLModel, table=True):
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_org_read", "recipient_org_id", "read_at"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)  # idempotency: workflow id + step
     kind: str = Field(max_length=32)
-    recipient_org_id: Optional[int] = Field(default=None, foreign_key="orgs.id")
-    recipient_user_id: Optional[int] = Field(default=None, foreign_key="users.id", index=True)
-    member_id: Optional[int] = Field(default=None, foreign_key="members.id", index=True)
-    transfer_id: Optional[int] = Field(default=None, foreign_key="transfers.id", index=True)
+    recipient_org_id: int | None = Field(default=None, foreign_key="orgs.id")
+    recipient_user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="members.id", index=True)
+    transfer_id: int | None = Field(default=None, foreign_key="transfers.id", index=True)
     title: str = Field(max_length=200)
     body: str = Field(default="", max_length=2000)
     created_at: datetime = _ts(default_factory=utcnow)
-    read_at: Optional[datetime] = _ts(default=None, nullable=True)
+    read_at: datetime | None = _ts(default=None, nullable=True)
 
 
 class MembershipHistory(SQLModel, table=True):
     __tablename__ = "membership_history"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="members.id", index=True)
-    from_branch_id: Optional[int] = Field(default=None, foreign_key="orgs.id")
+    from_branch_id: int | None = Field(default=None, foreign_key="orgs.id")
     to_branch_id: int = Field(foreign_key="orgs.id")
-    transfer_id: Optional[int] = Field(default=None, foreign_key="transfers.id")
+    transfer_id: int | None = Field(default=None, foreign_key="transfers.id")
     reason: str = Field(max_length=64)
     at: datetime = _ts(default_factory=utcnow)
 
@@ -177,13 +176,13 @@ class AuditLog(SQLModel, table=True):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    key: Optional[str] = Field(default=None, max_length=200, unique=True)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str | None = Field(default=None, max_length=200, unique=True)
     at: datetime = _ts(default_factory=utcnow, index=True)
     actor: str = Field(max_length=64)
     action: str = Field(max_length=64)
     entity: str = Field(max_length=32)
-    entity_id: Optional[str] = Field(default=None, max_length=64)
+    entity_id: str | None = Field(default=None, max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
@@ -200,31 +199,31 @@ class AbroadRetention(SQLModel, table=True):
     __tablename__ = "abroad_retentions"
     __table_args__ = (Index("ix_abroad_retentions_school_status", "school_id", "status"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     workflow_id: str = Field(max_length=128, index=True)  # retention-<member id>
     run_id: str = Field(max_length=64, unique=True)  # first execution run id
-    request_id: Optional[str] = Field(default=None, max_length=128, unique=True)
+    request_id: str | None = Field(default=None, max_length=128, unique=True)
     member_id: int = Field(foreign_key="members.id", index=True)
     school_id: int = Field(foreign_key="orgs.id")  # the deciding school committee
     from_branch_id: int = Field(foreign_key="orgs.id")
-    branch_id: Optional[int] = Field(default=None, foreign_key="orgs.id")  # the abroad-study branch
+    branch_id: int | None = Field(default=None, foreign_key="orgs.id")  # the abroad-study branch
     abroad_place: str = Field(max_length=300)
     abroad_from: date
     abroad_to: date
     contact_name: str = Field(max_length=100)
     contact_phone: str = Field(max_length=32)
     status: str = Field(max_length=16)  # pending | approved | returned | withdrawn
-    initiated_by: Optional[str] = Field(default=None, max_length=64)
+    initiated_by: str | None = Field(default=None, max_length=64)
     submitted_at: datetime = _ts(default_factory=utcnow)
-    remind_at: Optional[datetime] = _ts(default=None, nullable=True)
-    deadline: Optional[datetime] = _ts(default=None, nullable=True)
-    reminded_at: Optional[datetime] = _ts(default=None, nullable=True)
-    decided_at: Optional[datetime] = _ts(default=None, nullable=True)
-    decided_by: Optional[str] = Field(default=None, max_length=64)
+    remind_at: datetime | None = _ts(default=None, nullable=True)
+    deadline: datetime | None = _ts(default=None, nullable=True)
+    reminded_at: datetime | None = _ts(default=None, nullable=True)
+    decided_at: datetime | None = _ts(default=None, nullable=True)
+    decided_by: str | None = Field(default=None, max_length=64)
     auto_approved: bool = Field(default=False)  # 系统默认通过
-    reason_code: Optional[str] = Field(default=None, max_length=32)
-    comment: Optional[str] = Field(default=None, max_length=1000)
-    registered_at: Optional[datetime] = _ts(default=None, nullable=True)  # entered in the register
+    reason_code: str | None = Field(default=None, max_length=32)
+    comment: str | None = Field(default=None, max_length=1000)
+    registered_at: datetime | None = _ts(default=None, nullable=True)  # entered in the register
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
 
@@ -236,26 +235,26 @@ class Holding(SQLModel, table=True):
     __tablename__ = "holdings"
     __table_args__ = (Index("ix_holdings_kind_status_due", "kind", "status", "due_at"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     workflow_id: str = Field(max_length=128, index=True)  # holding-mobile-<id> / holding-county-<id>
     run_id: str = Field(max_length=64, unique=True)
-    request_id: Optional[str] = Field(default=None, max_length=128, unique=True)
+    request_id: str | None = Field(default=None, max_length=128, unique=True)
     member_id: int = Field(foreign_key="members.id", index=True)
     kind: str = Field(max_length=16)  # mobile | county_temp
     org_id: int = Field(foreign_key="orgs.id", index=True)  # the holding branch
     notify_org_id: int = Field(foreign_key="orgs.id", index=True)  # the school or county committee
-    from_branch_id: Optional[int] = Field(default=None, foreign_key="orgs.id")
+    from_branch_id: int | None = Field(default=None, foreign_key="orgs.id")
     status: str = Field(max_length=16)  # active | overdue | released
     started_at: datetime = _ts(default_factory=utcnow)
     due_at: datetime = _ts(default_factory=utcnow)
     reminders_sent: int = Field(default=0)
-    last_reminded_at: Optional[datetime] = _ts(default=None, nullable=True)
-    overdue_at: Optional[datetime] = _ts(default=None, nullable=True)
-    released_at: Optional[datetime] = _ts(default=None, nullable=True)
-    released_by: Optional[str] = Field(default=None, max_length=64)
-    release_reason: Optional[str] = Field(default=None, max_length=500)
-    transfer_workflow_id: Optional[str] = Field(default=None, max_length=128)
-    started_by: Optional[str] = Field(default=None, max_length=64)
+    last_reminded_at: datetime | None = _ts(default=None, nullable=True)
+    overdue_at: datetime | None = _ts(default=None, nullable=True)
+    released_at: datetime | None = _ts(default=None, nullable=True)
+    released_by: str | None = Field(default=None, max_length=64)
+    release_reason: str | None = Field(default=None, max_length=500)
+    transfer_workflow_id: str | None = Field(default=None, max_length=128)
+    started_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts(default_factory=utcnow)
     updated_at: datetime = _ts(default_factory=utcnow)
 

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -67,62 +68,143 @@ _County = tuple[str, str, str, str, tuple[_Township, ...]]
 _City = tuple[str, str, str, tuple[_County, ...]]
 
 HUBEI_CITIES: tuple[_City, ...] = (
-    ("WH", "武汉市", "江岸区沿江大道188号", (
-        ("HS", "洪山区", "420111", "珞狮南路519号", (
-            ("LN", "珞南街道", "珞狮路147号", True, (("ZDQ", "卓刀泉社区"),)),
-            ("GS", "关山街道", "关山大道355号", True, (("GSSQ", "关山社区"),)),
-            ("SZS", "狮子山街道", "狮子山街1号", True, ()),
-            ("HSJ", "洪山街道", "洪山路64号", True, ()),
-        )),
-        ("WC", "武昌区", "420106", "民主路500号", (
-            ("LJS", "珞珈山街道", "东湖南路8号", True, ()),
-            ("ZNL", "中南路街道", "中南二路12号", True, ()),
-            ("SGH", "水果湖街道", "东湖路181号", True, ()),
-        )),
-        ("JX", "江夏区", "420115", "文化大道99号", (
-            ("ZF", "纸坊街道", "纸坊大街300号", True, ()),
-            ("WLJ", "五里界街道", "五里界大道28号", True, (("TZL", "童周岭村"),)),
-            # §I.1: the township cannot receive now (secretary post vacant); the county's
-            # temporary branch takes its graduates.
-            ("FS", "法泗街道", "法泗大街16号", False, ()),
-        )),
-    )),
-    ("YC", "宜昌市", "西陵区沿江大道52号", (
-        ("XL", "西陵区", "420502", "西陵一路28号", (
-            ("XLJD", "西陵街道", "解放路46号", True, ()),
-            ("XY", "学院街道", "学院街19号", True, (("DS", "东山社区"),)),
-            ("YJ", "云集街道", "云集路22号", True, ()),
-        )),
-        ("YL", "夷陵区", "420506", "夷兴大道101号", (
-            ("XXT", "小溪塔街道", "平湖大道25号", True, ()),
-            ("LQ", "龙泉镇", "龙泉路8号", True, (("SY", "双堰村"),)),
-            ("YQL", "鸦鹊岭镇", "鸦鹊岭大道6号", True, ()),
-        )),
-    )),
-    ("XY", "襄阳市", "樊城区人民广场1号", (
-        ("XZ", "襄州区", "420607", "航空路266号", (
-            ("ZW", "张湾街道", "张湾大道18号", True, ()),
-            ("XW", "肖湾街道", "肖湾路33号", True, ()),
-            ("SG", "双沟镇", "双沟大道7号", True, (("YW", "鄢湾村"),)),
-        )),
-        ("FC", "樊城区", "420606", "长征路9号", (
-            ("HJ", "汉江街道", "汉江北路21号", True, ()),
-            ("PXM", "屏襄门街道", "屏襄门路5号", True, ()),
-        )),
-    )),
+    (
+        "WH",
+        "武汉市",
+        "江岸区沿江大道188号",
+        (
+            (
+                "HS",
+                "洪山区",
+                "420111",
+                "珞狮南路519号",
+                (
+                    ("LN", "珞南街道", "珞狮路147号", True, (("ZDQ", "卓刀泉社区"),)),
+                    ("GS", "关山街道", "关山大道355号", True, (("GSSQ", "关山社区"),)),
+                    ("SZS", "狮子山街道", "狮子山街1号", True, ()),
+                    ("HSJ", "洪山街道", "洪山路64号", True, ()),
+                ),
+            ),
+            (
+                "WC",
+                "武昌区",
+                "420106",
+                "民主路500号",
+                (
+                    ("LJS", "珞珈山街道", "东湖南路8号", True, ()),
+                    ("ZNL", "中南路街道", "中南二路12号", True, ()),
+                    ("SGH", "水果湖街道", "东湖路181号", True, ()),
+                ),
+            ),
+            (
+                "JX",
+                "江夏区",
+                "420115",
+                "文化大道99号",
+                (
+                    ("ZF", "纸坊街道", "纸坊大街300号", True, ()),
+                    ("WLJ", "五里界街道", "五里界大道28号", True, (("TZL", "童周岭村"),)),
+                    # §I.1: the township cannot receive now (secretary post vacant); the county's
+                    # temporary branch takes its graduates.
+                    ("FS", "法泗街道", "法泗大街16号", False, ()),
+                ),
+            ),
+        ),
+    ),
+    (
+        "YC",
+        "宜昌市",
+        "西陵区沿江大道52号",
+        (
+            (
+                "XL",
+                "西陵区",
+                "420502",
+                "西陵一路28号",
+                (
+                    ("XLJD", "西陵街道", "解放路46号", True, ()),
+                    ("XY", "学院街道", "学院街19号", True, (("DS", "东山社区"),)),
+                    ("YJ", "云集街道", "云集路22号", True, ()),
+                ),
+            ),
+            (
+                "YL",
+                "夷陵区",
+                "420506",
+                "夷兴大道101号",
+                (
+                    ("XXT", "小溪塔街道", "平湖大道25号", True, ()),
+                    ("LQ", "龙泉镇", "龙泉路8号", True, (("SY", "双堰村"),)),
+                    ("YQL", "鸦鹊岭镇", "鸦鹊岭大道6号", True, ()),
+                ),
+            ),
+        ),
+    ),
+    (
+        "XY",
+        "襄阳市",
+        "樊城区人民广场1号",
+        (
+            (
+                "XZ",
+                "襄州区",
+                "420607",
+                "航空路266号",
+                (
+                    ("ZW", "张湾街道", "张湾大道18号", True, ()),
+                    ("XW", "肖湾街道", "肖湾路33号", True, ()),
+                    ("SG", "双沟镇", "双沟大道7号", True, (("YW", "鄢湾村"),)),
+                ),
+            ),
+            (
+                "FC",
+                "樊城区",
+                "420606",
+                "长征路9号",
+                (
+                    ("HJ", "汉江街道", "汉江北路21号", True, ()),
+                    ("PXM", "屏襄门街道", "屏襄门路5号", True, ()),
+                ),
+            ),
+        ),
+    ),
 )
 
 #: Schools: (code, name, city, county, township, address, colleges, has delayed branch).
 SCHOOLS: tuple[tuple[str, str, str, str, str, str, tuple[tuple[str, str], ...], bool], ...] = (
-    ("WHU", "武汉大学", "武汉市", "武昌区", "珞珈山街道", "湖北省武汉市武昌区八一路299号", (
-        ("CS", "计算机学院"), ("EM", "经济与管理学院"), ("LIT", "文学院"),
-        ("EIS", "电子信息学院"), ("LAW", "法学院"),
-    ), True),
+    (
+        "WHU",
+        "武汉大学",
+        "武汉市",
+        "武昌区",
+        "珞珈山街道",
+        "湖北省武汉市武昌区八一路299号",
+        (
+            ("CS", "计算机学院"),
+            ("EM", "经济与管理学院"),
+            ("LIT", "文学院"),
+            ("EIS", "电子信息学院"),
+            ("LAW", "法学院"),
+        ),
+        True,
+    ),
     # Its 延迟毕业团支部 is left out: DOMAIN §6 says it is created when first needed.
-    ("HUST", "华中科技大学", "武汉市", "洪山区", "关山街道", "湖北省武汉市洪山区珞喻路1037号", (
-        ("CS", "计算机科学与技术学院"), ("ME", "机械科学与工程学院"), ("EE", "电气与电子工程学院"),
-        ("MG", "管理学院"), ("OE", "光学与电子信息学院"),
-    ), False),
+    (
+        "HUST",
+        "华中科技大学",
+        "武汉市",
+        "洪山区",
+        "关山街道",
+        "湖北省武汉市洪山区珞喻路1037号",
+        (
+            ("CS", "计算机科学与技术学院"),
+            ("ME", "机械科学与工程学院"),
+            ("EE", "电气与电子工程学院"),
+            ("MG", "管理学院"),
+            ("OE", "光学与电子信息学院"),
+        ),
+        False,
+    ),
 )
 CLASSES_PER_COLLEGE = 8
 ENTRY_YEAR = GRADUATION_YEAR - 4
@@ -309,20 +391,38 @@ def build_org_tree() -> list[OrgSeed]:
         t.add(city_code, f"共青团{c_name}委员会", K.CITY, "HB", city=c_name, address=f"{HUBEI}{c_name}{c_addr}")
         for k_code, k_name, _area, k_addr, townships in counties:
             county_code = f"{city_code}-{k_code}"
-            t.add(county_code, f"共青团{c_name}{k_name}委员会", K.COUNTY, city_code, county=k_name,
-                  address=f"{HUBEI}{c_name}{k_name}{k_addr}")
+            t.add(
+                county_code,
+                f"共青团{c_name}{k_name}委员会",
+                K.COUNTY,
+                city_code,
+                county=k_name,
+                address=f"{HUBEI}{c_name}{k_name}{k_addr}",
+            )
             closed = [tw for tw in townships if not tw[3]]
             if closed:  # §I.1: a county-level temporary branch for townships that cannot receive
                 t.add(f"{county_code}-TMP", f"{k_name}学社衔接临时团支部", K.TEMP_BRANCH, county_code)
             for w_code, w_name, w_addr, receives, villages in townships:
                 tw_code = f"{county_code}-{w_code}"
                 committee, temp = _township_names(k_name, w_name)
-                t.add(tw_code, committee, K.TOWNSHIP, county_code, township=w_name, can_receive=receives,
-                      address=f"{HUBEI}{c_name}{k_name}{w_name}{w_addr}")
+                t.add(
+                    tw_code,
+                    committee,
+                    K.TOWNSHIP,
+                    county_code,
+                    township=w_name,
+                    can_receive=receives,
+                    address=f"{HUBEI}{c_name}{k_name}{w_name}{w_addr}",
+                )
                 t.add(f"{tw_code}-TMP", temp, K.TEMP_BRANCH, tw_code, can_receive=receives)
                 for v_code, v_name in villages:
-                    t.add(f"{tw_code}-{v_code}", f"{w_name}{v_name}团支部", K.VILLAGE, tw_code,
-                          address=f"{HUBEI}{c_name}{k_name}{w_name}{v_name}")
+                    t.add(
+                        f"{tw_code}-{v_code}",
+                        f"{w_name}{v_name}团支部",
+                        K.VILLAGE,
+                        tw_code,
+                        address=f"{HUBEI}{c_name}{k_name}{w_name}{v_name}",
+                    )
 
     # Universities (under the provincial committee).
     for s_code, s_name, city, county, township, addr, colleges, has_delayed in SCHOOLS:
@@ -332,65 +432,155 @@ def build_org_tree() -> list[OrgSeed]:
             t.add(col, f"{s_name}{c_name}团委", K.COLLEGE, s_code)
             for n in range(1, CLASSES_PER_COLLEGE + 1):
                 t.add(f"{col}-{ENTRY_YEAR}-{n}", f"{s_name}{c_name}{ENTRY_YEAR}级{n}班团支部", K.BRANCH, col)
-        t.add(f"{s_code}-NEW-{GRADUATION_YEAR}", f"{s_name}{GRADUATION_YEAR}级新生团支部", K.BRANCH, s_code,
-              new_student=True)
+        t.add(
+            f"{s_code}-NEW-{GRADUATION_YEAR}",
+            f"{s_name}{GRADUATION_YEAR}级新生团支部",
+            K.BRANCH,
+            s_code,
+            new_student=True,
+        )
         t.add(f"{s_code}-MOB", f"{s_name}毕业学生流动团员团支部", K.MOBILE_BRANCH, s_code)
         t.add(f"{s_code}-ABR", f"{s_name}出国（境）学习研究团员团支部", K.ABROAD_STUDY_BRANCH, s_code)
         if has_delayed:
             t.add(f"{s_code}-DLY", f"{s_name}延迟毕业团支部", K.DELAYED_BRANCH, s_code)
 
     # An enterprise league committee with branches and a subsidiary committee in Xiangyang.
-    t.add("DFM", "东风汽车集团有限公司团委", K.ENTERPRISE, "HB-WH", county="汉南区", township="沌口街道",
-          address="湖北省武汉市经济技术开发区东风大道特1号")
+    t.add(
+        "DFM",
+        "东风汽车集团有限公司团委",
+        K.ENTERPRISE,
+        "HB-WH",
+        county="汉南区",
+        township="沌口街道",
+        address="湖北省武汉市经济技术开发区东风大道特1号",
+    )
     t.add("DFM-HQ", "东风汽车集团有限公司总部机关团支部", K.BRANCH, "DFM")
-    t.add("DFM-RD", "东风汽车集团有限公司研发总院团支部", K.BRANCH, "DFM",
-          address="湖北省武汉市经济技术开发区创业路58号")
-    t.add("DFM-XY", "东风汽车集团有限公司襄阳基地团委", K.ENTERPRISE, "DFM", city="襄阳市", county="襄州区",
-          township="张湾街道", address="湖北省襄阳市襄州区张湾街道汽车产业园1号")
+    t.add(
+        "DFM-RD", "东风汽车集团有限公司研发总院团支部", K.BRANCH, "DFM", address="湖北省武汉市经济技术开发区创业路58号"
+    )
+    t.add(
+        "DFM-XY",
+        "东风汽车集团有限公司襄阳基地团委",
+        K.ENTERPRISE,
+        "DFM",
+        city="襄阳市",
+        county="襄州区",
+        township="张湾街道",
+        address="湖北省襄阳市襄州区张湾街道汽车产业园1号",
+    )
     t.add("DFM-XY-ASM", "东风汽车集团有限公司襄阳基地总装车间团支部", K.BRANCH, "DFM-XY")
 
     # The three provinces with their own partitions (DOMAIN §2, A2 note 2).
     bj = Partition.BEIJING
-    t.add("BJ", "共青团北京市委员会", K.PROVINCE, partition=bj, province="北京市", city="北京市",
-          address="北京市东城区前门东大街10号")
+    t.add(
+        "BJ",
+        "共青团北京市委员会",
+        K.PROVINCE,
+        partition=bj,
+        province="北京市",
+        city="北京市",
+        address="北京市东城区前门东大街10号",
+    )
     # Beijing is a municipality: its districts are county-level and hang under the city
     # (province-level) committee directly; there is no prefecture-level city in between.
     t.add("BJ-HD", "共青团北京市海淀区委员会", K.COUNTY, "BJ", county="海淀区", address="北京市海淀区长春桥路17号")
-    t.add("BJ-HD-ZGC", "海淀区中关村街道团工委", K.TOWNSHIP, "BJ-HD", township="中关村街道",
-          address="北京市海淀区中关村街道中关村南路12号")
+    t.add(
+        "BJ-HD-ZGC",
+        "海淀区中关村街道团工委",
+        K.TOWNSHIP,
+        "BJ-HD",
+        township="中关村街道",
+        address="北京市海淀区中关村街道中关村南路12号",
+    )
     t.add("BJ-HD-ZGC-TMP", "海淀区中关村街道学社衔接临时团支部", K.TEMP_BRANCH, "BJ-HD-ZGC")
-    t.add("PKU", "北京大学团委", K.SCHOOL, "BJ", county="海淀区", township="燕园街道", address="北京市海淀区颐和园路5号")
-    t.add(f"PKU-NEW-{GRADUATION_YEAR}", f"北京大学{GRADUATION_YEAR}级研究生新生团支部", K.BRANCH, "PKU",
-          new_student=True)
+    t.add(
+        "PKU", "北京大学团委", K.SCHOOL, "BJ", county="海淀区", township="燕园街道", address="北京市海淀区颐和园路5号"
+    )
+    t.add(
+        f"PKU-NEW-{GRADUATION_YEAR}", f"北京大学{GRADUATION_YEAR}级研究生新生团支部", K.BRANCH, "PKU", new_student=True
+    )
     t.add("PKU-SS", "北京大学软件与微电子学院团委", K.COLLEGE, "PKU")
     t.add("PKU-SS-2025-1", "北京大学软件与微电子学院2025级硕士1班团支部", K.BRANCH, "PKU-SS")
 
     gd = Partition.GUANGDONG
-    t.add("GD", "共青团广东省委员会", K.PROVINCE, partition=gd, province="广东省",
-          address="广东省广州市越秀区东风中路437号")
+    t.add(
+        "GD",
+        "共青团广东省委员会",
+        K.PROVINCE,
+        partition=gd,
+        province="广东省",
+        address="广东省广州市越秀区东风中路437号",
+    )
     t.add("GD-GZ", "共青团广州市委员会", K.CITY, "GD", city="广州市", address="广东省广州市越秀区府前路1号")
-    t.add("GD-GZ-TH", "共青团广州市天河区委员会", K.COUNTY, "GD-GZ", county="天河区",
-          address="广东省广州市天河区天府路1号")
-    t.add("GD-GZ-TH-SP", "天河区石牌街道团工委", K.TOWNSHIP, "GD-GZ-TH", township="石牌街道",
-          address="广东省广州市天河区石牌街道石牌东路20号")
+    t.add(
+        "GD-GZ-TH",
+        "共青团广州市天河区委员会",
+        K.COUNTY,
+        "GD-GZ",
+        county="天河区",
+        address="广东省广州市天河区天府路1号",
+    )
+    t.add(
+        "GD-GZ-TH-SP",
+        "天河区石牌街道团工委",
+        K.TOWNSHIP,
+        "GD-GZ-TH",
+        township="石牌街道",
+        address="广东省广州市天河区石牌街道石牌东路20号",
+    )
     t.add("GD-GZ-TH-SP-TMP", "天河区石牌街道学社衔接临时团支部", K.TEMP_BRANCH, "GD-GZ-TH-SP")
-    t.add("GAC", "广州汽车集团股份有限公司团委", K.ENTERPRISE, "GD-GZ", county="天河区", township="珠江新城街道",
-          address="广东省广州市天河区珠江新城兴国路23号")
-    t.add("GAC-RD", "广州汽车集团股份有限公司汽车工程研究院团支部", K.BRANCH, "GAC",
-          address="广东省广州市番禺区金山大道东668号")
+    t.add(
+        "GAC",
+        "广州汽车集团股份有限公司团委",
+        K.ENTERPRISE,
+        "GD-GZ",
+        county="天河区",
+        township="珠江新城街道",
+        address="广东省广州市天河区珠江新城兴国路23号",
+    )
+    t.add(
+        "GAC-RD",
+        "广州汽车集团股份有限公司汽车工程研究院团支部",
+        K.BRANCH,
+        "GAC",
+        address="广东省广州市番禺区金山大道东668号",
+    )
 
     fj = Partition.FUJIAN
-    t.add("FJ", "共青团福建省委员会", K.PROVINCE, partition=fj, province="福建省", address="福建省福州市鼓楼区湖东路128号")
+    t.add(
+        "FJ", "共青团福建省委员会", K.PROVINCE, partition=fj, province="福建省", address="福建省福州市鼓楼区湖东路128号"
+    )
     t.add("FJ-XM", "共青团厦门市委员会", K.CITY, "FJ", city="厦门市", address="福建省厦门市思明区湖滨北路61号")
-    t.add("FJ-XM-SM", "共青团厦门市思明区委员会", K.COUNTY, "FJ-XM", county="思明区",
-          address="福建省厦门市思明区市府大道1号")
-    t.add("FJ-XM-SM-JL", "思明区嘉莲街道团工委", K.TOWNSHIP, "FJ-XM-SM", township="嘉莲街道",
-          address="福建省厦门市思明区嘉莲街道莲岳路210号")
+    t.add(
+        "FJ-XM-SM",
+        "共青团厦门市思明区委员会",
+        K.COUNTY,
+        "FJ-XM",
+        county="思明区",
+        address="福建省厦门市思明区市府大道1号",
+    )
+    t.add(
+        "FJ-XM-SM-JL",
+        "思明区嘉莲街道团工委",
+        K.TOWNSHIP,
+        "FJ-XM-SM",
+        township="嘉莲街道",
+        address="福建省厦门市思明区嘉莲街道莲岳路210号",
+    )
     t.add("FJ-XM-SM-JL-TMP", "思明区嘉莲街道学社衔接临时团支部", K.TEMP_BRANCH, "FJ-XM-SM-JL")
-    t.add("XMU", "厦门大学团委", K.SCHOOL, "FJ", city="厦门市", county="思明区", township="厦港街道",
-          address="福建省厦门市思明区思明南路422号")
-    t.add(f"XMU-NEW-{GRADUATION_YEAR}", f"厦门大学{GRADUATION_YEAR}级研究生新生团支部", K.BRANCH, "XMU",
-          new_student=True)
+    t.add(
+        "XMU",
+        "厦门大学团委",
+        K.SCHOOL,
+        "FJ",
+        city="厦门市",
+        county="思明区",
+        township="厦港街道",
+        address="福建省厦门市思明区思明南路422号",
+    )
+    t.add(
+        f"XMU-NEW-{GRADUATION_YEAR}", f"厦门大学{GRADUATION_YEAR}级研究生新生团支部", K.BRANCH, "XMU", new_student=True
+    )
     return t.orgs
 
 
@@ -412,8 +602,10 @@ def _hubei_areas() -> tuple[list[_Area], list[_Area]]:
         for _, c_name, _, counties in HUBEI_CITIES
         for _, k_name, area, _, tws in counties
     ]
-    others = [_Area(code, city, county, tuple((s, ()) for s in streets))
-              for code, city, county, streets in names.HUBEI_OTHER_AREAS]
+    others = [
+        _Area(code, city, county, tuple((s, ()) for s in streets))
+        for code, city, county, streets in names.HUBEI_OTHER_AREAS
+    ]
     return seeded, others
 
 
@@ -496,16 +688,22 @@ def _build_members(rng: random.Random, orgs: Sequence[OrgSeed], count: int) -> l
     people = _People(rng)
     school_codes = [s[0] for s in SCHOOLS]
     class_branches = [
-        o for o in orgs
-        if o.kind == OrgKind.BRANCH and not o.new_student and o.code.split("-")[0] in school_codes
+        o
+        for o in orgs
+        if o.kind == OrgKind.BRANCH
+        and not o.new_student
+        and o.code.split("-")[0] in school_codes
         and f"-{ENTRY_YEAR}-" in o.code
     ]
     class_sizes = [rng.randint(28, 46) for _ in class_branches]
     delayed = [o for o in orgs if o.kind == OrgKind.DELAYED_BRANCH]
     # A few members outside the schools: young employees, members back home, already received.
-    other = [o.code for o in orgs if o.code in ("DFM-HQ", "DFM-RD", "DFM-XY-ASM", "GAC-RD")
-             or (o.kind in (OrgKind.VILLAGE, OrgKind.TEMP_BRANCH) and o.partition == Partition.NATIONAL
-                 and o.can_receive)]
+    other = [
+        o.code
+        for o in orgs
+        if o.code in ("DFM-HQ", "DFM-RD", "DFM-XY-ASM", "GAC-RD")
+        or (o.kind in (OrgKind.VILLAGE, OrgKind.TEMP_BRANCH) and o.partition == Partition.NATIONAL and o.can_receive)
+    ]
 
     n_other = round(count * 0.015) if count >= 100 else 0
     n_delayed = round(count * 0.01) if count >= 100 and delayed else 0
@@ -514,22 +712,37 @@ def _build_members(rng: random.Random, orgs: Sequence[OrgSeed], count: int) -> l
     out: list[MemberSeed] = []
     for _ in range(n_class):
         branch = rng.choices(class_branches, class_sizes)[0]
-        out.append(MemberSeed(
-            branch_code=branch.code, school_code=branch.code.split("-")[0],
-            graduation_year=GRADUATION_YEAR, graduating=True, **people.person(),
-        ))
+        out.append(
+            MemberSeed(
+                branch_code=branch.code,
+                school_code=branch.code.split("-")[0],
+                graduation_year=GRADUATION_YEAR,
+                graduating=True,
+                **people.person(),
+            )
+        )
     for _ in range(n_delayed):
         branch = rng.choice(delayed)
-        out.append(MemberSeed(
-            branch_code=branch.code, school_code=branch.code.split("-")[0],
-            graduation_year=GRADUATION_YEAR + 1, graduating=False, delayed_graduation=True, **people.person(),
-        ))
+        out.append(
+            MemberSeed(
+                branch_code=branch.code,
+                school_code=branch.code.split("-")[0],
+                graduation_year=GRADUATION_YEAR + 1,
+                graduating=False,
+                delayed_graduation=True,
+                **people.person(),
+            )
+        )
     for _ in range(n_other):
-        out.append(MemberSeed(
-            branch_code=rng.choice(other), school_code=None,
-            graduation_year=rng.choice((GRADUATION_YEAR - 2, GRADUATION_YEAR - 1)), graduating=False,
-            **people.person(),
-        ))
+        out.append(
+            MemberSeed(
+                branch_code=rng.choice(other),
+                school_code=None,
+                graduation_year=rng.choice((GRADUATION_YEAR - 2, GRADUATION_YEAR - 1)),
+                graduating=False,
+                **people.person(),
+            )
+        )
     return out
 
 
@@ -556,21 +769,37 @@ def build_demo_dataset(seed: int = DEFAULT_SEED, members: int = DEFAULT_MEMBERS)
     member_rows = _build_members(rng, orgs, members)
     users: list[UserSeed] = [
         UserSeed(username=o.code.lower(), role="admin", display_name=o.name[:100], org_code=o.code)
-        for o in orgs if o.approval_authority
+        for o in orgs
+        if o.approval_authority
     ]
     for i, m in enumerate(_member_logins(member_rows), start=1):
         users.append(UserSeed(username=f"member{i}", role="member", display_name=m.name, member_id_number=m.id_number))
     # the school's student-information system: starts 转出 for WHU's graduates and reads them
-    users.append(UserSeed(username=SERVICE_USERNAME, role="service", display_name="武汉大学学生信息系统（服务账号）",
-                          org_code="WHU"))
+    users.append(
+        UserSeed(
+            username=SERVICE_USERNAME, role="service", display_name="武汉大学学生信息系统（服务账号）", org_code="WHU"
+        )
+    )
     return DemoDataset(seed=seed, orgs=tuple(orgs), members=tuple(member_rows), users=tuple(users))
 
 
 # ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
-_ORG_SYNC = ("name", "kind", "parent_id", "partition", "province", "city", "county", "township", "address",
-             "branch_level", "approval_authority", "new_student")
+_ORG_SYNC = (
+    "name",
+    "kind",
+    "parent_id",
+    "partition",
+    "province",
+    "city",
+    "county",
+    "township",
+    "address",
+    "branch_level",
+    "approval_authority",
+    "new_student",
+)
 _MEMBER_SYNC = ("name", "joined_on", "hukou_address", "residence_address", "phone")
 _USER_SYNC = ("role", "org_id", "member_id", "display_name")
 _CHUNK = 500
@@ -588,21 +817,19 @@ def _depth(orgs: Sequence[OrgSeed]) -> dict[str, int]:
     return depth
 
 
-async def _update_many(session: AsyncSession, table: Any, key: str, fields: Sequence[str],
-                       rows: list[dict[str, Any]]) -> None:
+async def _update_many(
+    session: AsyncSession, table: Any, key: str, fields: Sequence[str], rows: list[dict[str, Any]]
+) -> None:
     """UPDATE table SET fields WHERE key = … for every row (one executemany)."""
     if not rows:
         return
-    stmt = (
-        update(table)
-        .where(table.c[key] == bindparam(f"b_{key}"))
-        .values({f: bindparam(f"b_{f}") for f in fields})
-    )
+    stmt = update(table).where(table.c[key] == bindparam(f"b_{key}")).values({f: bindparam(f"b_{f}") for f in fields})
     await session.execute(stmt, [{f"b_{k}": v for k, v in r.items()} for r in rows])
 
 
-async def _existing(session: AsyncSession, table: Any, key: str, keys: Sequence[Any],
-                    cols: Sequence[str]) -> dict[Any, dict[str, Any]]:
+async def _existing(
+    session: AsyncSession, table: Any, key: str, keys: Sequence[Any], cols: Sequence[str]
+) -> dict[Any, dict[str, Any]]:
     out: dict[Any, dict[str, Any]] = {}
     columns = [table.c[key], table.c.id, *(table.c[c] for c in cols if c not in (key, "id"))]
     for part in _chunks(list(keys)):
@@ -622,15 +849,24 @@ async def _write_orgs(session: AsyncSession, orgs: Sequence[OrgSeed], summary: D
         new_rows, changed = [], []
         for o in level_orgs:
             want = {
-                "name": o.name, "kind": o.kind, "parent_id": ids[o.parent_code] if o.parent_code else None,
-                "partition": o.partition, "province": o.province, "city": o.city, "county": o.county,
-                "township": o.township, "address": o.address, "branch_level": o.branch_level,
-                "approval_authority": o.approval_authority, "new_student": o.new_student,
+                "name": o.name,
+                "kind": o.kind,
+                "parent_id": ids[o.parent_code] if o.parent_code else None,
+                "partition": o.partition,
+                "province": o.province,
+                "city": o.city,
+                "county": o.county,
+                "township": o.township,
+                "address": o.address,
+                "branch_level": o.branch_level,
+                "approval_authority": o.approval_authority,
+                "new_student": o.new_student,
             }
             have = existing.get(o.code)
             if have is None:
-                new_rows.append({"code": o.code, **want, "can_receive": o.can_receive,
-                                 "created_at": now, "updated_at": now})
+                new_rows.append(
+                    {"code": o.code, **want, "can_receive": o.can_receive, "created_at": now, "updated_at": now}
+                )
             elif any(have[k] != v for k, v in want.items()):
                 changed.append({"code": o.code, **want, "updated_at": now})
         if new_rows:
@@ -643,24 +879,39 @@ async def _write_orgs(session: AsyncSession, orgs: Sequence[OrgSeed], summary: D
     return ids
 
 
-async def _write_members(session: AsyncSession, members: Sequence[MemberSeed], org_ids: dict[str, int],
-                         summary: DemoSummary) -> None:
+async def _write_members(
+    session: AsyncSession, members: Sequence[MemberSeed], org_ids: dict[str, int], summary: DemoSummary
+) -> None:
     table = Member.__table__
     now = utcnow()
     existing = await _existing(session, table, "id_number", [m.id_number for m in members], _MEMBER_SYNC)
     new_rows, changed = [], []
     for m in members:
-        want = {"name": m.name, "joined_on": m.joined_on, "hukou_address": m.hukou_address,
-                "residence_address": m.residence_address, "phone": m.phone}
+        want = {
+            "name": m.name,
+            "joined_on": m.joined_on,
+            "hukou_address": m.hukou_address,
+            "residence_address": m.residence_address,
+            "phone": m.phone,
+        }
         have = existing.get(m.id_number)
         if have is None:
-            new_rows.append({
-                "id_number": m.id_number, **want, "branch_id": org_ids[m.branch_code],
-                "school_id": org_ids[m.school_code] if m.school_code else None,
-                "graduation_year": m.graduation_year, "graduating": m.graduating,
-                "delayed_graduation": m.delayed_graduation, "mobile": False, "abroad_retention": False,
-                "in_special_unit_db": False, "created_at": now, "updated_at": now,
-            })
+            new_rows.append(
+                {
+                    "id_number": m.id_number,
+                    **want,
+                    "branch_id": org_ids[m.branch_code],
+                    "school_id": org_ids[m.school_code] if m.school_code else None,
+                    "graduation_year": m.graduation_year,
+                    "graduating": m.graduating,
+                    "delayed_graduation": m.delayed_graduation,
+                    "mobile": False,
+                    "abroad_retention": False,
+                    "in_special_unit_db": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         elif any(have[k] != v for k, v in want.items()):
             changed.append({"id_number": m.id_number, **want, "updated_at": now})
     for part in _chunks(new_rows, 1000):
@@ -670,28 +921,36 @@ async def _write_members(session: AsyncSession, members: Sequence[MemberSeed], o
     summary.members_updated += len(changed)
 
 
-async def _write_users(session: AsyncSession, users: Sequence[UserSeed], org_ids: dict[str, int],
-                       summary: DemoSummary) -> dict[str, int]:
+async def _write_users(
+    session: AsyncSession, users: Sequence[UserSeed], org_ids: dict[str, int], summary: DemoSummary
+) -> dict[str, int]:
     table = User.__table__
     member_ids = {
         k: v["id"]
-        for k, v in (await _existing(session, Member.__table__, "id_number",
-                                     [u.member_id_number for u in users if u.member_id_number], ())).items()
+        for k, v in (
+            await _existing(
+                session, Member.__table__, "id_number", [u.member_id_number for u in users if u.member_id_number], ()
+            )
+        ).items()
     }
     existing = await _existing(session, table, "username", [u.username for u in users], _USER_SYNC)
     password_hash: str | None = None
     now = utcnow()
     new_rows, changed = [], []
     for u in users:
-        want = {"role": u.role, "org_id": org_ids[u.org_code] if u.org_code else None,
-                "member_id": member_ids[u.member_id_number] if u.member_id_number else None,
-                "display_name": u.display_name}
+        want = {
+            "role": u.role,
+            "org_id": org_ids[u.org_code] if u.org_code else None,
+            "member_id": member_ids[u.member_id_number] if u.member_id_number else None,
+            "display_name": u.display_name,
+        }
         have = existing.get(u.username)
         if have is None:
             if password_hash is None:  # Argon2 is slow on purpose: hash once, share it
                 password_hash = hash_password(DEMO_PASSWORD)
-            new_rows.append({"username": u.username, **want, "password_hash": password_hash, "active": True,
-                             "created_at": now})
+            new_rows.append(
+                {"username": u.username, **want, "password_hash": password_hash, "active": True, "created_at": now}
+            )
         elif any(have[k] != v for k, v in want.items()):
             changed.append({"username": u.username, **want})
     if new_rows:
@@ -707,8 +966,13 @@ async def write_demo_dataset(engine: AsyncEngine, dataset: DemoDataset) -> DemoS
     by_kind: dict[str, int] = {}
     for o in dataset.orgs:
         by_kind[o.kind] = by_kind.get(o.kind, 0) + 1
-    summary = DemoSummary(seed=dataset.seed, orgs=len(dataset.orgs), members=len(dataset.members),
-                          users=len(dataset.users), orgs_by_kind=by_kind)
+    summary = DemoSummary(
+        seed=dataset.seed,
+        orgs=len(dataset.orgs),
+        members=len(dataset.members),
+        users=len(dataset.users),
+        orgs_by_kind=by_kind,
+    )
     async with session_scope(engine) as session:
         org_ids = await _write_orgs(session, dataset.orgs, summary)
         await _write_members(session, dataset.members, org_ids, summary)
@@ -736,8 +1000,17 @@ async def demo_logins(engine: AsyncEngine) -> list[DemoLogin]:
     u, o, m = User.__table__, Org.__table__, Member.__table__
     branch = Org.__table__.alias("branch")
     stmt = (
-        select(u.c.username, u.c.role, u.c.password_hash, u.c.display_name, u.c.active,
-               o.c.code, o.c.name, branch.c.code.label("b_code"), branch.c.name.label("b_name"))
+        select(
+            u.c.username,
+            u.c.role,
+            u.c.password_hash,
+            u.c.display_name,
+            u.c.active,
+            o.c.code,
+            o.c.name,
+            branch.c.code.label("b_code"),
+            branch.c.name.label("b_name"),
+        )
         .select_from(u)
         .outerjoin(o, o.c.id == u.c.org_id)
         .outerjoin(m, m.c.id == u.c.member_id)

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from sqlalchemy import select
@@ -32,7 +32,7 @@ async def authenticate(engine: AsyncEngine, username: str, password: str) -> Use
 
 
 def issue_token(user: User, key: str, ttl: timedelta) -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     claims = {"sub": str(user.id), "usr": user.username, "role": user.role, "iat": now, "exp": now + ttl}
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 

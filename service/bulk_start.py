@@ -16,9 +16,10 @@ A refused row starts nothing and does not stop the others.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -61,11 +62,21 @@ class RowOutcome:
     def as_dict(self) -> dict[str, Any]:
         route = None
         if self.route is not None:
-            route = {"org_code": self.route.org_code, "clause": self.route.clause,
-                     "explanation": self.route.explanation}
-        return {"index": self.index, "ok": self.ok, "status_code": self.status_code, "created": self.created,
-                "workflow_id": self.workflow_id, "transfer_id": self.transfer_id, "route": route,
-                "errors": [{"field": p.field, "message": p.message} for p in self.errors]}
+            route = {
+                "org_code": self.route.org_code,
+                "clause": self.route.clause,
+                "explanation": self.route.explanation,
+            }
+        return {
+            "index": self.index,
+            "ok": self.ok,
+            "status_code": self.status_code,
+            "created": self.created,
+            "workflow_id": self.workflow_id,
+            "transfer_id": self.transfer_id,
+            "route": route,
+            "errors": [{"field": p.field, "message": p.message} for p in self.errors],
+        }
 
 
 def _refused(index: int, e: ServiceError) -> RowOutcome:
@@ -78,22 +89,42 @@ async def _seen(engine: AsyncEngine, request_ids: Iterable[str]) -> dict[str, Ro
     if not ids:
         return {}
     async with session_factory(engine)() as session:
-        rows = (await session.execute(
-            select(Transfer.request_id, Transfer.id, Transfer.workflow_id, Transfer.route_clause,
-                   Transfer.route_explanation, Org.code)
-            .outerjoin(Org, Org.id == Transfer.target_org_id)
-            .where(Transfer.request_id.in_(ids))
-        )).all()
+        rows = (
+            await session.execute(
+                select(
+                    Transfer.request_id,
+                    Transfer.id,
+                    Transfer.workflow_id,
+                    Transfer.route_clause,
+                    Transfer.route_explanation,
+                    Org.code,
+                )
+                .outerjoin(Org, Org.id == Transfer.target_org_id)
+                .where(Transfer.request_id.in_(ids))
+            )
+        ).all()
     return {
-        rid: RowOutcome(index=-1, ok=True, status_code=200, created=False, workflow_id=wid, transfer_id=tid,
-                        route=Route(clause=clause, explanation=explanation, org_code=code))
+        rid: RowOutcome(
+            index=-1,
+            ok=True,
+            status_code=200,
+            created=False,
+            workflow_id=wid,
+            transfer_id=tid,
+            route=Route(clause=clause, explanation=explanation, org_code=code),
+        )
         for rid, tid, wid, clause, explanation, code in rows
     }
 
 
 async def _start_all(
-    client: Client, todo: Sequence[tuple[int, TransferInput, Route]], out: list[RowOutcome | None], *,
-    task_queue: str, id_prefix: str, concurrency: int,
+    client: Client,
+    todo: Sequence[tuple[int, TransferInput, Route]],
+    out: list[RowOutcome | None],
+    *,
+    task_queue: str,
+    id_prefix: str,
+    concurrency: int,
 ) -> None:
     """Start each input, at most `concurrency` at a time; each row's outcome into `out`."""
     pending = iter(todo)
@@ -107,8 +138,13 @@ async def _start_all(
             # the open run's, not known here
             return RowOutcome(index=index, ok=True, status_code=200, created=False, workflow_id=wid)
         except RPCError as e:
-            return RowOutcome(index=index, ok=False, status_code=503, workflow_id=wid,
-                              errors=[Problem("workflow", f"流程服务暂不可用，未能发起：{e.message}")])
+            return RowOutcome(
+                index=index,
+                ok=False,
+                status_code=503,
+                workflow_id=wid,
+                errors=[Problem("workflow", f"流程服务暂不可用，未能发起：{e.message}")],
+            )
         return RowOutcome(index=index, ok=True, status_code=201, created=True, workflow_id=wid, route=route)
 
     async def worker() -> None:
@@ -133,7 +169,7 @@ async def bulk_start(
 ) -> list[RowOutcome]:
     """Check every row as a single start would and (unless `dry_run`) start the good ones; one
     outcome per row, in order. `client` may be None for a dry run."""
-    today = shanghai_date(now or datetime.now(timezone.utc))
+    today = shanghai_date(now or datetime.now(UTC))
     out: list[RowOutcome | None] = [None] * len(rows)
     request_ids = [f"{user.username}:{r.idempotency_key}" if r.idempotency_key else None for r in rows]
 
@@ -160,15 +196,28 @@ async def bulk_start(
     for i, p in parsed.items():
         try:
             checked: CheckedStart = check_start(
-                rows[i].request, p, user=user, user_org=user_org, member=members.get(p.id_number),
-                directory=directory, today=today, request_id=request_ids[i], policy=policy,
+                rows[i].request,
+                p,
+                user=user,
+                user_org=user_org,
+                member=members.get(p.id_number),
+                directory=directory,
+                today=today,
+                request_id=request_ids[i],
+                policy=policy,
             )
         except ServiceError as e:
             out[i] = _refused(i, e)
             continue
         if dry_run:
-            out[i] = RowOutcome(index=i, ok=True, status_code=200, created=False,
-                                workflow_id=workflow_id_for(checked.inp.member_id, id_prefix), route=checked.route)
+            out[i] = RowOutcome(
+                index=i,
+                ok=True,
+                status_code=200,
+                created=False,
+                workflow_id=workflow_id_for(checked.inp.member_id, id_prefix),
+                route=checked.route,
+            )
         else:
             todo.append((i, checked.inp, checked.route))
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, select
-from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import aliased
 from temporalio.client import Client
 
 from domain.forms import validate_form
@@ -56,8 +56,18 @@ def _load_statement():
     """Built once: a statement's aliases are costly to build per call (most of a decision's CPU)."""
     target_org, step_org = aliased(Org), aliased(Org)
     return (
-        select(Transfer.id, Transfer.workflow_id, Transfer.run_id, Transfer.channel, Transfer.type,
-               Transfer.member_id, target_org.code, ApprovalStep.round, ApprovalStep.seq, step_org.code)
+        select(
+            Transfer.id,
+            Transfer.workflow_id,
+            Transfer.run_id,
+            Transfer.channel,
+            Transfer.type,
+            Transfer.member_id,
+            target_org.code,
+            ApprovalStep.round,
+            ApprovalStep.seq,
+            step_org.code,
+        )
         .join(target_org, target_org.id == Transfer.target_org_id)
         .outerjoin(ApprovalStep, and_(ApprovalStep.transfer_id == Transfer.id, ApprovalStep.status == "pending"))
         .outerjoin(step_org, step_org.id == ApprovalStep.org_id)
@@ -114,7 +124,9 @@ async def _pending_step(engine: AsyncEngine, user: User, t: _Target) -> tuple[in
     return t.step_round, t.step_seq, t.step_org_code
 
 
-async def approve(engine: AsyncEngine, client: Client, user: User, transfer_id: int, comment: str | None) -> TransferView:
+async def approve(
+    engine: AsyncEngine, client: Client, user: User, transfer_id: int, comment: str | None
+) -> TransferView:
     t = await _load(engine, user, transfer_id)
     round_, seq, org_code = await _pending_step(engine, user, t)
     actor = await _as_admin(engine, user, t, org_code)
@@ -158,26 +170,42 @@ async def resubmit(
     actor, view = await _initiator_actor(engine, client, user, t)
     parsed, problems = validate_form(t.type, form)
     if problems:
-        raise ServiceError(422, [Problem(p.field if p.field.startswith("form") else f"form.{p.field}", p.message)
-                                 for p in problems])
+        raise ServiceError(
+            422, [Problem(p.field if p.field.startswith("form") else f"form.{p.field}", p.message) for p in problems]
+        )
     clean = parsed.model_dump(mode="json", exclude_none=True)
     d = ResubmitInput(actor=actor, form=clean)
     if target_org_code and target_org_code != view.target.code:
         inp = await svc.build_input(
-            engine, member_id=t.member_id, transfer_type=TransferType(t.type), channel=Channel(t.channel),
-            target_org_code=target_org_code, form=clean, initiator=view.initiator,
+            engine,
+            member_id=t.member_id,
+            transfer_type=TransferType(t.type),
+            channel=Channel(t.channel),
+            target_org_code=target_org_code,
+            form=clean,
+            initiator=view.initiator,
         )
-        d = d.model_copy(update={"target": inp.target, "target_branch_level": inp.target_branch_level,
-                                 "nodes": inp.nodes,
-                                 "route": Route(explanation=f"重新提交时由发起方改为转入{inp.target.name}")})
+        d = d.model_copy(
+            update={
+                "target": inp.target,
+                "target_branch_level": inp.target_branch_level,
+                "nodes": inp.nodes,
+                "route": Route(explanation=f"重新提交时由发起方改为转入{inp.target.name}"),
+            }
+        )
     return await svc.resubmit(_handle(client, t), d)
 
 
-async def assign_branch(engine: AsyncEngine, client: Client, user: User, transfer_id: int, branch_code: str) -> TransferView:
+async def assign_branch(
+    engine: AsyncEngine, client: Client, user: User, transfer_id: int, branch_code: str
+) -> TransferView:
     t = await _load(engine, user, transfer_id)
     actor = await _as_admin(engine, user, t, t.target_code)
     return await svc.assign_branch(
-        engine, _handle(client, t), AssignBranchInput(actor=actor, branch=OrgRef(code=branch_code, name="")), t.target_code
+        engine,
+        _handle(client, t),
+        AssignBranchInput(actor=actor, branch=OrgRef(code=branch_code, name="")),
+        t.target_code,
     )
 
 
@@ -189,6 +217,12 @@ async def batch_approve(engine: AsyncEngine, client: Client, user: User, ids: li
             v = await approve(engine, client, user, i, None)
             out.append({"id": i, "ok": True, "status": v.status.value, "errors": []})
         except ServiceError as e:
-            out.append({"id": i, "ok": False, "status_code": e.status,
-                        "errors": [{"field": p.field, "message": p.message} for p in e.problems]})
+            out.append(
+                {
+                    "id": i,
+                    "ok": False,
+                    "status_code": e.status,
+                    "errors": [{"field": p.field, "message": p.message} for p in e.problems],
+                }
+            )
     return out

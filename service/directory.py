@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,8 +11,19 @@ from domain.directory import Directory, OrgInfo
 from models import Org
 
 _FIELDS = (
-    "code", "name", "kind", "partition", "province", "city", "county", "township", "address",
-    "branch_level", "approval_authority", "can_receive", "new_student",
+    "code",
+    "name",
+    "kind",
+    "partition",
+    "province",
+    "city",
+    "county",
+    "township",
+    "address",
+    "branch_level",
+    "approval_authority",
+    "can_receive",
+    "new_student",
 )
 
 
@@ -30,7 +41,9 @@ async def load_with_ancestors(session: AsyncSession, codes: Iterable[str]) -> Di
             by_id[org.id] = org
         parent_ids = {o.parent_id for o in frontier if o.parent_id and o.parent_id not in by_id}
         frontier = (
-            list((await session.execute(select(Org).where(Org.id.in_(parent_ids)))).scalars().all()) if parent_ids else []
+            list((await session.execute(select(Org).where(Org.id.in_(parent_ids)))).scalars().all())
+            if parent_ids
+            else []
         )
     code_of = {i: o.code for i, o in by_id.items()}
     return Directory(org_info(o, code_of.get(o.parent_id)) for o in by_id.values())

@@ -11,9 +11,10 @@ chain, giving the workflow's input). `start_request` loads one request's rows an
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -72,7 +73,9 @@ def initiator_for(user: User, user_org: OrgInfo | Org | None, channel: Channel, 
     if user.role == "service" and channel != Channel.OUT:
         raise _problem(403, "channel", "服务账号只能办理转出（channel=out）")
     kind = ActorKind.SERVICE if user.role == "service" else ActorKind.ORG_ADMIN
-    return Actor(kind=kind, username=user.username, org_code=user_org.code, display_name=user.display_name or user_org.name)
+    return Actor(
+        kind=kind, username=user.username, org_code=user_org.code, display_name=user.display_name or user_org.name
+    )
 
 
 def _under(directory: Directory, ancestor_code: str, org: OrgInfo) -> bool:
@@ -103,9 +106,16 @@ def parse_request(req: StartRequest, *, today: date) -> ParsedRequest:
     if bad := idcard.problems(req.id_number, today=today):
         problems.append(Problem("id_number", bad[0].message))
     form, form_problems = validate_form(req.type, req.form)
-    problems += [Problem(p.field if p.field.startswith("form") else f"form.{p.field}", p.message) for p in form_problems]
+    problems += [
+        Problem(p.field if p.field.startswith("form") else f"form.{p.field}", p.message) for p in form_problems
+    ]
     if req.type == TransferType.ABROAD_STUDY:
-        problems.append(Problem("type", "出国（境）学习研究的团员保留组织关系在原就读学校，请提交保留团组织关系申请，不办理转接（《通知》一、5）"))
+        problems.append(
+            Problem(
+                "type",
+                "出国（境）学习研究的团员保留组织关系在原就读学校，请提交保留团组织关系申请，不办理转接（《通知》一、5）",
+            )
+        )
     choice = None
     if req.partition:
         try:
@@ -135,7 +145,9 @@ def check_start(
     form, choice = parsed.form, parsed.partition
     if member is None or member.name != req.name.strip():
         raise _problem(422, "id_number", "姓名与身份证号不对应任何团员，请核对后查询")
-    if member.graduation_year and (p := graduate_transfer_problem(parsed.id_number, member.graduation_year, today=today)):
+    if member.graduation_year and (
+        p := graduate_transfer_problem(parsed.id_number, member.graduation_year, today=today)
+    ):
         raise _problem(422, "id_number", p)
 
     initiator = initiator_for(user, user_org, req.channel, member)
@@ -150,17 +162,35 @@ def check_start(
         reasons = check_override(directory, req.type, target, partition_choice=choice, from_org=from_org)
         if reasons:
             raise ServiceError(422, [Problem("target_org_code", r) for r in reasons])
-        proposal = route(directory, req.type, form, from_org=from_org, today=today, partition_choice=choice,
-                         graduation_year=member.graduation_year)
+        proposal = route(
+            directory,
+            req.type,
+            form,
+            from_org=from_org,
+            today=today,
+            partition_choice=choice,
+            graduation_year=member.graduation_year,
+        )
         if proposal.target_code == target.code:
             chosen = Route(clause=proposal.clause, explanation=proposal.explanation)
         else:
-            chosen = Route(clause=proposal.clause, explanation=f"由发起方指定转入{target.name}（系统建议：{proposal.explanation}）")
+            chosen = Route(
+                clause=proposal.clause, explanation=f"由发起方指定转入{target.name}（系统建议：{proposal.explanation}）"
+            )
     else:
-        proposal = route(directory, req.type, form, from_org=from_org, today=today, partition_choice=choice,
-                         graduation_year=member.graduation_year)
+        proposal = route(
+            directory,
+            req.type,
+            form,
+            from_org=from_org,
+            today=today,
+            partition_choice=choice,
+            graduation_year=member.graduation_year,
+        )
         if proposal.stays_at_school or proposal.target is None:
-            raise ServiceError(422, [Problem("target_org_code", m) for m in (proposal.problems or [proposal.explanation])])
+            raise ServiceError(
+                422, [Problem("target_org_code", m) for m in (proposal.problems or [proposal.explanation])]
+            )
         target = proposal.target
         chosen = Route(clause=proposal.clause, explanation=proposal.explanation)
     if choice is not None and (p := target_partition_problem(choice, target)):
@@ -169,11 +199,20 @@ def check_start(
         raise _problem(403, "channel", f"{user_org.name}不是转入组织或其上级，不能办理转入")
 
     inp = make_input(
-        directory, member, transfer_type=req.type, channel=req.channel, target_org_code=target.code,
+        directory,
+        member,
+        transfer_type=req.type,
+        channel=req.channel,
+        target_org_code=target.code,
         form=form.model_dump(mode="json", exclude_none=True) if form is not None else {},
-        initiator=initiator, route=chosen, request_id=request_id, policy=policy,
+        initiator=initiator,
+        route=chosen,
+        request_id=request_id,
+        policy=policy,
     )
-    return CheckedStart(inp=inp, route=Route(clause=chosen.clause, explanation=chosen.explanation, org_code=target.code))
+    return CheckedStart(
+        inp=inp, route=Route(clause=chosen.clause, explanation=chosen.explanation, org_code=target.code)
+    )
 
 
 async def members_by_id_number(engine: AsyncEngine, id_numbers: Iterable[str]) -> dict[str, Any]:
@@ -201,7 +240,7 @@ async def start_request(
     dry_run: bool = False,
 ) -> tuple[StartResult | None, Route]:
     """Start (or find) the transfer; with `dry_run`, every check and the route, nothing started."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     today = shanghai_date(now)
     request_id = f"{user.username}:{idempotency_key}" if idempotency_key else None
     if request_id:  # a start already made with this key (a dry run answers for it too)
@@ -213,8 +252,16 @@ async def start_request(
     member = (await members_by_id_number(engine, [parsed.id_number])).get(parsed.id_number)
     ids = [i for i in (user.org_id, member.branch_id if member else None) if i is not None]
     directory = await directories.get(engine, ids=ids)
-    checked = check_start(req, parsed, user=user, user_org=directory.by_id(user.org_id), member=member,
-                          directory=directory, today=today, request_id=request_id)
+    checked = check_start(
+        req,
+        parsed,
+        user=user,
+        user_org=directory.by_id(user.org_id),
+        member=member,
+        directory=directory,
+        today=today,
+        request_id=request_id,
+    )
     if dry_run:
         return None, checked.route
     result = await start(client, checked.inp, task_queue=task_queue, id_prefix=id_prefix)

@@ -8,7 +8,7 @@ tells nothing); a member may look up only themself. The answer is minimal: name,
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -42,7 +42,7 @@ async def lookup_member(engine: AsyncEngine, user: User, name: str, id_number: s
     problems: list[Problem] = []
     if not name:
         problems.append(Problem("name", "请填写姓名"))
-    if bad := idcard.problems(id_number or "", today=shanghai_date(datetime.now(timezone.utc))):
+    if bad := idcard.problems(id_number or "", today=shanghai_date(datetime.now(UTC))):
         problems.append(Problem("id_number", bad[0].message))
     if problems:
         raise ServiceError(422, problems)

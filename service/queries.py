@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select
@@ -34,9 +34,7 @@ def visible(user: User):
     ids = subtree_ids(user.org_id)
     conds = [Transfer.from_org_id.in_(ids), Transfer.target_org_id.in_(ids), *own]
     if user.role == "admin":
-        conds.append(
-            exists().where(and_(ApprovalStep.transfer_id == Transfer.id, ApprovalStep.org_id.in_(ids)))
-        )
+        conds.append(exists().where(and_(ApprovalStep.transfer_id == Transfer.id, ApprovalStep.org_id.in_(ids))))
     return or_(*conds)
 
 
@@ -101,8 +99,11 @@ async def list_statements(
     where = and_(*conds)
     count = select(func.count()).select_from(Transfer).where(where)
     rows = (
-        select(Transfer).where(where).order_by(Transfer.created_at.desc(), Transfer.id.desc())
-        .offset((page - 1) * page_size).limit(page_size)
+        select(Transfer)
+        .where(where)
+        .order_by(Transfer.created_at.desc(), Transfer.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
     )
     return count, rows
 
@@ -110,7 +111,7 @@ async def list_statements(
 async def list_transfers(
     session: AsyncSession, user: User, f: TransferFilter, *, page: int, page_size: int, now: datetime | None = None
 ) -> tuple[list[dict[str, Any]], int]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     stmts = await list_statements(session, user, f, page=page, page_size=page_size, now=now)
     if stmts is None:
         return [], 0
@@ -126,10 +127,16 @@ async def summaries(session: AsyncSession, rows: list[Transfer], now: datetime) 
     member_ids = {t.member_id for t in rows}
     members = {m.id: m for m in (await session.execute(select(Member).where(Member.id.in_(member_ids)))).scalars()}
     steps = (
-        await session.execute(
-            select(ApprovalStep).where(ApprovalStep.transfer_id.in_([t.id for t in rows]), ApprovalStep.status == "pending")
+        (
+            await session.execute(
+                select(ApprovalStep).where(
+                    ApprovalStep.transfer_id.in_([t.id for t in rows]), ApprovalStep.status == "pending"
+                )
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     pending = {s.transfer_id: s for s in steps}
     org_ids = {t.from_org_id for t in rows} | {t.target_org_id for t in rows} | {s.org_id for s in steps}
     codes = dict((await session.execute(select(Org.id, Org.code).where(Org.id.in_(org_ids)))).all())
@@ -164,7 +171,7 @@ async def summaries(session: AsyncSession, rows: list[Transfer], now: datetime) 
 
 def _aware(dt: datetime) -> datetime:
     """SQLite hands back naive datetimes; every stored time is UTC."""
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 async def get_visible_transfer(session: AsyncSession, user: User, transfer_id: int) -> Transfer | None:
@@ -180,25 +187,39 @@ async def may_see_whole_id(session: AsyncSession, user: User, member: Member) ->
     if user.role != "admin" or user.org_id is None:
         return False
     ids = subtree_ids(user.org_id)
-    return (await session.execute(select(Org.id).where(Org.id == member.branch_id, Org.id.in_(ids)))).first() is not None
+    return (
+        await session.execute(select(Org.id).where(Org.id == member.branch_id, Org.id.in_(ids)))
+    ).first() is not None
 
 
 async def transfer_detail(session: AsyncSession, user: User, t: Transfer) -> dict[str, Any]:
     member = await session.get(Member, t.member_id)
     steps = (
-        await session.execute(
-            select(ApprovalStep).where(ApprovalStep.transfer_id == t.id).order_by(ApprovalStep.round, ApprovalStep.seq)
+        (
+            await session.execute(
+                select(ApprovalStep)
+                .where(ApprovalStep.transfer_id == t.id)
+                .order_by(ApprovalStep.round, ApprovalStep.seq)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     latest = max((s.round for s in steps), default=1)
     steps = [s for s in steps if s.round == latest]
     org_ids = {t.from_org_id, t.target_org_id, *(s.org_id for s in steps)} | ({t.branch_id} if t.branch_id else set())
     orgs = {o.id: o for o in (await session.execute(select(Org).where(Org.id.in_(org_ids)))).scalars()}
     history = (
-        await session.execute(
-            select(AuditLog).where(AuditLog.entity == "transfer", AuditLog.entity_id == str(t.id)).order_by(AuditLog.id)
+        (
+            await session.execute(
+                select(AuditLog)
+                .where(AuditLog.entity == "transfer", AuditLog.entity_id == str(t.id))
+                .order_by(AuditLog.id)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     whole = await may_see_whole_id(session, user, member)
     return {
         "id": t.id,
@@ -255,7 +276,11 @@ async def search_orgs(
         stmt = stmt.where(Org.kind == kind)
     rows = (await session.execute(stmt.order_by(Org.code).limit(limit))).scalars().all()
     parents = dict(
-        (await session.execute(select(Org.id, Org.code).where(Org.id.in_({o.parent_id for o in rows if o.parent_id})))).all()
+        (
+            await session.execute(
+                select(Org.id, Org.code).where(Org.id.in_({o.parent_id for o in rows if o.parent_id}))
+            )
+        ).all()
     )
     return [
         {

@@ -12,9 +12,10 @@ workbook with Chinese headers. Dates are Shanghai calendar dates. Read-only.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -22,7 +23,7 @@ from sqlalchemy.orm import aliased
 
 from domain import idcard
 from domain.deadlines import is_overdue, shanghai_date
-from domain.glossary import HOLDING_STATUS_LABELS, RETENTION_STATUS_LABELS, REGISTER_LABELS
+from domain.glossary import HOLDING_STATUS_LABELS, REGISTER_LABELS, RETENTION_STATUS_LABELS
 from domain.holdings import (
     HoldingKind,
     HoldingStatus,
@@ -66,7 +67,7 @@ def _aware(moment: datetime | None) -> datetime | None:
     """SQLite returns naive UTC timestamps; PostgreSQL aware ones."""
     if moment is None:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _day(moment: datetime | None) -> date | None:
@@ -86,12 +87,10 @@ async def _scope(session: AsyncSession, org_code: str):
 # --- the four registers --------------------------------------------------------------------------
 
 
-async def abroad_study_register(
-    engine: AsyncEngine, org_code: str, *, today: date | None = None
-) -> list[RegisterRow]:
+async def abroad_study_register(engine: AsyncEngine, org_code: str, *, today: date | None = None) -> list[RegisterRow]:
     """Approved abroad-study retentions whose school, original branch or current branch is in scope.
     `overdue`: the stay abroad the application gave has ended (`abroad_to` before `today`)."""
-    today = today or shanghai_date(datetime.now(timezone.utc))
+    today = today or shanghai_date(datetime.now(UTC))
     branch, school = aliased(Org), aliased(Org)
     async with session_factory(engine)() as session:
         scope = await _scope(session, org_code)
@@ -104,8 +103,11 @@ async def abroad_study_register(
                 .join(school, school.id == AbroadRetention.school_id)
                 .where(
                     AbroadRetention.status == RetentionStatus.APPROVED.value,
-                    or_(AbroadRetention.school_id.in_(ids), AbroadRetention.from_branch_id.in_(ids),
-                        AbroadRetention.branch_id.in_(ids)),
+                    or_(
+                        AbroadRetention.school_id.in_(ids),
+                        AbroadRetention.from_branch_id.in_(ids),
+                        AbroadRetention.branch_id.in_(ids),
+                    ),
                 )
                 .order_by(AbroadRetention.registered_at, AbroadRetention.id)
             )
@@ -147,7 +149,7 @@ async def _holdings(
     include_released: bool,
     overdue_only: bool,
 ) -> list[RegisterRow]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     branch, responsible = aliased(Org), aliased(Org)
     register = RegisterKind.MOBILE if kind == HoldingKind.MOBILE else RegisterKind.COUNTY_TEMP
     async with session_factory(engine)() as session:
@@ -167,48 +169,62 @@ async def _holdings(
     out: list[RegisterRow] = []
     for h, m, b, r in rows:
         status = HoldingStatus(h.status)
-        overdue = status == HoldingStatus.OVERDUE or (status == HoldingStatus.ACTIVE and is_overdue(_aware(h.due_at), now))
+        overdue = status == HoldingStatus.OVERDUE or (
+            status == HoldingStatus.ACTIVE and is_overdue(_aware(h.due_at), now)
+        )
         if overdue_only and not overdue:
             continue
-        out.append(RegisterRow(
-            kind=register,
-            member_id=m.id,
-            member_name=m.name,
-            id_number_masked=idcard.mask(m.id_number),
-            responsible_org=r.name,
-            org_code=b.code,
-            org_name=b.name,
-            started_on=_day(h.started_at),
-            due_on=_day(h.due_at),
-            status=status.value,
-            status_label=HOLDING_STATUS_LABELS[HoldingStatus.OVERDUE if overdue else status],
-            overdue=overdue,
-            phone=m.phone,
-            graduation_year=m.graduation_year,
-            reminders_sent=h.reminders_sent,
-            released_on=_day(h.released_at),
-            workflow_id=h.workflow_id,
-        ))
+        out.append(
+            RegisterRow(
+                kind=register,
+                member_id=m.id,
+                member_name=m.name,
+                id_number_masked=idcard.mask(m.id_number),
+                responsible_org=r.name,
+                org_code=b.code,
+                org_name=b.name,
+                started_on=_day(h.started_at),
+                due_on=_day(h.due_at),
+                status=status.value,
+                status_label=HOLDING_STATUS_LABELS[HoldingStatus.OVERDUE if overdue else status],
+                overdue=overdue,
+                phone=m.phone,
+                graduation_year=m.graduation_year,
+                reminders_sent=h.reminders_sent,
+                released_on=_day(h.released_at),
+                workflow_id=h.workflow_id,
+            )
+        )
     return out
 
 
 async def mobile_register(
-    engine: AsyncEngine, org_code: str, *, now: datetime | None = None, include_released: bool = False,
+    engine: AsyncEngine,
+    org_code: str,
+    *,
+    now: datetime | None = None,
+    include_released: bool = False,
     overdue_only: bool = False,
 ) -> list[RegisterRow]:
     """Graduates kept at school in 毕业学生流动团员团支部 (§I.4), soonest end first. `overdue`: the
     6 months are over (the workflow marked it, or the end passed and it has not yet)."""
-    return await _holdings(engine, HoldingKind.MOBILE, org_code, now=now, include_released=include_released,
-                           overdue_only=overdue_only)
+    return await _holdings(
+        engine, HoldingKind.MOBILE, org_code, now=now, include_released=include_released, overdue_only=overdue_only
+    )
 
 
 async def county_temp_register(
-    engine: AsyncEngine, org_code: str, *, now: datetime | None = None, include_released: bool = False,
+    engine: AsyncEngine,
+    org_code: str,
+    *,
+    now: datetime | None = None,
+    include_released: bool = False,
     overdue_only: bool = False,
 ) -> list[RegisterRow]:
     """Members a county-level 学社衔接临时团支部 holds (§I.1), soonest end first."""
-    return await _holdings(engine, HoldingKind.COUNTY_TEMP, org_code, now=now,
-                           include_released=include_released, overdue_only=overdue_only)
+    return await _holdings(
+        engine, HoldingKind.COUNTY_TEMP, org_code, now=now, include_released=include_released, overdue_only=overdue_only
+    )
 
 
 async def overdue_register(engine: AsyncEngine, org_code: str, *, now: datetime | None = None) -> list[RegisterRow]:
@@ -273,6 +289,7 @@ async def register(engine: AsyncEngine, kind: RegisterKind | str, org_code: str,
 
 
 # --- XLSX export ---------------------------------------------------------------------------------
+
 
 def _yes_no(v: bool | None) -> str:
     return "" if v is None else ("是" if v else "否")

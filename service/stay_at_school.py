@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -80,7 +80,7 @@ def _refuse(status: int, field: str, message: str) -> ServiceError:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -130,18 +130,22 @@ async def _school_branch(session: AsyncSession, school: OrgInfo, kind: OrgKind) 
     """The school's existing branch of a special kind, or the spec of the one to create."""
     school_id = (await session.execute(select(Org.id).where(Org.code == school.code))).scalar_one()
     children = (
-        await session.execute(select(Org).where(Org.parent_id == school_id, Org.kind == kind.value))
-    ).scalars().all()
+        (await session.execute(select(Org).where(Org.parent_id == school_id, Org.kind == kind.value))).scalars().all()
+    )
     p = school_placement(kind, school, [org_info(c, school.code) for c in children])
     return BranchSpec(code=p.code, name=p.name, kind=kind.value, parent_code=school.code)
 
 
 async def _open_transfer(session: AsyncSession, member_id: int) -> Transfer | None:
     return (
-        await session.execute(
-            select(Transfer).where(Transfer.member_id == member_id, Transfer.status.in_(OPEN_TRANSFER_STATUSES))
+        (
+            await session.execute(
+                select(Transfer).where(Transfer.member_id == member_id, Transfer.status.in_(OPEN_TRANSFER_STATUSES))
+            )
         )
-    ).scalars().first()
+        .scalars()
+        .first()
+    )
 
 
 def _check_school_actor(actor: Actor, school: OrgInfo, *, what: str) -> None:
@@ -225,8 +229,13 @@ async def submit_retention(
 ) -> RetentionStart:
     """Start the application (retention-<member>), or return the member's pending one."""
     view = await start_and_wait_recorded(
-        client, AbroadRetentionWorkflow.run, inp, AbroadRetentionWorkflow.recorded,
-        workflow_id=retention_workflow_id(inp.member_id, id_prefix), task_queue=task_queue, result_type=RetentionView,
+        client,
+        AbroadRetentionWorkflow.run,
+        inp,
+        AbroadRetentionWorkflow.recorded,
+        workflow_id=retention_workflow_id(inp.member_id, id_prefix),
+        task_queue=task_queue,
+        result_type=RetentionView,
     )
     return RetentionStart(view=view, created=view.request_id == inp.request_id)
 
@@ -258,8 +267,12 @@ async def retention_view(handle: WorkflowHandle) -> RetentionView:
 
 async def _start_holding(client: Client, inp: HoldingInput, *, task_queue: str, id_prefix: str) -> HoldingStart:
     view = await start_and_wait_recorded(
-        client, HoldingWorkflow.run, inp, HoldingWorkflow.recorded,
-        workflow_id=holding_workflow_id(inp.kind, inp.member_id, id_prefix), task_queue=task_queue,
+        client,
+        HoldingWorkflow.run,
+        inp,
+        HoldingWorkflow.recorded,
+        workflow_id=holding_workflow_id(inp.kind, inp.member_id, id_prefix),
+        task_queue=task_queue,
         result_type=HoldingView,
     )
     return HoldingStart(view=view, created=view.request_id == inp.request_id)
@@ -377,13 +390,17 @@ async def release_member_holdings(
     d = d or HoldingRelease(actor=SYSTEM_ACTOR, reason="组织关系已转出")
     async with session_factory(engine)() as session:
         ids = (
-            await session.execute(
-                select(Holding.workflow_id).where(
-                    Holding.member_id == member_id,
-                    Holding.status.in_([HoldingStatus.ACTIVE.value, HoldingStatus.OVERDUE.value]),
+            (
+                await session.execute(
+                    select(Holding.workflow_id).where(
+                        Holding.member_id == member_id,
+                        Holding.status.in_([HoldingStatus.ACTIVE.value, HoldingStatus.OVERDUE.value]),
+                    )
                 )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     out: list[HoldingView] = []
     for wid in dict.fromkeys(ids):
         try:
@@ -421,8 +438,9 @@ async def mark_delayed_graduation(
     raise AssertionError("unreachable")
 
 
-async def _mark_delayed(engine: AsyncEngine, member_id: int, actor: Actor, graduation_year: int | None,
-                        now: datetime) -> DelayedResult:
+async def _mark_delayed(
+    engine: AsyncEngine, member_id: int, actor: Actor, graduation_year: int | None, now: datetime
+) -> DelayedResult:
     async with session_scope(engine) as session:
         member, _directory, _branch, school = await _member_and_school(session, member_id)
         _check_school_actor(actor, school, what="标记延迟毕业学生")
@@ -430,8 +448,10 @@ async def _mark_delayed(engine: AsyncEngine, member_id: int, actor: Actor, gradu
         if graduation_year is not None and graduation_year < (member.graduation_year or graduation_year):
             raise _refuse(422, "graduation_year", "延迟后的毕业年份不能早于原毕业年份")
         spec = await _school_branch(session, school, OrgKind.DELAYED_BRANCH)
-        if member.delayed_graduation and (await session.get(Org, member.branch_id)).code == spec.code and (
-            graduation_year is None or member.graduation_year == graduation_year
+        if (
+            member.delayed_graduation
+            and (await session.get(Org, member.branch_id)).code == spec.code
+            and (graduation_year is None or member.graduation_year == graduation_year)
         ):
             return DelayedResult(member.id, spec.code, spec.name, branch_created=False, changed=False)
         if member.mobile:
@@ -449,14 +469,21 @@ async def _mark_delayed(engine: AsyncEngine, member_id: int, actor: Actor, gradu
         if graduation_year is not None:
             member.graduation_year = graduation_year
         member.updated_at = now
-        session.add(AuditLog(
-            key=f"member/{member.id}/delayed_graduation/{uuid.uuid4().hex}",
-            at=now,
-            actor=actor.username,
-            action="member.delayed_graduation",
-            entity="member",
-            entity_id=str(member.id),
-            detail={"school": school.code, "branch": branch.code, "branch_created": created,
-                    "from_branch_id": from_branch_id, "graduation_year": [before_year, member.graduation_year]},
-        ))
+        session.add(
+            AuditLog(
+                key=f"member/{member.id}/delayed_graduation/{uuid.uuid4().hex}",
+                at=now,
+                actor=actor.username,
+                action="member.delayed_graduation",
+                entity="member",
+                entity_id=str(member.id),
+                detail={
+                    "school": school.code,
+                    "branch": branch.code,
+                    "branch_created": created,
+                    "from_branch_id": from_branch_id,
+                    "graduation_year": [before_year, member.graduation_year],
+                },
+            )
+        )
         return DelayedResult(member.id, branch.code, branch.name, branch_created=created, changed=True)

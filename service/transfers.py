@@ -126,8 +126,12 @@ def make_input(
         target_branch_level=target.branch_level,
         form=form,
         route=route or Route(),
-        nodes=[NodeSpec(org_code=n.org_code, org_name=n.org_name, role=n.role,
-                        approved_at_submission=n.approved_at_submission) for n in chain],
+        nodes=[
+            NodeSpec(
+                org_code=n.org_code, org_name=n.org_name, role=n.role, approved_at_submission=n.approved_at_submission
+            )
+            for n in chain
+        ],
         policy=policy or policy_for(time_scale if time_scale is not None else get_settings().time_scale),
         initiator=initiator,
         request_id=request_id or uuid.uuid4().hex,
@@ -168,11 +172,17 @@ async def start(
     `id_prefix` lets tests sharing one server keep their members apart."""
     # update-with-start: one round trip gives the recorded state (row id, first node, deadlines)
     view = await start_and_wait_recorded(
-        client, TransferWorkflow.run, inp, TransferWorkflow.recorded,
-        workflow_id=workflow_id_for(inp.member_id, id_prefix), task_queue=task_queue, result_type=TransferView,
+        client,
+        TransferWorkflow.run,
+        inp,
+        TransferWorkflow.recorded,
+        workflow_id=workflow_id_for(inp.member_id, id_prefix),
+        task_queue=task_queue,
+        result_type=TransferView,
     )
-    return StartResult(transfer_id=view.transfer_id, created=view.request_id == inp.request_id, view=view,
-                       route=view.route)
+    return StartResult(
+        transfer_id=view.transfer_id, created=view.request_id == inp.request_id, view=view, route=view.route
+    )
 
 
 async def start_transfer(
@@ -218,7 +228,9 @@ async def admin_actor(engine: AsyncEngine, user: User, org_code: str) -> Actor:
 def member_actor(user: User) -> Actor:
     if user.role != "member" or user.member_id is None:
         raise _refuse(403, "user", "只有团员本人可以办理")
-    return Actor(kind=ActorKind.MEMBER, username=user.username, member_id=user.member_id, display_name=user.display_name)
+    return Actor(
+        kind=ActorKind.MEMBER, username=user.username, member_id=user.member_id, display_name=user.display_name
+    )
 
 
 # --- decisions ---------------------------------------------------------------------------------
@@ -257,7 +269,9 @@ async def resubmit(handle: WorkflowHandle, d: ResubmitInput) -> TransferView:
     return await _update(handle, TransferWorkflow.resubmit, d)
 
 
-async def assign_branch(engine: AsyncEngine, handle: WorkflowHandle, d: AssignBranchInput, receiving_org_code: str) -> TransferView:
+async def assign_branch(
+    engine: AsyncEngine, handle: WorkflowHandle, d: AssignBranchInput, receiving_org_code: str
+) -> TransferView:
     """Check that the branch is a branch-level org under the receiving org: in the process's
     directory, or in the database for a code it does not hold (an org created a moment ago)."""
     directory = await DIRECTORIES.get(engine)

@@ -34,9 +34,10 @@ import hashlib
 import json
 import sys
 import unicodedata
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -54,11 +55,23 @@ from starter.models import BULK_MAX_ROWS, BulkStartResult
 LOCATION_KEYS: tuple[str, ...] = ("province", "city", "county", "township")
 #: Form keys a bulk file may carry (type 5 出国（境）学习研究 is not transferred, so not its keys).
 FORM_COLUMNS: tuple[str, ...] = (
-    "school_name", "school_address", "employer_name", "employer_address", "address", "unit_kind", "joined_unit_on",
+    "school_name",
+    "school_address",
+    "employer_name",
+    "employer_address",
+    "address",
+    "unit_kind",
+    "joined_unit_on",
 )
 LOCATION_COLUMNS: tuple[str, ...] = tuple(f"location_{k}" for k in LOCATION_KEYS)
 COLUMNS: tuple[str, ...] = (
-    "name", "id_number", "type", *FORM_COLUMNS, *LOCATION_COLUMNS, "target_org_code", "partition",
+    "name",
+    "id_number",
+    "type",
+    *FORM_COLUMNS,
+    *LOCATION_COLUMNS,
+    "target_org_code",
+    "partition",
 )
 REQUIRED: tuple[str, ...] = ("name", "id_number", "type")
 
@@ -96,7 +109,11 @@ START_CHUNK = 100
 
 #: API rule codes of server refusals, by HTTP status.
 SERVER_RULES: dict[int, str] = {
-    401: "api_unauthorized", 403: "api_forbidden", 404: "api_not_found", 409: "api_conflict", 422: "api_rejected",
+    401: "api_unauthorized",
+    403: "api_forbidden",
+    404: "api_not_found",
+    409: "api_conflict",
+    422: "api_rejected",
 }
 
 
@@ -247,11 +264,17 @@ def check_row(row: Row, *, today=None) -> tuple[dict[str, Any] | None, list[RowE
         ttype = parse_type(raw_type)
         if ttype is None:
             shown = raw_type if len(raw_type) <= 30 else raw_type[:29] + "…"
-            err("type", "unknown_type",
-                f"转接类型“{shown}”无效；应为 API 代码（如 unemployed）或中文名称（如 {TRANSFER_TYPE_LABELS[TransferType.UNEMPLOYED]}）")
+            err(
+                "type",
+                "unknown_type",
+                f"转接类型“{shown}”无效；应为 API 代码（如 unemployed）或中文名称（如 {TRANSFER_TYPE_LABELS[TransferType.UNEMPLOYED]}）",
+            )
         elif ttype == TransferType.ABROAD_STUDY:
-            err("type", "not_transferable",
-                "出国（境）学习研究的团员保留组织关系在原就读学校，请提交保留团组织关系申请，不办理转接")
+            err(
+                "type",
+                "not_transferable",
+                "出国（境）学习研究的团员保留组织关系在原就读学校，请提交保留团组织关系申请，不办理转接",
+            )
             ttype = None
 
     form: dict[str, Any] = {}
@@ -271,7 +294,11 @@ def check_row(row: Row, *, today=None) -> tuple[dict[str, Any] | None, list[RowE
     if raw_partition := row.get("partition"):
         partition = _PARTITIONS.get(_nfkc(raw_partition))
         if partition is None:
-            err("partition", "partition", "转入组织所属分区应为 national（全国）、beijing（北京）、guangdong（广东）或 fujian（福建）")
+            err(
+                "partition",
+                "partition",
+                "转入组织所属分区应为 national（全国）、beijing（北京）、guangdong（广东）或 fujian（福建）",
+            )
 
     if errors or row.damaged:
         return None, errors
@@ -295,8 +322,14 @@ def check_table(table: Table, org_code: str, *, today=None) -> tuple[list[BulkRo
         nid = idcard.normalize(row.get("id_number")) if row.get("id_number") else ""
         if nid and "id_number" not in row.damaged:
             if nid in seen:
-                errors.append(RowError(row.line, "id_number", "duplicate",
-                                       f"与第{seen[nid]}行是同一团员（身份证号重复），每名团员只能有一行"))
+                errors.append(
+                    RowError(
+                        row.line,
+                        "id_number",
+                        "duplicate",
+                        f"与第{seen[nid]}行是同一团员（身份证号重复），每名团员只能有一行",
+                    )
+                )
                 request = None
             else:
                 seen[nid] = row.line
@@ -376,8 +409,14 @@ class Progress:
             self._rich = None
             self._text()
             return
-        self._rich = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+        self._rich = RichProgress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
         self._rich.start()
         self._task = self._rich.add_task(label, total=total)
 
@@ -434,8 +473,10 @@ class ImportOutcome:
         if self.fatal:
             return f"未发起任何转接申请：{self.fatal}"
         if self.errors and not self.skipped_lines and not self.started and not self.existing:
-            return (f"校验未通过：{self.file} 中 {len(self.invalid_lines)} 行共 {len(self.errors)} 处错误，"
-                    f"未发起任何转接申请（invalid: {len(self.errors)} errors, nothing started）")
+            return (
+                f"校验未通过：{self.file} 中 {len(self.invalid_lines)} 行共 {len(self.errors)} 处错误，"
+                f"未发起任何转接申请（invalid: {len(self.errors)} errors, nothing started）"
+            )
         parts = [
             f"新发起 {len(self.started)}",
             f"已发起过或已有办理中的申请 {len(self.existing)}",
@@ -444,10 +485,14 @@ class ImportOutcome:
         if self.skipped_lines:
             parts.append(f"跳过无效行 {len(self.skipped_lines)}")
         note = "；新发起的申请已交给流程引擎，由流程写入记录后即可在列表中查到" if self.started else ""
-        return (f"转出发起完成（{self.org_code}）：{self.rows} 行，" + "，".join(parts)
-                + f"（started {len(self.started)}, already started {len(self.existing)}, failed {len(self.failed_lines)}"
-                + (f", skipped {len(self.skipped_lines)}" if self.skipped_lines else "") + f"; {self.seconds:.1f} s）"
-                + note)
+        return (
+            f"转出发起完成（{self.org_code}）：{self.rows} 行，"
+            + "，".join(parts)
+            + f"（started {len(self.started)}, already started {len(self.existing)}, failed {len(self.failed_lines)}"
+            + (f", skipped {len(self.skipped_lines)}" if self.skipped_lines else "")
+            + f"; {self.seconds:.1f} s）"
+            + note
+        )
 
     @property
     def failed_lines(self) -> list[int]:
@@ -455,7 +500,7 @@ class ImportOutcome:
 
 
 def _chunks(rows: Sequence[BulkRow], size: int) -> list[list[BulkRow]]:
-    return [list(rows[i:i + size]) for i in range(0, len(rows), size)]
+    return [list(rows[i : i + size]) for i in range(0, len(rows), size)]
 
 
 async def _bounded(items: Sequence[Any], concurrency: int, fn: Callable[[Any], Awaitable[None]]) -> None:
@@ -494,8 +539,10 @@ async def _resolve_org(client: ZhtjClient, org_code: str) -> str:
     except ApiError as e:
         raise _Fatal(_account_problem(e) or f"无法查询组织 {org_code}：{e.detail}") from e
     if not me.may_act_for:
-        raise _Fatal(f"登录账号 {me.username} 不能代表 {code} 办理转出：须为 {code} 或其上级组织的管理员或服务账号"
-                     f"（该账号所属组织：{me.org_code or '无'}）")
+        raise _Fatal(
+            f"登录账号 {me.username} 不能代表 {code} 办理转出：须为 {code} 或其上级组织的管理员或服务账号"
+            f"（该账号所属组织：{me.org_code or '无'}）"
+        )
     return code
 
 
@@ -577,8 +624,10 @@ async def run_import(
                 errors += server_bad[line]
             if len(server_bad) == len(rows) and all(e.rule == "api_forbidden" for v in server_bad.values() for e in v):
                 who = client.claims.get("usr", "该账号")
-                echo(f"注意：服务端拒绝了全部 {len(rows)} 行（403）；登录账号 {who} 可能不是 {org_code} 或其上级组织的"
-                     "管理员或服务账号（--as 只声明身份，权限由服务端按登录账号判断）")
+                echo(
+                    f"注意：服务端拒绝了全部 {len(rows)} 行（403）；登录账号 {who} 可能不是 {org_code} 或其上级组织的"
+                    "管理员或服务账号（--as 只声明身份，权限由服务端按登录账号判断）"
+                )
             rows = [r for r in rows if r.line not in server_bad]
         out.errors = sort_errors(errors)
 
@@ -603,7 +652,8 @@ async def run_import(
                     out.failed += server_errors(row.line, e)
                 else:
                     (out.started if res.created else out.existing).append(
-                        StartedRow(row.line, res.workflow_id, res.transfer_id))
+                        StartedRow(row.line, res.workflow_id, res.transfer_id)
+                    )
                 bar.advance()
 
         bar.start("发起 start", len(rows))
@@ -659,20 +709,34 @@ async def import_transfers(
     async with ZhtjClient(base_url, token=token, transport=transport, timeout=timeout) as client:
         if token is None:
             if not username or password is None:
-                out = ImportOutcome(file=str(file), org_code=as_org, fatal="需要 --username 和密码，或环境变量 ZHTJ_API_TOKEN",
-                                    exit_code=2)
+                out = ImportOutcome(
+                    file=str(file),
+                    org_code=as_org,
+                    fatal="需要 --username 和密码，或环境变量 ZHTJ_API_TOKEN",
+                    exit_code=2,
+                )
                 echo(out.summary())
                 return out
             try:
                 await client.login(username, password)
             except ApiError as e:
-                out = ImportOutcome(file=str(file), org_code=as_org, fatal=f"登录失败（{username}）：{e.detail}",
-                                    exit_code=1)
+                out = ImportOutcome(
+                    file=str(file), org_code=as_org, fatal=f"登录失败（{username}）：{e.detail}", exit_code=1
+                )
                 echo(out.summary())
                 return out
         try:
-            return await run_import(client, file, as_org, skip_invalid=skip_invalid, concurrency=concurrency,
-                                    report_path=report_path, progress=progress, echo=echo, table=table)
+            return await run_import(
+                client,
+                file,
+                as_org,
+                skip_invalid=skip_invalid,
+                concurrency=concurrency,
+                report_path=report_path,
+                progress=progress,
+                echo=echo,
+                table=table,
+            )
         except ApiConnectionError as e:
             out = ImportOutcome(file=str(file), org_code=as_org, fatal=str(e), exit_code=1)
             echo(out.summary())
@@ -680,7 +744,19 @@ async def import_transfers(
 
 
 __all__ = [
-    "COLUMNS", "COLUMN_LABELS", "REQUIRED", "BulkRow", "ImportOutcome", "StartedRow", "check_row", "check_table",
+    "COLUMNS",
+    "COLUMN_LABELS",
+    "REQUIRED",
+    "BulkRow",
+    "ImportOutcome",
+    "StartedRow",
+    "check_row",
+    "check_table",
     "column_of",
-    "idempotency_key", "import_transfers", "parse_type", "read_bulk_table", "run_import", "write_report",
+    "idempotency_key",
+    "import_transfers",
+    "parse_type",
+    "read_bulk_table",
+    "run_import",
+    "write_report",
 ]

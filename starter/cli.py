@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -29,13 +28,13 @@ def default_api_url() -> str:
 def import_cmd(
     file: Path = typer.Argument(..., help="CSV（UTF-8 或 GBK）或 XLSX 文件，第1行为表头；列见 README"),
     as_org: str = typer.Option(..., "--as", help="以哪个组织的身份办理转出（组织编码，如 WHU）"),
-    api: Optional[str] = typer.Option(None, "--api", help="API 地址，默认 http://127.0.0.1:$ZHTJ_HTTP_PORT"),
-    username: Optional[str] = typer.Option(None, "--username", "-u", help="登录名（组织管理员或服务账号）"),
-    password_env: Optional[str] = typer.Option(None, "--password-env", help="从该环境变量读取密码"),
-    password: Optional[str] = typer.Option(None, "--password", help="密码（更推荐 --password-env）"),
+    api: str | None = typer.Option(None, "--api", help="API 地址，默认 http://127.0.0.1:$ZHTJ_HTTP_PORT"),
+    username: str | None = typer.Option(None, "--username", "-u", help="登录名（组织管理员或服务账号）"),
+    password_env: str | None = typer.Option(None, "--password-env", help="从该环境变量读取密码"),
+    password: str | None = typer.Option(None, "--password", help="密码（更推荐 --password-env）"),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="有无效行时仍发起其余有效行"),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, max=64, help="同时发起的请求数"),
-    report: Optional[Path] = typer.Option(None, "--report", help="错误报告 CSV 路径，默认 FILE.errors.csv"),
+    report: Path | None = typer.Option(None, "--report", help="错误报告 CSV 路径，默认 FILE.errors.csv"),
     no_progress: bool = typer.Option(False, "--no-progress", help="不显示进度条"),
 ) -> None:
     """按文件逐行发起转出：name,id_number,type,表单字段,location_*,target_org_code[,partition]。
@@ -61,14 +60,27 @@ def import_cmd(
     if username and pw is not None:
         token = None  # an explicit login wins over a token in the environment
     elif token is None:
-        typer.echo(f"错误：需要 --username 和密码（--password-env VAR 或 --password），或环境变量 {TOKEN_ENV}", err=True)
+        typer.echo(
+            f"错误：需要 --username 和密码（--password-env VAR 或 --password），或环境变量 {TOKEN_ENV}", err=True
+        )
         raise typer.Exit(2)
 
-    outcome = asyncio.run(import_transfers(
-        file, as_org=as_org, base_url=api or default_api_url(), username=username, password=pw, token=token,
-        skip_invalid=skip_invalid, concurrency=concurrency, report_path=report, progress=not no_progress,
-        echo=typer.echo, table=table,
-    ))
+    outcome = asyncio.run(
+        import_transfers(
+            file,
+            as_org=as_org,
+            base_url=api or default_api_url(),
+            username=username,
+            password=pw,
+            token=token,
+            skip_invalid=skip_invalid,
+            concurrency=concurrency,
+            report_path=report,
+            progress=not no_progress,
+            echo=typer.echo,
+            table=table,
+        )
+    )
     raise typer.Exit(outcome.exit_code)
 
 

@@ -25,7 +25,8 @@ import asyncio
 import base64
 import json
 import random
-from typing import Any, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 import httpx
 from pydantic import BaseModel
@@ -84,7 +85,7 @@ class ApiError(Exception):
         return f"HTTP {self.status}{where}: {self.detail}"
 
     @classmethod
-    def from_response(cls, r: httpx.Response) -> "ApiError":
+    def from_response(cls, r: httpx.Response) -> ApiError:
         method, url = r.request.method, str(r.request.url.path)
         try:
             body = r.json()
@@ -96,7 +97,9 @@ class ApiError(Exception):
             except ValueError:
                 p = None
             if p is not None:
-                detail = p.detail or "；".join(f"{e.field}: {e.message}" for e in p.errors) or p.title or r.reason_phrase
+                detail = (
+                    p.detail or "；".join(f"{e.field}: {e.message}" for e in p.errors) or p.title or r.reason_phrase
+                )
                 return cls(r.status_code, p.errors, detail, title=p.title, method=method, url=url)
         text = r.text.strip()[:500] if r.content else ""
         return cls(r.status_code, [], text or r.reason_phrase, method=method, url=url)
@@ -154,7 +157,7 @@ class ZhtjClient:
             base_url=self.base_url, transport=transport, timeout=timeout, headers={"User-Agent": USER_AGENT}
         )
 
-    async def __aenter__(self) -> "ZhtjClient":
+    async def __aenter__(self) -> ZhtjClient:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -211,7 +214,9 @@ class ZhtjClient:
     # ---- auth ----------------------------------------------------------------------------------
     async def login(self, username: str, password: str) -> str:
         """POST /api/auth/token; keeps the token for later calls and returns it."""
-        r = await self._send("POST", "/api/auth/token", json_body={"username": username, "password": password}, auth=False)
+        r = await self._send(
+            "POST", "/api/auth/token", json_body={"username": username, "password": password}, auth=False
+        )
         self.token = TokenResponse.model_validate(r.json()).access_token
         return self.token
 
@@ -230,7 +235,9 @@ class ZhtjClient:
     async def orgs(
         self, q: str | None = None, partition: str | None = None, kind: str | None = None, limit: int = 50
     ) -> list[OrgOut]:
-        params = {k: v for k, v in {"q": q, "partition": partition, "kind": kind, "limit": limit}.items() if v is not None}
+        params = {
+            k: v for k, v in {"q": q, "partition": partition, "kind": kind, "limit": limit}.items() if v is not None
+        }
         r = await self._send("GET", "/api/orgs", params=params, idempotent=True)
         return [OrgOut.model_validate(o) for o in r.json()]
 
@@ -250,8 +257,9 @@ class ZhtjClient:
         """POST /api/transfers → (transfer, created). created is False when the server returned
         the member's open transfer or the one this Idempotency-Key already started (HTTP 200)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        r = await self._send("POST", "/api/transfers", json_body=_dump(req), headers=headers,
-                             idempotent=idempotency_key is not None)
+        r = await self._send(
+            "POST", "/api/transfers", json_body=_dump(req), headers=headers, idempotent=idempotency_key is not None
+        )
         return TransferOut.model_validate(r.json()), r.status_code == 201
 
     async def bulk_start(
@@ -263,8 +271,9 @@ class ZhtjClient:
         being known only for a key that started it before. `dry_run`: every check, nothing started."""
         body = [_dump(r) for r in rows]
         idempotent = dry_run or all(isinstance(r, dict) and r.get("idempotency_key") for r in body)
-        r = await self._send("POST", "/api/transfers/bulk", json_body={"rows": body, "dry_run": dry_run},
-                             idempotent=idempotent)
+        r = await self._send(
+            "POST", "/api/transfers/bulk", json_body={"rows": body, "dry_run": dry_run}, idempotent=idempotent
+        )
         return BulkStartResponse.model_validate(r.json()).results
 
     async def get_transfer(self, transfer_id: int) -> TransferOut:
@@ -278,17 +287,25 @@ class ZhtjClient:
         from_org: str | None = None,
         to_org: str | None = None,
         status: str | None = None,
-        type: str | None = None,  # noqa: A002 - the API's parameter name
+        type: str | None = None,
         overdue: bool | None = None,
         page: int = 1,
         page_size: int = 20,
     ) -> TransferPage:
-        params: dict[str, Any] = {"node_org": node_org, "from_org": from_org, "to_org": to_org, "status": status,
-                                  "type": type, "page": page, "page_size": page_size}
+        params: dict[str, Any] = {
+            "node_org": node_org,
+            "from_org": from_org,
+            "to_org": to_org,
+            "status": status,
+            "type": type,
+            "page": page,
+            "page_size": page_size,
+        }
         if overdue is not None:
             params["overdue"] = "true" if overdue else "false"
-        r = await self._send("GET", "/api/transfers", params={k: v for k, v in params.items() if v is not None},
-                             idempotent=True)
+        r = await self._send(
+            "GET", "/api/transfers", params={k: v for k, v in params.items() if v is not None}, idempotent=True
+        )
         return TransferPage.model_validate(r.json())
 
     async def iter_transfers(self, *, page_size: int = 100, **filters: Any) -> AsyncIterator[TransferSummary]:
@@ -304,36 +321,44 @@ class ZhtjClient:
 
     # ---- decisions -----------------------------------------------------------------------------
     async def approve(self, transfer_id: int, comment: str | None = None) -> TransferOut:
-        r = await self._send("POST", f"/api/transfers/{int(transfer_id)}/approve",
-                             json_body={"comment": comment} if comment is not None else {})
+        r = await self._send(
+            "POST",
+            f"/api/transfers/{int(transfer_id)}/approve",
+            json_body={"comment": comment} if comment is not None else {},
+        )
         return TransferOut.model_validate(r.json())
 
     async def return_request(self, transfer_id: int, reason_code: str, reason_text: str = "") -> TransferOut:
-        r = await self._send("POST", f"/api/transfers/{int(transfer_id)}/return",
-                             json_body={"reason_code": reason_code, "reason_text": reason_text})
+        r = await self._send(
+            "POST",
+            f"/api/transfers/{int(transfer_id)}/return",
+            json_body={"reason_code": reason_code, "reason_text": reason_text},
+        )
         return TransferOut.model_validate(r.json())
 
     async def withdraw(self, transfer_id: int, reason: str) -> TransferOut:
-        r = await self._send("POST", f"/api/transfers/{int(transfer_id)}/withdraw",
-                             json_body={"reason": reason})
+        r = await self._send("POST", f"/api/transfers/{int(transfer_id)}/withdraw", json_body={"reason": reason})
         return TransferOut.model_validate(r.json())
 
     async def resubmit(
         self, transfer_id: int, form: Mapping[str, Any], target_org_code: str | None = None
     ) -> TransferOut:
-        r = await self._send("POST", f"/api/transfers/{int(transfer_id)}/resubmit",
-                             json_body=_clean({"form": dict(form), "target_org_code": target_org_code}))
+        r = await self._send(
+            "POST",
+            f"/api/transfers/{int(transfer_id)}/resubmit",
+            json_body=_clean({"form": dict(form), "target_org_code": target_org_code}),
+        )
         return TransferOut.model_validate(r.json())
 
     async def assign_branch(self, transfer_id: int, branch_code: str) -> TransferOut:
-        r = await self._send("POST", f"/api/transfers/{int(transfer_id)}/assign-branch",
-                             json_body={"branch_code": branch_code})
+        r = await self._send(
+            "POST", f"/api/transfers/{int(transfer_id)}/assign-branch", json_body={"branch_code": branch_code}
+        )
         return TransferOut.model_validate(r.json())
 
     async def batch_approve(self, ids: Sequence[int]) -> list[BatchResult]:
         """POST /api/transfers/batch/approve (1–200 ids): one result per id, in order."""
-        r = await self._send("POST", "/api/transfers/batch/approve",
-                             json_body={"ids": list(ids)})
+        r = await self._send("POST", "/api/transfers/batch/approve", json_body={"ids": list(ids)})
         return BatchResponse.model_validate(r.json()).results
 
 

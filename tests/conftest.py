@@ -13,8 +13,8 @@ import itertools
 import os
 import shutil
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
@@ -27,7 +27,7 @@ BACKEND = os.environ.get("ZHTJ_TEST_DATABASE", "sqlite")
 _counter = itertools.count()
 
 
-def pytest_report_header(config):  # noqa: ARG001
+def pytest_report_header(config):
     return [f"zhtj test database backend: {BACKEND}"]
 
 
@@ -80,7 +80,7 @@ def _in_thread(coro_fn) -> None:
     def target() -> None:
         try:
             asyncio.run(coro_fn())
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             err.append(e)
 
     t = threading.Thread(target=target)
@@ -157,6 +157,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- Temporal servers -------------------------------------------------------------------------
+
 
 def _bin(name: str) -> str:
     import sys
@@ -241,12 +242,12 @@ def task_queue() -> str:
 _exit_status: dict[str, int] = {}
 
 
-def pytest_sessionfinish(session, exitstatus):  # noqa: ARG001
+def pytest_sessionfinish(session, exitstatus):
     _exit_status["code"] = int(exitstatus)
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config):  # noqa: ARG001
+def pytest_unconfigure(config):
     """End the run with pytest's own status once everything is printed.
 
     A process that used a Temporal client sometimes aborts at interpreter exit (134/139) after

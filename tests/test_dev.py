@@ -17,7 +17,7 @@ PORTS = (8000, 8233, 7233)
 
 
 def _get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=10) as resp:
         return resp.status, resp.read().decode("utf-8", "replace")
 
 
@@ -48,8 +48,11 @@ def test_zhtj_dev_starts_serves_and_stops(database_url, tmp_path):
         assert status == 200 and "<html" in ui.lower()
 
         check = subprocess.run(
-            [ZHTJ, "check"], env=dict(env, TEMPORAL_ADDRESS="127.0.0.1:7233"),
-            capture_output=True, text=True, timeout=90,
+            [ZHTJ, "check"],
+            env=dict(env, TEMPORAL_ADDRESS="127.0.0.1:7233"),
+            capture_output=True,
+            text=True,
+            timeout=90,
         )
         assert check.returncode == 0, check.stderr
         assert check.stdout.startswith("ok: schema")

@@ -3,7 +3,7 @@
 import io
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity, workflow
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
@@ -31,7 +31,7 @@ class UpsertAll:
                 sa.CURRENT_NODE_ORG.value_set("HB-WH"),
                 sa.FROM_ORG.value_set("WHU"),
                 sa.TO_ORG.value_set("HUST"),
-                sa.NODE_DEADLINE.value_set(datetime(2026, 7, 1, tzinfo=timezone.utc)),
+                sa.NODE_DEADLINE.value_set(datetime(2026, 7, 1, tzinfo=UTC)),
                 sa.CHANNEL.value_set("out"),
             ]
         )
@@ -52,9 +52,7 @@ class LogWorkflow:
 
 
 async def _registered(client) -> set[str]:
-    resp = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=client.namespace)
-    )
+    resp = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=client.namespace))
     return set(resp.custom_attributes)
 
 
@@ -82,13 +80,15 @@ async def test_search_attributes_are_registered(any_env, task_queue):
     assert await ensure_search_attributes(any_env.client) == []  # the fixtures registered them
     async with Worker(any_env.client, task_queue=task_queue, workflows=[UpsertAll]):
         handle = await any_env.client.start_workflow(
-            UpsertAll.run, id=f"upsert-{uuid.uuid4().hex[:8]}", task_queue=task_queue,
+            UpsertAll.run,
+            id=f"upsert-{uuid.uuid4().hex[:8]}",
+            task_queue=task_queue,
             execution_timeout=timedelta(seconds=30),
         )
         await handle.result()
         desc = await handle.describe()
     assert desc.typed_search_attributes.get(search_attributes.TO_ORG) == "HUST"
-    assert desc.typed_search_attributes.get(search_attributes.NODE_DEADLINE) == datetime(2026, 7, 1, tzinfo=timezone.utc)
+    assert desc.typed_search_attributes.get(search_attributes.NODE_DEADLINE) == datetime(2026, 7, 1, tzinfo=UTC)
 
 
 async def test_dev_server_lists_search_attributes(dev_env):
@@ -105,7 +105,10 @@ async def test_activity_logs_carry_workflow_and_run_ids(dev_env, engine, task_qu
     zlog.configure("json", "INFO", stream=out)
     wf_id = f"log-{uuid.uuid4().hex[:8]}"
     async with Worker(
-        dev_env.client, task_queue=task_queue, workflows=[LogWorkflow], activities=[log_something],
+        dev_env.client,
+        task_queue=task_queue,
+        workflows=[LogWorkflow],
+        activities=[log_something],
         interceptors=[LogContextInterceptor()],
     ):
         handle = await dev_env.client.start_workflow(LogWorkflow.run, id=wf_id, task_queue=task_queue)

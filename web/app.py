@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -19,8 +19,8 @@ from models.db import assert_migrated, current_revision, make_engine, session_fa
 from service.auth import LoginThrottle
 from service.orgdir import DIRECTORIES
 from web.api import errors
-from web.nul_guard import NulGuard
 from web.api import routes as api_routes
+from web.nul_guard import NulGuard
 from web.ui import router as ui_router
 
 HERE = Path(__file__).resolve().parent
@@ -102,8 +102,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "transfers": (await session.execute(select(func.count()).select_from(Transfer))).scalar_one(),
             }
         temporal_ui = None if s.temporal_address else f"http://127.0.0.1:{s.temporal_ui_port}"
-        return templates.TemplateResponse(
-            request, "home.html", {"counts": counts, "temporal_ui": temporal_ui}
-        )
+        return templates.TemplateResponse(request, "home.html", {"counts": counts, "temporal_ui": temporal_ui})
 
     return app

@@ -55,10 +55,22 @@ class NulGuard:
     @staticmethod
     async def _refuse(scope: dict, send: Any, field: str) -> None:
         message = "不能包含空字符（NUL, U+0000）"
-        problem = {"type": "about:blank", "title": "输入不符合要求", "status": 422,
-                   "errors": [{"field": field, "message": message}], "detail": f"{field}: {message}"}
+        problem = {
+            "type": "about:blank",
+            "title": "输入不符合要求",
+            "status": 422,
+            "errors": [{"field": field, "message": message}],
+            "detail": f"{field}: {message}",
+        }
         body = json.dumps(problem, ensure_ascii=False).encode()
-        await send({"type": "http.response.start", "status": 422,
-                    "headers": [(b"content-type", b"application/problem+json"),
-                                (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 422,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

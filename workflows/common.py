@@ -3,9 +3,9 @@ and the numbered event journal whose keys make the persisting activities idempot
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -44,7 +44,7 @@ async def wait(condition: Callable[[], bool], timeout: timedelta) -> bool:
     try:
         await workflow.wait_condition(condition, timeout=timeout)
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return condition()
 
 

@@ -131,8 +131,11 @@ class AbroadRetentionWorkflow(EventJournal):
                     body=f"{inp.member_name}（{inp.member_id_masked}）申请保留团组织关系，请在15天内审批。",
                 )
             ],
-            detail={"abroad_place": inp.form.abroad_place, "abroad_from": inp.form.abroad_from.isoformat(),
-                    "abroad_to": inp.form.abroad_to.isoformat()},
+            detail={
+                "abroad_place": inp.form.abroad_place,
+                "abroad_from": inp.form.abroad_from.isoformat(),
+                "abroad_to": inp.form.abroad_to.isoformat(),
+            },
         )
         self._recorded = True
 
@@ -177,8 +180,9 @@ class AbroadRetentionWorkflow(EventJournal):
         self.comment = comment
         self.branch = OrgRef(code=inp.branch.code, name=inp.branch.name)
         title = "出国（境）学习研究保留团组织关系申请已通过"
-        body = (f"{inp.member_name}的团组织关系保留在{inp.school.name}，已编入{inp.branch.name}并登记备案"
-                + ("（系统默认通过）。" if auto else "。"))
+        body = f"{inp.member_name}的团组织关系保留在{inp.school.name}，已编入{inp.branch.name}并登记备案" + (
+            "（系统默认通过）。" if auto else "。"
+        )
         await self._emit(
             "retention.auto_approved" if auto else "retention.approved",
             actor,
@@ -207,8 +211,14 @@ class AbroadRetentionWorkflow(EventJournal):
             decided_by=self.decided_by,
             comment=self.comment,
             reason_code=self.reason_code,
-            notify=[NotificationSpec(kind="retention_returned", to_member=True,
-                                     title="出国（境）学习研究保留团组织关系申请被退回", body=body)],
+            notify=[
+                NotificationSpec(
+                    kind="retention_returned",
+                    to_member=True,
+                    title="出国（境）学习研究保留团组织关系申请被退回",
+                    body=body,
+                )
+            ],
             detail={"reason_code": d.reason_code, "comment": self.comment},
         )
 
@@ -220,9 +230,14 @@ class AbroadRetentionWorkflow(EventJournal):
             "retention.withdrawn",
             d.actor,
             comment=d.reason,
-            notify=[NotificationSpec(kind="retention_update", org_code=self.inp.school.code,
-                                     title="出国（境）学习研究保留团组织关系申请已撤回",
-                                     body=f"{self.inp.member_name}的申请已撤回，撤回原因：{d.reason}")],
+            notify=[
+                NotificationSpec(
+                    kind="retention_update",
+                    org_code=self.inp.school.code,
+                    title="出国（境）学习研究保留团组织关系申请已撤回",
+                    body=f"{self.inp.member_name}的申请已撤回，撤回原因：{d.reason}",
+                )
+            ],
             detail={"reason": d.reason, "by": self.withdrawn_by},
         )
 
@@ -231,18 +246,27 @@ class AbroadRetentionWorkflow(EventJournal):
     def _upsert_search_attributes(self) -> None:
         inp = self.inp
         pending = self.status == RetentionStatus.PENDING
-        workflow.upsert_search_attributes([
-            sa.TRANSFER_TYPE.value_set(RETENTION_SA_TYPE),
-            sa.TRANSFER_STATUS.value_set(self.status.value),
-            sa.FROM_ORG.value_set(inp.from_branch.code),
-            sa.TO_ORG.value_set(inp.branch.code),
-            sa.CHANNEL.value_set((Channel.SELF if inp.initiator.kind == ActorKind.MEMBER else Channel.OUT).value),
-            sa.CURRENT_NODE_ORG.value_set(inp.school.code) if pending else sa.CURRENT_NODE_ORG.value_unset(),
-            sa.NODE_DEADLINE.value_set(self.deadline) if pending else sa.NODE_DEADLINE.value_unset(),
-        ])
+        workflow.upsert_search_attributes(
+            [
+                sa.TRANSFER_TYPE.value_set(RETENTION_SA_TYPE),
+                sa.TRANSFER_STATUS.value_set(self.status.value),
+                sa.FROM_ORG.value_set(inp.from_branch.code),
+                sa.TO_ORG.value_set(inp.branch.code),
+                sa.CHANNEL.value_set((Channel.SELF if inp.initiator.kind == ActorKind.MEMBER else Channel.OUT).value),
+                sa.CURRENT_NODE_ORG.value_set(inp.school.code) if pending else sa.CURRENT_NODE_ORG.value_unset(),
+                sa.NODE_DEADLINE.value_set(self.deadline) if pending else sa.NODE_DEADLINE.value_unset(),
+            ]
+        )
 
-    async def _emit(self, action: str, actor: Actor, *, notify: list[NotificationSpec] | None = None,
-                    detail: dict[str, Any] | None = None, **fields: Any) -> None:
+    async def _emit(
+        self,
+        action: str,
+        actor: Actor,
+        *,
+        notify: list[NotificationSpec] | None = None,
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> None:
         journal = self.next_event(action, actor, detail)
         self._upsert_search_attributes()
         event = RetentionEvent(**journal, status=self.status, notifications=notify or [], **fields)
@@ -393,7 +417,7 @@ class HoldingWorkflow(EventJournal):
                     org_code=inp.notify_org.code,
                     title=f"{label}保留开始",
                     body=f"{inp.member_name}（{inp.member_id_masked}）已编入{inp.branch.name}，须在{months}个月内"
-                         f"（{_date(self.due_at)}前）转出团组织关系。",
+                    f"（{_date(self.due_at)}前）转出团组织关系。",
                 )
             ],
             detail={"branch": inp.branch.code, "due_at": self.due_at.isoformat(), "months": months},
@@ -417,7 +441,7 @@ class HoldingWorkflow(EventJournal):
                         org_code=inp.notify_org.code,
                         title=f"{label}{term}还有{days_text(before)}届满",
                         body=f"{inp.member_name}（{inp.member_id_masked}）在{inp.branch.name}的{term}将于"
-                             f"{_date(self.due_at)}届满，请及时办理团组织关系转出。",
+                        f"{_date(self.due_at)}届满，请及时办理团组织关系转出。",
                     )
                 ],
                 detail={"reminder": self.reminders_sent, "before": days_text(before)},
@@ -437,7 +461,7 @@ class HoldingWorkflow(EventJournal):
                         org_code=inp.notify_org.code,
                         title=f"{label}{term}已届满，尚未转出",
                         body=f"{inp.member_name}（{inp.member_id_masked}）在{inp.branch.name}的{term}已于"
-                             f"{_date(self.due_at)}届满，已列入超期名单，请尽快办理转出。",
+                        f"{_date(self.due_at)}届满，已列入超期名单，请尽快办理转出。",
                     )
                 ],
             )
@@ -465,17 +489,26 @@ class HoldingWorkflow(EventJournal):
     def _upsert_search_attributes(self) -> None:
         inp = self.inp
         open_ = self.status.is_open
-        workflow.upsert_search_attributes([
-            sa.TRANSFER_TYPE.value_set(HOLDING_SA_TYPE[inp.kind]),
-            sa.TRANSFER_STATUS.value_set(self.status.value),
-            sa.FROM_ORG.value_set(inp.from_branch.code),
-            sa.TO_ORG.value_set(inp.branch.code),
-            sa.CURRENT_NODE_ORG.value_set(inp.notify_org.code) if open_ else sa.CURRENT_NODE_ORG.value_unset(),
-            sa.NODE_DEADLINE.value_set(self.due_at) if open_ else sa.NODE_DEADLINE.value_unset(),
-        ])
+        workflow.upsert_search_attributes(
+            [
+                sa.TRANSFER_TYPE.value_set(HOLDING_SA_TYPE[inp.kind]),
+                sa.TRANSFER_STATUS.value_set(self.status.value),
+                sa.FROM_ORG.value_set(inp.from_branch.code),
+                sa.TO_ORG.value_set(inp.branch.code),
+                sa.CURRENT_NODE_ORG.value_set(inp.notify_org.code) if open_ else sa.CURRENT_NODE_ORG.value_unset(),
+                sa.NODE_DEADLINE.value_set(self.due_at) if open_ else sa.NODE_DEADLINE.value_unset(),
+            ]
+        )
 
-    async def _emit(self, action: str, actor: Actor, *, notify: list[NotificationSpec] | None = None,
-                    detail: dict[str, Any] | None = None, **fields: Any) -> None:
+    async def _emit(
+        self,
+        action: str,
+        actor: Actor,
+        *,
+        notify: list[NotificationSpec] | None = None,
+        detail: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> None:
         journal = self.next_event(action, actor, detail)
         self._upsert_search_attributes()
         event = HoldingEvent(**journal, status=self.status, notifications=notify or [], **fields)

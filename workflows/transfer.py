@@ -16,8 +16,9 @@ database through one idempotent activity (`apply_event`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -304,9 +305,18 @@ class TransferWorkflow(EventJournal):
                 self.target_branch_level = r.target_branch_level
         if r.route is not None:
             self.route = r.route
-        self._start_round(r.nodes or [NodeSpec(org_code=n.org_code, org_name=n.org_name, role=n.role,
-                                               approved_at_submission=n.seq in self._submission_seqs)
-                                      for n in self.nodes])
+        self._start_round(
+            r.nodes
+            or [
+                NodeSpec(
+                    org_code=n.org_code,
+                    org_name=n.org_name,
+                    role=n.role,
+                    approved_at_submission=n.seq in self._submission_seqs,
+                )
+                for n in self.nodes
+            ]
+        )
         await self._emit(
             "transfer.resubmitted",
             r.actor,
@@ -535,14 +545,26 @@ class TransferWorkflow(EventJournal):
                         title="转接申请被退回",
                         body=f"{node.org_name}退回：{node.comment or ''}",
                     ),
-                    NotificationSpec(kind="transfer_returned", to_member=True, title="转接申请被退回",
-                                     body=f"{node.org_name}退回：{node.comment or ''}"),
+                    NotificationSpec(
+                        kind="transfer_returned",
+                        to_member=True,
+                        title="转接申请被退回",
+                        body=f"{node.org_name}退回：{node.comment or ''}",
+                    ),
                 ]
             else:
                 notify = []
             await self._emit(
-                action, actor, steps=[node], notify=notify,
-                detail={"seq": node.seq, "org": node.org_code, "comment": node.comment, "reason_code": node.reason_code},
+                action,
+                actor,
+                steps=[node],
+                notify=notify,
+                detail={
+                    "seq": node.seq,
+                    "org": node.org_code,
+                    "comment": node.comment,
+                    "reason_code": node.reason_code,
+                },
             )
         finally:
             self._busy -= 1
@@ -554,7 +576,9 @@ class TransferWorkflow(EventJournal):
     @workflow.update
     async def approve(self, d: ApproveInput) -> TransferView:
         node = self._check_node(d.round, d.seq, d.actor)
-        return await self._record_decision(node, "node.approved", d.actor, status=NodeStatus.APPROVED, comment=d.comment)
+        return await self._record_decision(
+            node, "node.approved", d.actor, status=NodeStatus.APPROVED, comment=d.comment
+        )
 
     @approve.validator
     def _validate_approve(self, d: ApproveInput) -> None:
@@ -566,7 +590,11 @@ class TransferWorkflow(EventJournal):
     async def return_request(self, d: ReturnInput) -> TransferView:
         node = self._check_node(d.round, d.seq, d.actor)
         return await self._record_decision(
-            node, "node.returned", d.actor, status=NodeStatus.RETURNED, reason_code=d.reason_code,
+            node,
+            "node.returned",
+            d.actor,
+            status=NodeStatus.RETURNED,
+            reason_code=d.reason_code,
             comment=d.reason_text.strip() or None,
         )
 

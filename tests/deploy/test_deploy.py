@@ -13,9 +13,10 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -137,7 +138,7 @@ def check_settings_accept(env: dict[str, str], where: str) -> None:
     assert not unknown, f"{where}: environment variables the app does not read: {unknown}"
     try:
         Settings(_env_file=None, **env)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         pytest.fail(f"{where}: core.settings.Settings rejects these values: {e}")
 
 
@@ -238,7 +239,9 @@ def test_compose_order_and_health() -> None:
         for dep, cond in deps.items():
             if cond.get("condition") == "service_healthy":
                 hc = services[dep].get("healthcheck", {})
-                assert hc.get("test") and not hc.get("disable"), f"{role} waits for {dep} to be healthy, but it has no healthcheck"
+                assert hc.get("test") and not hc.get("disable"), (
+                    f"{role} waits for {dep} to be healthy, but it has no healthcheck"
+                )
 
     api = app[by_role["api"]]
     assert compose_env(api).get("ZHTJ_HTTP_HOST") == "0.0.0.0", "the API must bind 0.0.0.0 in a container"
@@ -344,7 +347,9 @@ def test_k8s_selectors_probes_and_service() -> None:
         assert selector.items() <= labels.items(), f"{dep['metadata']['name']}: selector does not match pod labels"
 
     api = [
-        d for d in deployments if any(c.get("args", [None])[0] == "api" for c in d["spec"]["template"]["spec"]["containers"])
+        d
+        for d in deployments
+        if any(c.get("args", [None])[0] == "api" for c in d["spec"]["template"]["spec"]["containers"])
     ]
     assert len(api) == 1, "exactly one Deployment runs `zhtj api`"
     (container,) = api[0]["spec"]["template"]["spec"]["containers"]
@@ -370,7 +375,9 @@ def test_k8s_selectors_probes_and_service() -> None:
 
 def test_k8s_schema_strict() -> None:
     """Full OpenAPI-schema check (types, required and unknown fields) when kubernetes-validate is there."""
-    kv = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate not installed (pip install kubernetes-validate)")
+    kv = pytest.importorskip(
+        "kubernetes_validate", reason="kubernetes-validate not installed (pip install kubernetes-validate)"
+    )
     version = kv.latest_version()
     for path, doc in k8s_docs():
         try:
@@ -400,7 +407,7 @@ def test_dockerfile_runs_zhtj_unprivileged() -> None:
 
     entrypoint = [exec_form(a) for w, a in stage if w == "ENTRYPOINT"]
     cmd = [exec_form(a) for w, a in stage if w == "CMD"]
-    assert entrypoint and entrypoint[-1] == ["zhtj"], "ENTRYPOINT must be [\"zhtj\"]"
+    assert entrypoint and entrypoint[-1] == ["zhtj"], 'ENTRYPOINT must be ["zhtj"]'
     assert cmd and cmd[-1] and cmd[-1][0] in cli_commands(), "CMD must be a `zhtj` subcommand"
 
     users = [a for w, a in stage if w == "USER"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -21,7 +21,7 @@ from domain.deadlines import (
 )
 from domain.policy import DEFAULT_POLICY, TransferPolicy
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def utc(*args) -> datetime:

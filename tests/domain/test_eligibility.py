@@ -92,4 +92,7 @@ def test_graduate_rule_ignores_age_on_the_day_of_transfer():
 
 def test_graduate_message_is_chinese_and_dated():
     msg = graduate_transfer_problem(born(1998, 7, 1), 2026, today=TODAY)
-    assert msg == "毕业学生团员须在毕业当月未满28周岁方可办理学社衔接转接；该团员出生于1998年7月1日，2026年7月1日已满28周岁"
+    assert (
+        msg
+        == "毕业学生团员须在毕业当月未满28周岁方可办理学社衔接转接；该团员出生于1998年7月1日，2026年7月1日已满28周岁"
+    )

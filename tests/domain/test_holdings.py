@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.directory import OrgInfo as _Org
-from domain.holdings import school_placement
-
 from domain.deadlines import SHANGHAI, add_months
+from domain.directory import OrgInfo as _Org
 from domain.holdings import (
     DEFAULT_HOLDING_POLICY,
     HoldingKind,
@@ -19,6 +17,7 @@ from domain.holdings import (
     holding_policy_for,
     school_branch_code,
     school_branch_name,
+    school_placement,
 )
 from domain.orgs import OrgKind
 
@@ -41,7 +40,7 @@ def test_default_policy_is_six_months_and_one_year_with_reminders_30_and_7_days_
 def test_month_end_is_clamped_on_the_shanghai_calendar():
     # 08-31 + 6 months = 02-28 (Shanghai), even when the instant is 08-30 in UTC
     start = sh(2026, 8, 31, 1, 0)
-    assert start.astimezone(timezone.utc).day == 30
+    assert start.astimezone(UTC).day == 30
     assert DEFAULT_HOLDING_POLICY.due_at("mobile", start) == sh(2027, 2, 28, 1, 0)
 
 
@@ -108,8 +107,14 @@ _WHU_CHILDREN = [
         ("unemployed-kept-at-school", "mobile_branch", _WHU_CHILDREN, "WHU-MOB", True, "§I.4"),
         ("unemployed-mobile-branch-created", "mobile_branch", [], "WHU-MOB", False, "§I.4"),
         ("delayed-graduation-first-use", "delayed_branch", _WHU_CHILDREN, "WHU-DLY", False, "§I.7"),
-        ("delayed-graduation-reused", "delayed_branch",
-         [_Org("WHU-YCBY", "武汉大学延迟毕业团支部", "delayed_branch", "WHU", branch_level=True)], "WHU-YCBY", True, "§I.7"),
+        (
+            "delayed-graduation-reused",
+            "delayed_branch",
+            [_Org("WHU-YCBY", "武汉大学延迟毕业团支部", "delayed_branch", "WHU", branch_level=True)],
+            "WHU-YCBY",
+            True,
+            "§I.7",
+        ),
     ],
 )
 def test_school_placement(case, kind, children, code, exists, clause):

@@ -82,8 +82,11 @@ def test_every_check_character_occurs():
 
 @pytest.mark.parametrize(
     "raw, born",
-    [("11010519491231002X", date(1949, 12, 31)), ("440524188001010014", date(1880, 1, 1)),
-     ("110105200002290013", date(2000, 2, 29))],
+    [
+        ("11010519491231002X", date(1949, 12, 31)),
+        ("440524188001010014", date(1880, 1, 1)),
+        ("110105200002290013", date(2000, 2, 29)),
+    ],
 )
 def test_birth_date(raw, born):
     assert idcard.birth_date(raw) == born

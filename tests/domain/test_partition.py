@@ -52,7 +52,11 @@ def test_inconsistent_choices_refused(data):
         (PartitionChoice.special("guangdong"), GD_TEMP, None),
         (PartitionChoice.special("fujian"), FJ_TEMP, None),
         # chose 北京 but the target is national
-        (PartitionChoice.special("beijing"), HUBEI_TEMP, "已选择转入组织属于北京，但“关山街道学社衔接临时团支部”不是北京的团组织"),
+        (
+            PartitionChoice.special("beijing"),
+            HUBEI_TEMP,
+            "已选择转入组织属于北京，但“关山街道学社衔接临时团支部”不是北京的团组织",
+        ),
         # chose 否 but the target is in 广东
         (PartitionChoice.national(), GD_TEMP, "请在“转入组织（新组织）是否属于北京／广东／福建”中选择“是”并选择广东"),
         # chose 广东 but the target is in 福建
@@ -67,7 +71,9 @@ def test_target_partition_problem(choice, target, fragment):
         assert got is not None and fragment in got, got
 
 
-@pytest.mark.parametrize("partition, special", [("national", False), ("beijing", True), ("guangdong", True), ("fujian", True)])
+@pytest.mark.parametrize(
+    "partition, special", [("national", False), ("beijing", True), ("guangdong", True), ("fujian", True)]
+)
 def test_choice_for_an_orgs_partition(partition, special):
     choice = PartitionChoice.for_partition(partition)
     assert choice.is_special is special and choice.partition == partition

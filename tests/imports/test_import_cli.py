@@ -82,7 +82,9 @@ def test_header_error_exit_1(cli_env, tmp_path: Path):
     path = write_csv(tmp_path / "orgs.csv", ORGS, ["code", "parent_code"])
     r = zhtj(cli_env, "orgs", "import", str(path))
     assert r.returncode == 1
-    assert r.stdout.startswith("第1行 列 name,kind [header_missing]: 表头缺少必需的列：name（组织名称），kind（组织类型）")
+    assert r.stdout.startswith(
+        "第1行 列 name,kind [header_missing]: 表头缺少必需的列：name（组织名称），kind（组织类型）"
+    )
 
 
 def test_unreadable_file_exit_2(cli_env, tmp_path: Path):

@@ -58,7 +58,12 @@ def row(line: int = 2, **cells: str) -> Row:
         (dict(hukou_address="址" * 301), [("hukou_address", "too_long")]),
         (
             dict(id_number=BAD_CHECKSUM, name="", joined_on="x", phone="?"),
-            [("id_number", "id_checksum"), ("name", "required"), ("joined_on", "date_format"), ("phone", "phone_format")],
+            [
+                ("id_number", "id_checksum"),
+                ("name", "required"),
+                ("joined_on", "date_format"),
+                ("phone", "phone_format"),
+            ],
         ),
     ],
 )
@@ -119,8 +124,18 @@ def test_plans_school_and_actions():
         (VALID, 10, 3, 2024, "create"),
         (VALID_X, 11, None, None, "create"),
     ]
-    snap = MemberSnapshot(id=1, id_number=VALID, name="张三", branch_id=10, school_id=3, joined_on=None,
-                          graduation_year=2024, hukou_address=None, residence_address=None, phone=None)
+    snap = MemberSnapshot(
+        id=1,
+        id_number=VALID,
+        name="张三",
+        branch_id=10,
+        school_id=3,
+        joined_on=None,
+        graduation_year=2024,
+        hukou_address=None,
+        residence_address=None,
+        phone=None,
+    )
     (plan,), _ = resolve_members(inputs(dict(graduation_year="2024")), BRANCHES, {VALID: snap})
     assert plan.action == "unchanged"
     (plan,), _ = resolve_members(inputs(dict(graduation_year="2024", branch_code="T1")), BRANCHES, {VALID: snap})
@@ -128,8 +143,18 @@ def test_plans_school_and_actions():
 
 
 def test_absent_column_keeps_the_stored_value():
-    snap = MemberSnapshot(id=1, id_number=VALID, name="张三", branch_id=10, school_id=3, joined_on=date(2015, 5, 4),
-                          graduation_year=2024, hukou_address="户籍", residence_address=None, phone="13800138000")
+    snap = MemberSnapshot(
+        id=1,
+        id_number=VALID,
+        name="张三",
+        branch_id=10,
+        school_id=3,
+        joined_on=date(2015, 5, 4),
+        graduation_year=2024,
+        hukou_address="户籍",
+        residence_address=None,
+        phone="13800138000",
+    )
     present = ["id_number", "name", "branch_code"]
     inp, _ = parse_member_row(Row(2, {"id_number": VALID, "name": "张三", "branch_code": "B1"}), present, today=TODAY)
     (plan,), _ = resolve_members([inp], BRANCHES, {VALID: snap})

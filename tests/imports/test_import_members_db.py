@@ -61,10 +61,20 @@ async def all_members(engine) -> dict[str, dict]:
 
 
 GOOD = [
-    dict(id_number=VALID, name="张三", branch_code="WHU-CS-1", joined_on="2015-05-04", graduation_year="2024",
-         hukou_address="湖北省武汉市洪山区", residence_address="湖北省武汉市武昌区", phone="13800138000"),
+    dict(
+        id_number=VALID,
+        name="张三",
+        branch_code="WHU-CS-1",
+        joined_on="2015-05-04",
+        graduation_year="2024",
+        hukou_address="湖北省武汉市洪山区",
+        residence_address="湖北省武汉市武昌区",
+        phone="13800138000",
+    ),
     dict(id_number=VALID_X.lower(), name="李四", branch_code="ZNL-T"),
-    dict(id_number=make_id("420106", date(2002, 3, 4), 12), name="王五", branch_code="WHU-CS-2", graduation_year="2024"),
+    dict(
+        id_number=make_id("420106", date(2002, 3, 4), 12), name="王五", branch_code="WHU-CS-2", graduation_year="2024"
+    ),
 ]
 
 
@@ -132,7 +142,11 @@ async def test_reimport_and_move(engine, orgs, tmp_path: Path):
     async with session_scope(engine) as s:
         (h,) = (await s.execute(select(MembershipHistory))).scalars().all()
     assert (h.member_id, h.from_branch_id, h.to_branch_id, h.reason) == (
-        before[VALID]["id"], orgs["WHU-CS-1"], orgs["ZNL-T"], "import")
+        before[VALID]["id"],
+        orgs["WHU-CS-1"],
+        orgs["ZNL-T"],
+        "import",
+    )
 
 
 async def test_minimal_header_keeps_other_fields(engine, orgs, tmp_path: Path):
@@ -151,11 +165,17 @@ BAD = [
     dict(id_number="4205241880010100", name="位数不对", branch_code="WHU-CS-1"),  # 5
     dict(id_number=make_id("420106", date(2001, 1, 1), 1), name="无此支部", branch_code="NOPE"),  # 6
     dict(id_number=make_id("420106", date(2001, 1, 1), 2), name="非支部", branch_code="WHU-CS"),  # 7
-    dict(id_number=make_id("420106", date(2001, 1, 1), 3), name="坏日期", branch_code="WHU-CS-1",
-         joined_on="2015-13-01"),  # 8
+    dict(
+        id_number=make_id("420106", date(2001, 1, 1), 3), name="坏日期", branch_code="WHU-CS-1", joined_on="2015-13-01"
+    ),  # 8
     dict(id_number=VALID, name="重复", branch_code="WHU-CS-2"),  # 9
-    dict(id_number=make_id("420106", date(2001, 1, 1), 4), name="", branch_code="",
-         graduation_year="1990", phone="打电话"),  # 10
+    dict(
+        id_number=make_id("420106", date(2001, 1, 1), 4),
+        name="",
+        branch_code="",
+        graduation_year="1990",
+        phone="打电话",
+    ),  # 10
 ]
 BAD_EXPECTED = [
     (3, "id_number", "id_checksum"),
@@ -199,9 +219,14 @@ async def test_missing_header(engine, orgs, tmp_path: Path):
 
 async def test_five_thousand_rows_in_a_few_seconds(engine, orgs, tmp_path: Path):
     rows = [
-        dict(id_number=make_id("420106", date(2000 + i % 5, 1 + i % 12, 1 + i % 28), i % 1000),
-             name=f"团员{i}", branch_code="WHU-CS-1" if i % 2 else "WHU-CS-2", graduation_year="2024",
-             joined_on="2016-05-04", phone="13800138000")
+        dict(
+            id_number=make_id("420106", date(2000 + i % 5, 1 + i % 12, 1 + i % 28), i % 1000),
+            name=f"团员{i}",
+            branch_code="WHU-CS-1" if i % 2 else "WHU-CS-2",
+            graduation_year="2024",
+            joined_on="2016-05-04",
+            phone="13800138000",
+        )
         for i in range(5000)
     ]
     assert len({r["id_number"] for r in rows}) == 5000

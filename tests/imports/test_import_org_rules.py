@@ -54,8 +54,17 @@ def test_parse_org_row(cells, expected):
 
 @pytest.mark.parametrize(
     "text, value",
-    [("", None), ("true", True), ("TRUE", True), ("是", True), ("1", True), ("false", False), ("False", False),
-     ("否", False), ("0", False)],
+    [
+        ("", None),
+        ("true", True),
+        ("TRUE", True),
+        ("是", True),
+        ("1", True),
+        ("false", False),
+        ("False", False),
+        ("否", False),
+        ("0", False),
+    ],
 )
 def test_booleans(text, value):
     inp, errors = parse(code="A", name="x", kind="branch", can_receive=text, new_student=text)
@@ -77,12 +86,37 @@ def inputs(*rows: dict):
 
 
 DB = {
-    "HB": OrgSnapshot(id=1, code="HB", name="湖北省团委", kind="province", parent_code=None, partition="national",
-                      province="湖北省", approval_authority=True),
-    "WH": OrgSnapshot(id=2, code="WH", name="武汉市团委", kind="city", parent_code="HB", partition="national",
-                      province="湖北省", city="武汉市", approval_authority=True),
-    "BJ": OrgSnapshot(id=3, code="BJ", name="北京市团委", kind="province", parent_code=None, partition="beijing",
-                      province="北京市", approval_authority=True),
+    "HB": OrgSnapshot(
+        id=1,
+        code="HB",
+        name="湖北省团委",
+        kind="province",
+        parent_code=None,
+        partition="national",
+        province="湖北省",
+        approval_authority=True,
+    ),
+    "WH": OrgSnapshot(
+        id=2,
+        code="WH",
+        name="武汉市团委",
+        kind="city",
+        parent_code="HB",
+        partition="national",
+        province="湖北省",
+        city="武汉市",
+        approval_authority=True,
+    ),
+    "BJ": OrgSnapshot(
+        id=3,
+        code="BJ",
+        name="北京市团委",
+        kind="province",
+        parent_code=None,
+        partition="beijing",
+        province="北京市",
+        approval_authority=True,
+    ),
 }
 
 
@@ -91,8 +125,13 @@ DB = {
     [
         # parents in the database or the file, any order
         ([dict(code="WC", name="武昌区团委", kind="county", parent_code="WH")], []),
-        ([dict(code="S1", name="学校", kind="school", parent_code="WC"),
-          dict(code="WC", name="武昌区团委", kind="county", parent_code="WH")], []),
+        (
+            [
+                dict(code="S1", name="学校", kind="school", parent_code="WC"),
+                dict(code="WC", name="武昌区团委", kind="county", parent_code="WH"),
+            ],
+            [],
+        ),
         # a malformed parent code is reported once, by the cell check
         ([dict(code="X", name="x", kind="county", parent_code="a b")], []),
         # missing parent, root-only kind with a parent, parent required
@@ -101,25 +140,48 @@ DB = {
         ([dict(code="X", name="x", kind="city")], [(2, "parent_code", "parent_required")]),
         # wrong parent kind, from the database and from the file
         ([dict(code="V", name="村", kind="village", parent_code="WH")], [(2, "parent_code", "parent_kind")]),
-        ([dict(code="C", name="学院", kind="college", parent_code="WC"),
-          dict(code="WC", name="武昌区团委", kind="county", parent_code="WH")], [(2, "parent_code", "parent_kind")]),
+        (
+            [
+                dict(code="C", name="学院", kind="college", parent_code="WC"),
+                dict(code="WC", name="武昌区团委", kind="county", parent_code="WH"),
+            ],
+            [(2, "parent_code", "parent_kind")],
+        ),
         # the parent row is broken itself: only its own error
-        ([dict(code="P", name="x", kind="xyz", parent_code="WH"),
-          dict(code="C", name="c", kind="branch", parent_code="P")], []),
+        (
+            [
+                dict(code="P", name="x", kind="xyz", parent_code="WH"),
+                dict(code="C", name="c", kind="branch", parent_code="P"),
+            ],
+            [],
+        ),
         # duplicates
-        ([dict(code="WC", name="a", kind="county", parent_code="WH"),
-          dict(code="WC", name="b", kind="county", parent_code="WH")], [(3, "code", "duplicate")]),
+        (
+            [
+                dict(code="WC", name="a", kind="county", parent_code="WH"),
+                dict(code="WC", name="b", kind="county", parent_code="WH"),
+            ],
+            [(3, "code", "duplicate")],
+        ),
         # cycles: self, two rows, through the database
         ([dict(code="E", name="e", kind="enterprise", parent_code="E")], [(2, "parent_code", "cycle")]),
-        ([dict(code="E1", name="e", kind="enterprise", parent_code="E2"),
-          dict(code="E2", name="e", kind="enterprise", parent_code="E1")],
-         [(2, "parent_code", "cycle"), (3, "parent_code", "cycle")]),
-        ([dict(code="HB", name="湖北", kind="province", parent_code="WH")],
-         [(2, "parent_code", "parent_kind"), (2, "parent_code", "cycle")]),
+        (
+            [
+                dict(code="E1", name="e", kind="enterprise", parent_code="E2"),
+                dict(code="E2", name="e", kind="enterprise", parent_code="E1"),
+            ],
+            [(2, "parent_code", "cycle"), (3, "parent_code", "cycle")],
+        ),
+        (
+            [dict(code="HB", name="湖北", kind="province", parent_code="WH")],
+            [(2, "parent_code", "parent_kind"), (2, "parent_code", "cycle")],
+        ),
         # partitions
         ([dict(code="BJ1", name="x", kind="city", parent_code="BJ")], []),
-        ([dict(code="BJ1", name="x", kind="city", parent_code="BJ", partition="national")],
-         [(2, "partition", "partition_mismatch")]),
+        (
+            [dict(code="BJ1", name="x", kind="city", parent_code="BJ", partition="national")],
+            [(2, "partition", "partition_mismatch")],
+        ),
         ([dict(code="GD", name="广东", kind="province", partition="guangdong")], []),
     ],
 )
@@ -187,8 +249,9 @@ def test_unchanged_update_and_absent_columns():
 
 def test_kind_change_guards():
     db = dict(DB)
-    db["B"] = OrgSnapshot(id=20, code="B", name="b", kind="branch", parent_code="WH", partition="national",
-                          branch_level=True)
+    db["B"] = OrgSnapshot(
+        id=20, code="B", name="b", kind="branch", parent_code="WH", partition="national", branch_level=True
+    )
     rows = inputs(dict(code="B", name="b", kind="county", parent_code="WH"))
     _, errors = resolve_orgs(rows, db, orgs_with_members={"B"})
     assert [(e.column, e.rule) for e in errors] == [("kind", "kind_has_members")]

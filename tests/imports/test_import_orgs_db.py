@@ -23,8 +23,9 @@ GOOD = [
     dict(code="HB", name="湖北省团委", kind="province", province="湖北省", address="武汉市武昌区"),
     dict(code="WH", name="武汉市团委", kind="city", parent_code="HB", city="武汉市"),
     dict(code="WC", name="武昌区团委", kind="county", parent_code="WH", county="武昌区"),
-    dict(code="ZNL", name="中南路街道团工委", kind="township", parent_code="WC", township="中南路街道",
-         can_receive="否"),
+    dict(
+        code="ZNL", name="中南路街道团工委", kind="township", parent_code="WC", township="中南路街道", can_receive="否"
+    ),
     dict(code="ZNL-T", name="中南路街道学社衔接临时团支部", kind="temp_branch", parent_code="ZNL"),
     dict(code="WHU", name="武汉大学团委", kind="school", parent_code="WC"),
     dict(code="WHU-NEW", name="武汉大学2024级新生团支部", kind="branch", parent_code="WHU", new_student="true"),
@@ -130,10 +131,16 @@ async def test_update_touches_only_changed_rows(engine, tmp_path: Path):
 
 async def test_parent_in_database(engine, tmp_path: Path):
     assert (await import_orgs(engine, write_csv(tmp_path / "a.csv", GOOD))).ok
-    report = await import_orgs(engine, write_csv(tmp_path / "b.csv", [
-        dict(code="HS", name="洪山区团委", kind="county", parent_code="WH", county="洪山区"),
-        dict(code="HS-T", name="洪山区学社衔接临时团支部", kind="temp_branch", parent_code="HS"),
-    ]))
+    report = await import_orgs(
+        engine,
+        write_csv(
+            tmp_path / "b.csv",
+            [
+                dict(code="HS", name="洪山区团委", kind="county", parent_code="WH", county="洪山区"),
+                dict(code="HS-T", name="洪山区学社衔接临时团支部", kind="temp_branch", parent_code="HS"),
+            ],
+        ),
+    )
     assert report.ok and report.created == 2
     orgs = await all_orgs(engine)
     assert orgs["HS-T"]["parent_code"] == "HS"
@@ -142,11 +149,25 @@ async def test_parent_in_database(engine, tmp_path: Path):
 
 async def test_parent_row_inserted_with_session(engine, tmp_path: Path):
     async with session_scope(engine) as s:
-        s.add(Org(code="GD", name="广东省团委", kind="province", partition="guangdong", province="广东省",
-                  approval_authority=True))
-    report = await import_orgs(engine, write_csv(tmp_path / "a.csv", [
-        dict(code="GZ", name="广州市团委", kind="city", parent_code="GD", city="广州市"),
-    ]))
+        s.add(
+            Org(
+                code="GD",
+                name="广东省团委",
+                kind="province",
+                partition="guangdong",
+                province="广东省",
+                approval_authority=True,
+            )
+        )
+    report = await import_orgs(
+        engine,
+        write_csv(
+            tmp_path / "a.csv",
+            [
+                dict(code="GZ", name="广州市团委", kind="city", parent_code="GD", city="广州市"),
+            ],
+        ),
+    )
     assert report.ok
     gz = (await all_orgs(engine))["GZ"]
     assert gz["partition"] == "guangdong" and gz["province"] == "广东省"
@@ -194,8 +215,9 @@ async def test_bad_rows_reported_and_nothing_written(engine, tmp_path: Path, fmt
     assert await count(engine, AuditLog) == audit_before
     lines = report.lines()
     assert '第5行 列 kind（组织类型） [unknown_kind]: 未知的组织类型 "xyz"；应为 province, city' in lines[0]
-    assert any(line.startswith("第6行 列 parent_code（上级组织编码） [parent_missing]") and "NOPE" in line
-               for line in lines)
+    assert any(
+        line.startswith("第6行 列 parent_code（上级组织编码） [parent_missing]") and "NOPE" in line for line in lines
+    )
     assert "未写入" in lines[-1]
 
 

@@ -45,13 +45,15 @@ def test_cell_text(value, text, damaged):
 
 
 def test_header_and_line_numbers_skip_empty_rows():
-    t = table([
-        ["code", " Name ", "kind"],
-        ["a", "A", "x"],
-        ["", None, "  "],
-        [],
-        [" b ", "B", None],
-    ])
+    t = table(
+        [
+            ["code", " Name ", "kind"],
+            ["a", "A", "x"],
+            ["", None, "  "],
+            [],
+            [" b ", "B", None],
+        ]
+    )
     assert t.errors == []
     assert t.columns == ["code", "name", "kind"]
     assert [(r.line, r.cells) for r in t.rows] == [
@@ -139,13 +141,16 @@ def test_xlsx_first_sheet_values(tmp_path: Path):
     ]
 
 
-@pytest.mark.parametrize("name, content", [
-    ("f.xls", b"whatever"),
-    ("f.txt", b"code,name\n"),
-    ("f", b"code,name\n"),
-    ("f.xlsx", b"not a zip file"),
-    ("f.csv", b"\xff\xfe\x00\xd8\x00\xdc\xff"),  # neither UTF-8 nor GB18030
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("f.xls", b"whatever"),
+        ("f.txt", b"code,name\n"),
+        ("f", b"code,name\n"),
+        ("f.xlsx", b"not a zip file"),
+        ("f.csv", b"\xff\xfe\x00\xd8\x00\xdc\xff"),  # neither UTF-8 nor GB18030
+    ],
+)
 def test_unreadable_files(tmp_path: Path, name, content):
     p = tmp_path / name
     p.write_bytes(content)

@@ -12,8 +12,17 @@ from models.migrate import downgrade, upgrade
 
 ZHTJ = str(Path(sys.executable).parent / "zhtj")
 TABLES = {
-    "orgs", "members", "users", "transfers", "approval_steps", "notifications",
-    "membership_history", "audit_log", "alembic_version", "abroad_retentions", "holdings",
+    "orgs",
+    "members",
+    "users",
+    "transfers",
+    "approval_steps",
+    "notifications",
+    "membership_history",
+    "audit_log",
+    "alembic_version",
+    "abroad_retentions",
+    "holdings",
 }
 
 
@@ -63,12 +72,13 @@ async def test_audit_log_is_append_only(engine):
     assert rows == [("t",)]
 
 
-@pytest.mark.parametrize("command", [["worker"], ["api"], ["users", "add", "someone", "--password", "x" * 10, "--role", "service"]])
+@pytest.mark.parametrize(
+    "command", [["worker"], ["api"], ["users", "add", "someone", "--password", "x" * 10, "--role", "service"]]
+)
 def test_commands_refuse_unmigrated_database(empty_database_url, tmp_path, command):
     import os
 
-    env = dict(os.environ, DATABASE_URL=empty_database_url, ZHTJ_DATA_DIR=str(tmp_path),
-               TEMPORAL_ADDRESS="127.0.0.1:1")
+    env = dict(os.environ, DATABASE_URL=empty_database_url, ZHTJ_DATA_DIR=str(tmp_path), TEMPORAL_ADDRESS="127.0.0.1:1")
     proc = subprocess.run([ZHTJ, *command], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "zhtj migrate" in proc.stderr and "数据库尚未迁移" in proc.stderr

@@ -18,12 +18,12 @@ from domain.orgs import KIND_RULES, OrgKind, Partition, parent_allowed
 from models.db import session_scope
 from models.tables import Member, Org, User
 from seed.demo import (
+    DEMO_LOGIN_USERNAMES,
     DEMO_PASSWORD,
     EMPLOYER_WITHOUT_ORG,
     EMPLOYER_WITHOUT_ORG_CLOSED_TOWNSHIP,
     GRADUATION_YEAR,
     SERVICE_USERNAME,
-    DEMO_LOGIN_USERNAMES,
     build_demo_dataset,
     build_org_tree,
     demo_login_lines,
@@ -99,7 +99,8 @@ def test_org_tree_follows_the_domain_rules():
     for employer, receives in ((EMPLOYER_WITHOUT_ORG, True), (EMPLOYER_WITHOUT_ORG_CLOSED_TOWNSHIP, False)):
         loc = employer["location"]
         match = [
-            o for o in townships
+            o
+            for o in townships
             if (o.province, o.city, o.county, o.township)
             == (loc["province"], loc["city"], loc["county"], loc["township"])
         ]
@@ -183,10 +184,14 @@ async def test_seed_demo_writes_a_consistent_directory(engine):
         assert all(idcard.is_valid(idn) for idn, _ in rows)
         assert len({idn for idn, _ in rows}) == 3000
         schools = (
-            await s.execute(
-                select(o.c.kind).join(m, m.c.school_id == o.c.id).where(m.c.graduating.is_(True)).distinct()
+            (
+                await s.execute(
+                    select(o.c.kind).join(m, m.c.school_id == o.c.id).where(m.c.graduating.is_(True)).distinct()
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         assert schools == ["school"]
 
         # One admin per approving org, named after its code; nobody else is an admin.
@@ -229,8 +234,14 @@ async def test_seed_demo_is_idempotent_and_keeps_live_state(engine):
     first = await seed_demo(engine, members=500)
     before = await _snapshot(engine)
     again = await seed_demo(engine, members=500)
-    assert (again.orgs_created, again.orgs_updated, again.members_created, again.members_updated,
-            again.users_created, again.users_updated) == (0, 0, 0, 0, 0, 0)
+    assert (
+        again.orgs_created,
+        again.orgs_updated,
+        again.members_created,
+        again.members_updated,
+        again.users_created,
+        again.users_updated,
+    ) == (0, 0, 0, 0, 0, 0)
     assert (again.orgs, again.members, again.users) == (first.orgs, first.members, first.users)
     assert await _snapshot(engine) == before
 
@@ -240,10 +251,14 @@ async def test_seed_demo_is_idempotent_and_keeps_live_state(engine):
     moved = ds.members[0]
     async with session_scope(engine) as s:
         tmp_id = (await s.execute(select(Org.id).where(Org.code == "HB-WH-HS-LN-TMP"))).scalar_one()
-        await s.execute(update(Member.__table__).where(Member.__table__.c.id_number == moved.id_number)
-                        .values(branch_id=tmp_id, graduating=False, name="改名"))
-        await s.execute(update(Org.__table__).where(Org.__table__.c.code == "HB-WH-HS-GS")
-                        .values(can_receive=False, name="改名"))
+        await s.execute(
+            update(Member.__table__)
+            .where(Member.__table__.c.id_number == moved.id_number)
+            .values(branch_id=tmp_id, graduating=False, name="改名")
+        )
+        await s.execute(
+            update(Org.__table__).where(Org.__table__.c.code == "HB-WH-HS-GS").values(can_receive=False, name="改名")
+        )
         await s.execute(update(User.__table__).where(User.__table__.c.username == "hb").values(password_hash="x"))
     third = await seed_demo(engine, members=500)
     assert (third.members_updated, third.orgs_updated, third.users_updated) == (1, 1, 0)

@@ -82,13 +82,30 @@ async def test_duplicate_username_refused(directory):
 async def test_cli_users_add(directory, cli_env):
     ok = subprocess.run(
         [ZHTJ, "users", "add", "whu-admin", "--password", "s3cret-pass", "--role", "admin", "--org", "WHU"],
-        env=cli_env, capture_output=True, text=True, timeout=60,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert ok.returncode == 0, ok.stderr
     assert "created admin login 'whu-admin'" in ok.stdout
     bad = subprocess.run(
-        [ZHTJ, "users", "add", "zs-login", "--password", "s3cret-pass", "--role", "member", "--id-number", "440524188001010014"],
-        env=cli_env, capture_output=True, text=True, timeout=60,
+        [
+            ZHTJ,
+            "users",
+            "add",
+            "zs-login",
+            "--password",
+            "s3cret-pass",
+            "--role",
+            "member",
+            "--id-number",
+            "440524188001010014",
+        ],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert bad.returncode == 1
     assert "id_number" in bad.stderr and "440524********0014" in bad.stderr

@@ -7,7 +7,7 @@ tests/workflows/test_stay_at_school.py)."""
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
 import pytest
@@ -22,7 +22,7 @@ from seed.demo import seed_demo
 from service import registers
 from service.transfers import ServiceError
 
-NOW = datetime(2027, 3, 1, 4, 0, tzinfo=timezone.utc)
+NOW = datetime(2027, 3, 1, 4, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
@@ -39,18 +39,48 @@ async def _org(engine, code: str) -> Org:
 
 async def _members(engine, prefix: str, n: int) -> list[Member]:
     async with session_factory(engine)() as s:
-        return list((await s.execute(select(Member).join(Org, Org.id == Member.branch_id)
-                                     .where(Org.code.like(f"{prefix}%")).order_by(Member.id).limit(n))).scalars())
+        return list(
+            (
+                await s.execute(
+                    select(Member)
+                    .join(Org, Org.id == Member.branch_id)
+                    .where(Org.code.like(f"{prefix}%"))
+                    .order_by(Member.id)
+                    .limit(n)
+                )
+            ).scalars()
+        )
 
 
-async def _holding(engine, member: Member, kind: str, branch: str, notify: str, *, due: datetime,
-                   status: str = "active", reminders: int = 0) -> None:
+async def _holding(
+    engine,
+    member: Member,
+    kind: str,
+    branch: str,
+    notify: str,
+    *,
+    due: datetime,
+    status: str = "active",
+    reminders: int = 0,
+) -> None:
     b, o = await _org(engine, branch), await _org(engine, notify)
     async with session_scope(engine) as s:
-        s.add(Holding(workflow_id=f"holding-{kind}-{member.id}", run_id=f"run-{kind}-{member.id}", member_id=member.id,
-                      kind=kind, org_id=b.id, notify_org_id=o.id, from_branch_id=member.branch_id, status=status,
-                      started_at=due - 180 * DAY, due_at=due, reminders_sent=reminders,
-                      released_at=NOW - DAY if status == "released" else None))
+        s.add(
+            Holding(
+                workflow_id=f"holding-{kind}-{member.id}",
+                run_id=f"run-{kind}-{member.id}",
+                member_id=member.id,
+                kind=kind,
+                org_id=b.id,
+                notify_org_id=o.id,
+                from_branch_id=member.branch_id,
+                status=status,
+                started_at=due - 180 * DAY,
+                due_at=due,
+                reminders_sent=reminders,
+                released_at=NOW - DAY if status == "released" else None,
+            )
+        )
 
 
 async def test_holding_registers_by_scope_with_the_overdue_flag(db):
@@ -65,7 +95,10 @@ async def test_holding_registers_by_scope_with_the_overdue_flag(db):
     await _holding(db, c2, "county_temp", "HB-WH-JX-TMP", "HB-WH-JX", due=NOW - 2 * DAY, status="overdue")
 
     rows = await registers.mobile_register(db, "WHU", now=NOW)
-    assert [(r.member_id, r.overdue, r.status_label) for r in rows] == [(w1.id, True, "已超期"), (w2.id, False, "保留中")]
+    assert [(r.member_id, r.overdue, r.status_label) for r in rows] == [
+        (w1.id, True, "已超期"),
+        (w2.id, False, "保留中"),
+    ]
     r = rows[1]
     assert r.id_number_masked == idcard.mask(w2.id_number) and r.id_number_masked != w2.id_number
     assert (r.org_code, r.responsible_org, r.reminders_sent) == ("WHU-MOB", "武汉大学团委", 1)
@@ -75,8 +108,14 @@ async def test_holding_registers_by_scope_with_the_overdue_flag(db):
     assert [r.member_id for r in await registers.mobile_register(db, "WHU-MOB", now=NOW)] == [w1.id, w2.id]
     assert await registers.mobile_register(db, "DFM", now=NOW) == []
     assert {r.member_id for r in await registers.mobile_register(db, "WHU", now=NOW, include_released=True)} == {
-        w1.id, w2.id, w3.id}
-    assert [r.member_id for r in await registers.mobile_register(db, "HB", now=NOW, overdue_only=True)] == [h1.id, w1.id]
+        w1.id,
+        w2.id,
+        w3.id,
+    }
+    assert [r.member_id for r in await registers.mobile_register(db, "HB", now=NOW, overdue_only=True)] == [
+        h1.id,
+        w1.id,
+    ]
 
     county = await registers.county_temp_register(db, "HB-WH", now=NOW)
     assert [(r.member_id, r.overdue) for r in county] == [(c2.id, True), (c1.id, False)]
@@ -86,7 +125,10 @@ async def test_holding_registers_by_scope_with_the_overdue_flag(db):
 
     overdue = await registers.overdue_register(db, "HB", now=NOW)
     assert [(r.kind, r.member_id) for r in overdue] == [
-        (RegisterKind.MOBILE, h1.id), (RegisterKind.COUNTY_TEMP, c2.id), (RegisterKind.MOBILE, w1.id)]
+        (RegisterKind.MOBILE, h1.id),
+        (RegisterKind.COUNTY_TEMP, c2.id),
+        (RegisterKind.MOBILE, w1.id),
+    ]
     assert await registers.register(db, "county_temp", "HB-WH-JX", now=NOW) == county
 
 
@@ -95,16 +137,32 @@ async def test_abroad_study_register_lists_approved_applications(db):
     school, abr = await _org(db, "WHU"), await _org(db, "WHU-ABR")
     async with session_scope(db) as s:
         for m, status, to in ((a, "approved", date(2027, 6, 30)), (b, "pending", date(2027, 6, 30))):
-            s.add(AbroadRetention(workflow_id=f"retention-{m.id}", run_id=f"run-{m.id}", member_id=m.id,
-                                  school_id=school.id, from_branch_id=m.branch_id,
-                                  branch_id=abr.id if status == "approved" else None, abroad_place="美国波士顿",
-                                  abroad_from=date(2026, 9, 1), abroad_to=to, contact_name="李红",
-                                  contact_phone="027-87654321", status=status,
-                                  registered_at=NOW if status == "approved" else None))
+            s.add(
+                AbroadRetention(
+                    workflow_id=f"retention-{m.id}",
+                    run_id=f"run-{m.id}",
+                    member_id=m.id,
+                    school_id=school.id,
+                    from_branch_id=m.branch_id,
+                    branch_id=abr.id if status == "approved" else None,
+                    abroad_place="美国波士顿",
+                    abroad_from=date(2026, 9, 1),
+                    abroad_to=to,
+                    contact_name="李红",
+                    contact_phone="027-87654321",
+                    status=status,
+                    registered_at=NOW if status == "approved" else None,
+                )
+            )
         await s.execute(Member.__table__.update().where(Member.id == a.id).values(branch_id=abr.id))
     (r,) = await registers.abroad_study_register(db, "WHU", today=date(2027, 6, 30))
     assert (r.member_id, r.org_code, r.abroad_place, r.contact_phone, r.overdue) == (
-        a.id, "WHU-ABR", "美国波士顿", "027-87654321", False)
+        a.id,
+        "WHU-ABR",
+        "美国波士顿",
+        "027-87654321",
+        False,
+    )
     assert r.started_on == NOW.date() and r.status_label == "已审批备案"
     (r,) = await registers.abroad_study_register(db, "WHU", today=date(2027, 7, 1))
     assert r.overdue  # the stay abroad the application gave is over
@@ -115,9 +173,21 @@ async def test_abroad_study_register_lists_approved_applications(db):
     assert ws.title == "出国（境）学习研究团员登记册"
     header, row = [list(x) for x in ws.iter_rows(values_only=True)]
     assert header == registers.headers("abroad_study")
-    assert header == ["序号", "姓名", "身份证号", "学校团委", "所在团支部", "境外学习研究地点", "出国（境）开始日期",
-                      "出国（境）结束日期", "境内联系人", "境内联系人联系方式", "登记备案日期", "审批方式",
-                      "是否已过境外学习期限"]
+    assert header == [
+        "序号",
+        "姓名",
+        "身份证号",
+        "学校团委",
+        "所在团支部",
+        "境外学习研究地点",
+        "出国（境）开始日期",
+        "出国（境）结束日期",
+        "境内联系人",
+        "境内联系人联系方式",
+        "登记备案日期",
+        "审批方式",
+        "是否已过境外学习期限",
+    ]
     assert row[:3] == [1, a.name, idcard.mask(a.id_number)]
     assert row[6] == datetime(2026, 9, 1) and row[11] == "学校团委审批" and row[12] == "是"
     assert a.id_number not in str(header + row)

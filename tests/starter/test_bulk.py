@@ -46,8 +46,19 @@ PLACES = [
     (("湖北省", "宜昌市", "西陵区", "学院街道"), "HB-YC-XL-XY-TMP"),
     (("湖北省", "襄阳市", "樊城区", "汉江街道"), "HB-XY-FC-HJ-TMP"),
 ]
-HEADER = ["姓名", "身份证号", "type", "employer_name", "工作单位所在地详细地址", "address",
-          "location_province", "location_city", "去向所在地（县区）", "location_township", "target_org_code"]
+HEADER = [
+    "姓名",
+    "身份证号",
+    "type",
+    "employer_name",
+    "工作单位所在地详细地址",
+    "address",
+    "location_province",
+    "location_city",
+    "去向所在地（县区）",
+    "location_township",
+    "target_org_code",
+]
 
 
 def transport_of(api) -> httpx.AsyncBaseTransport:
@@ -87,10 +98,32 @@ def row_for(member, i: int) -> list[str]:
     """Alternately 未就业 (Chinese type name) and employed_without_org (API code)."""
     (prov, city, county, township), _ = PLACES[i % len(PLACES)]
     if i % 2:
-        return [member.name, member.id_number, "未就业", "", "", f"{prov}{city}{county}{township}幸福路{i}号",
-                prov, city, county, township, ""]
-    return [member.name, member.id_number, "employed_without_org", f"{EMPLOYER_WITHOUT_ORG['name']}{i}",
-            f"{prov}{city}{county}{township}创业街{i}号", "", prov, city, county, township, ""]
+        return [
+            member.name,
+            member.id_number,
+            "未就业",
+            "",
+            "",
+            f"{prov}{city}{county}{township}幸福路{i}号",
+            prov,
+            city,
+            county,
+            township,
+            "",
+        ]
+    return [
+        member.name,
+        member.id_number,
+        "employed_without_org",
+        f"{EMPLOYER_WITHOUT_ORG['name']}{i}",
+        f"{prov}{city}{county}{township}创业街{i}号",
+        "",
+        prov,
+        city,
+        county,
+        township,
+        "",
+    ]
 
 
 def write_csv(path: Path, rows: list[list[str]]) -> Path:
@@ -111,10 +144,17 @@ def read_report(path: Path) -> list[tuple[int, str, str]]:
 
 async def whu_graduates(engine, n: int, *, school: str = "WHU") -> list[Member]:
     async with session_factory(engine)() as s:
-        return list((await s.execute(
-            select(Member).join(Org, Org.id == Member.branch_id)
-            .where(Org.code.like(f"{school}-%-2022-%"), Member.graduating.is_(True)).order_by(Member.id).limit(n)
-        )).scalars())
+        return list(
+            (
+                await s.execute(
+                    select(Member)
+                    .join(Org, Org.id == Member.branch_id)
+                    .where(Org.code.like(f"{school}-%-2022-%"), Member.graduating.is_(True))
+                    .order_by(Member.id)
+                    .limit(n)
+                )
+            ).scalars()
+        )
 
 
 async def run(api, file: Path, **kw):
@@ -123,8 +163,13 @@ async def run(api, file: Path, **kw):
     kw.setdefault("password", DEMO_PASSWORD if kw.get("token") is None else None)
     transport = kw.pop("transport", None) or transport_of(api)
     outcome = await import_transfers(
-        file, as_org=kw.pop("as_org", "WHU"), base_url="http://testserver", transport=transport,
-        progress=False, echo=lines.append, **{"concurrency": 16, **kw},
+        file,
+        as_org=kw.pop("as_org", "WHU"),
+        base_url="http://testserver",
+        transport=transport,
+        progress=False,
+        echo=lines.append,
+        **{"concurrency": 16, **kw},
     )
     return outcome, lines
 
@@ -152,13 +197,27 @@ async def test_two_thousand_rows_refused_then_skipped_then_nothing_twice(api, tm
     line = lambda i: i + 2  # noqa: E731 - row i of the list is spreadsheet line i + 2
     at = lambda frac, odd: int(ROWS * frac) // 2 * 2 + odd  # noqa: E731 - an even (employed) or odd (未就业) row
     bad: dict[int, tuple[str, str]] = {}
-    i = at(0.005, 0); rows[i][1] = bad_checksum(rows[i][1]); bad[line(i)] = ("id_number", "checksum")
-    i = at(0.12, 0); rows[i][0] += "某"; bad[line(i)] = ("id_number", "api_rejected")  # name ≠ 身份证号
-    i = at(0.35, 1); rows[i][2] = "失业"; bad[line(i)] = ("type", "unknown_type")
-    i = at(0.6, 0); rows[i][4] = ""; bad[line(i)] = ("employer_address", "required")  # employed_without_org
-    i = at(0.75, 1); rows[i][9] = ""; bad[line(i)] = ("location_township", "required")  # 未就业
-    i = at(0.9, 0); rows[i] = row_for(hust, i); bad[line(i)] = ("", "api_forbidden")  # not WHU's member
-    i = ROWS - 1; rows[i] = list(rows[3]); bad[line(i)] = ("id_number", "duplicate")  # line 5 again
+    i = at(0.005, 0)
+    rows[i][1] = bad_checksum(rows[i][1])
+    bad[line(i)] = ("id_number", "checksum")
+    i = at(0.12, 0)
+    rows[i][0] += "某"
+    bad[line(i)] = ("id_number", "api_rejected")  # name ≠ 身份证号
+    i = at(0.35, 1)
+    rows[i][2] = "失业"
+    bad[line(i)] = ("type", "unknown_type")
+    i = at(0.6, 0)
+    rows[i][4] = ""
+    bad[line(i)] = ("employer_address", "required")  # employed_without_org
+    i = at(0.75, 1)
+    rows[i][9] = ""
+    bad[line(i)] = ("location_township", "required")  # 未就业
+    i = at(0.9, 0)
+    rows[i] = row_for(hust, i)
+    bad[line(i)] = ("", "api_forbidden")  # not WHU's member
+    i = ROWS - 1
+    rows[i] = list(rows[3])
+    bad[line(i)] = ("id_number", "duplicate")  # line 5 again
     assert len(bad) == 7
     valid = ROWS - len(bad)
     file = write_csv(tmp_path / "graduates.csv", rows)
@@ -198,9 +257,15 @@ async def test_two_thousand_rows_refused_then_skipped_then_nothing_twice(api, tm
 
     # each row went to the township's temporary branch its location names
     async with session_factory(api.engine)() as s:
-        targets = dict((await s.execute(
-            select(Member.id_number, Org.code).join(Transfer, Transfer.member_id == Member.id)
-            .join(Org, Org.id == Transfer.target_org_id))).all())
+        targets = dict(
+            (
+                await s.execute(
+                    select(Member.id_number, Org.code)
+                    .join(Transfer, Transfer.member_id == Member.id)
+                    .join(Org, Org.id == Transfer.target_org_id)
+                )
+            ).all()
+        )
     for i, r in enumerate(rows):
         if line(i) not in bad:
             assert targets[r[1]] == PLACES[i % len(PLACES)][1]
@@ -214,9 +279,11 @@ async def test_two_thousand_rows_refused_then_skipped_then_nothing_twice(api, tm
     assert all(r.transfer_id is not None for r in out.existing)  # each key's transfer, recorded by now
     assert await api.count(Transfer) == valid
     assert f"新发起 0，已发起过或已有办理中的申请 {valid}" in lines[-2]
-    print(f"\nbulk {ROWS} rows: seed {seeded:.1f} s, refused {refused:.1f} s, "
-          f"skip-invalid start {started:.1f} s ({valid / started:.0f} rows/s; all recorded after {recorded_in:.1f} s), "
-          f"re-run {rerun:.1f} s")
+    print(
+        f"\nbulk {ROWS} rows: seed {seeded:.1f} s, refused {refused:.1f} s, "
+        f"skip-invalid start {started:.1f} s ({valid / started:.0f} rows/s; all recorded after {recorded_in:.1f} s), "
+        f"re-run {rerun:.1f} s"
+    )
 
 
 # ---- smaller files: headers, XLSX, tokens, permissions -----------------------------------------
@@ -224,16 +291,47 @@ async def test_xlsx_with_chinese_headers_and_a_token(api, tmp_path):
     members = await whu_graduates(api.engine, 3)
     wb = Workbook()
     ws = wb.active
-    ws.append(["姓名", "身份证号", "转接类型", "工作单位名称", "工作单位所在地详细地址",
-               "去向所在地(省)", "去向所在地(市州)", "去向所在地（县区）", "去向所在地（乡镇街道）", "转入组织编码"])
+    ws.append(
+        [
+            "姓名",
+            "身份证号",
+            "转接类型",
+            "工作单位名称",
+            "工作单位所在地详细地址",
+            "去向所在地(省)",
+            "去向所在地(市州)",
+            "去向所在地（县区）",
+            "去向所在地（乡镇街道）",
+            "转入组织编码",
+        ]
+    )
     loc = EMPLOYER_WITHOUT_ORG["location"]
     for i, m in enumerate(members):
-        ws.append([m.name, m.id_number, "已落实工作单位(工作单位无团组织)", EMPLOYER_WITHOUT_ORG["name"],
-                   EMPLOYER_WITHOUT_ORG["address"], loc["province"], loc["city"], loc["county"], loc["township"],
-                   "HB-WH-HS-GS-TMP" if i == 0 else None])
+        ws.append(
+            [
+                m.name,
+                m.id_number,
+                "已落实工作单位(工作单位无团组织)",
+                EMPLOYER_WITHOUT_ORG["name"],
+                EMPLOYER_WITHOUT_ORG["address"],
+                loc["province"],
+                loc["city"],
+                loc["county"],
+                loc["township"],
+                "HB-WH-HS-GS-TMP" if i == 0 else None,
+            ]
+        )
     ws.append([])  # an empty row is skipped
-    ws.append(["某人", float(members[0].id_number[:17] + "0"), "employed_without_org", EMPLOYER_WITHOUT_ORG["name"],
-               EMPLOYER_WITHOUT_ORG["address"], *loc.values()])  # an ID typed as a number: Excel lost digits
+    ws.append(
+        [
+            "某人",
+            float(members[0].id_number[:17] + "0"),
+            "employed_without_org",
+            EMPLOYER_WITHOUT_ORG["name"],
+            EMPLOYER_WITHOUT_ORG["address"],
+            *loc.values(),
+        ]
+    )  # an ID typed as a number: Excel lost digits
     path = tmp_path / "batch.xlsx"
     wb.save(path)
 
@@ -281,26 +379,49 @@ async def test_header_errors_stop_everything(api, tmp_path):
     out, lines = await run(api, file, skip_invalid=True, report_path=tmp_path / "r.csv")
     assert out.exit_code == 1 and not out.started
     assert [(ln, col, rule) for ln, col, rule in read_report(tmp_path / "r.csv")] == [
-        (1, "id_number", "header_missing"), (1, "颜色", "header_unknown")]
+        (1, "id_number", "header_missing"),
+        (1, "颜色", "header_unknown"),
+    ]
 
 
 # ---- pure parts --------------------------------------------------------------------------------
 def test_row_rules_and_columns():
-    good = {"name": "张三", "id_number": idcard.make_id("420111", __import__("datetime").date(2003, 1, 1), 12),
-            "type": "special_unit", "unit_kind": "参军入伍", "joined_unit_on": "2026-09-01"}
+    good = {
+        "name": "张三",
+        "id_number": idcard.make_id("420111", __import__("datetime").date(2003, 1, 1), 12),
+        "type": "special_unit",
+        "unit_kind": "参军入伍",
+        "joined_unit_on": "2026-09-01",
+    }
     req, errors = check_row(Row(2, good))
     assert not errors and req["form"] == {"unit_kind": "military", "joined_unit_on": "2026-09-01"}
     assert req["channel"] == "out" and "location" not in req["form"]
 
-    req, errors = check_row(Row(3, {**good, "joined_unit_on": "2026/9/1", "school_name": "武汉大学",
-                                    "partition": "北京", "id_number": "12345"}))
+    req, errors = check_row(
+        Row(
+            3,
+            {
+                **good,
+                "joined_unit_on": "2026/9/1",
+                "school_name": "武汉大学",
+                "partition": "北京",
+                "id_number": "12345",
+            },
+        )
+    )
     assert req is None
     assert {(e.column, e.rule) for e in errors} == {
-        ("id_number", "length"), ("school_name", "not_for_type"), ("joined_unit_on", "date")}
+        ("id_number", "length"),
+        ("school_name", "not_for_type"),
+        ("joined_unit_on", "date"),
+    }
 
     _, errors = check_row(Row(4, {"name": "", "id_number": "", "type": "abroad_study"}))
     assert [(e.column, e.rule) for e in errors] == [
-        ("name", "required"), ("id_number", "required"), ("type", "not_transferable")]
+        ("name", "required"),
+        ("id_number", "required"),
+        ("type", "not_transferable"),
+    ]
 
     assert parse_type("已落实工作单位(工作单位有团组织)").value == "employed_with_org"
     assert parse_type(" UNEMPLOYED ").value == "unemployed" and parse_type("失业") is None
@@ -319,16 +440,35 @@ def test_row_rules_and_columns():
 def test_cli_argument_errors_need_no_server(tmp_path):
     env = {**os.environ, "ZHTJ_DATA_DIR": str(tmp_path), "ZHTJ_API_TOKEN": ""}
     zhtj = [sys.executable, "-m", "cli", "transfers", "import"]
-    r = subprocess.run([*zhtj, str(tmp_path / "missing.csv"), "--as", "WHU", "-u", "whu", "--password", "x"],
-                       cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [*zhtj, str(tmp_path / "missing.csv"), "--as", "WHU", "-u", "whu", "--password", "x"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "文件不存在" in r.stderr and "missing.csv" in r.stderr
     (tmp_path / "f.csv").write_text("name,id_number,type\n", encoding="utf-8")
-    r = subprocess.run([*zhtj, str(tmp_path / "f.csv")], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [*zhtj, str(tmp_path / "f.csv")], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 2 and "--as" in r.stderr
-    r = subprocess.run([*zhtj, str(tmp_path / "f.csv"), "--as", "WHU"], cwd=REPO_ROOT, env=env, capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [*zhtj, str(tmp_path / "f.csv"), "--as", "WHU"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "ZHTJ_API_TOKEN" in r.stderr
-    r = subprocess.run([*zhtj, str(tmp_path / "f.csv"), "--as", "WHU", "-u", "whu", "--password-env", "NO_SUCH_VAR_X"],
-                       cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [*zhtj, str(tmp_path / "f.csv"), "--as", "WHU", "-u", "whu", "--password-env", "NO_SUCH_VAR_X"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "NO_SUCH_VAR_X" in r.stderr

@@ -35,24 +35,47 @@ async def client_as(api, username: str | None) -> ZhtjClient:
 
 def employed_with_org(member) -> m.StartTransferRequest:
     return m.StartTransferRequest(
-        id_number=member.id_number, name=member.name, type=m.TransferType.EMPLOYED_WITH_ORG, channel=m.Channel.OUT,
+        id_number=member.id_number,
+        name=member.name,
+        type=m.TransferType.EMPLOYED_WITH_ORG,
+        channel=m.Channel.OUT,
         target_org_code="DFM",
-        form={"employer_name": "东风汽车集团有限公司", "employer_address": "武汉市经开区",
-              "location": {"province": "湖北省", "city": "武汉市"}},
+        form={
+            "employer_name": "东风汽车集团有限公司",
+            "employer_address": "武汉市经开区",
+            "location": {"province": "湖北省", "city": "武汉市"},
+        },
     )
 
 
 # ---- the models mirror the server's schemas ----------------------------------------------------
 PAIRS = [
-    (m.TokenRequest, s.TokenRequest), (m.TokenResponse, s.TokenResponse), (m.MeOut, s.MeOut), (m.OrgOut, s.OrgOut),
-    (m.StartTransferRequest, s.StartTransferRequest), (m.ValidateResponse, s.ValidateResponse),
-    (m.MemberOut, s.MemberOut), (m.RouteOut, s.RouteOut), (m.NodeOut, s.NodeOut), (m.HistoryOut, s.HistoryOut),
-    (m.TransferOut, s.TransferOut), (m.CurrentNodeOut, s.CurrentNodeOut), (m.TransferSummary, s.TransferSummary),
-    (m.TransferPage, s.TransferPage), (m.ApproveRequest, s.ApproveRequest), (m.ReturnRequest, s.ReturnRequest),
-    (m.WithdrawRequest, s.WithdrawRequest), (m.ResubmitRequest, s.ResubmitRequest),
-    (m.AssignBranchRequest, s.AssignBranchRequest), (m.BatchApproveRequest, s.BatchApproveRequest),
-    (m.FieldErrorOut, s.FieldErrorOut), (m.BatchResult, s.BatchResult), (m.BatchResponse, s.BatchResponse),
-    (m.BulkStartRow, s.BulkStartRow), (m.BulkStartRequest, s.BulkStartRequest), (m.BulkStartResult, s.BulkStartResult),
+    (m.TokenRequest, s.TokenRequest),
+    (m.TokenResponse, s.TokenResponse),
+    (m.MeOut, s.MeOut),
+    (m.OrgOut, s.OrgOut),
+    (m.StartTransferRequest, s.StartTransferRequest),
+    (m.ValidateResponse, s.ValidateResponse),
+    (m.MemberOut, s.MemberOut),
+    (m.RouteOut, s.RouteOut),
+    (m.NodeOut, s.NodeOut),
+    (m.HistoryOut, s.HistoryOut),
+    (m.TransferOut, s.TransferOut),
+    (m.CurrentNodeOut, s.CurrentNodeOut),
+    (m.TransferSummary, s.TransferSummary),
+    (m.TransferPage, s.TransferPage),
+    (m.ApproveRequest, s.ApproveRequest),
+    (m.ReturnRequest, s.ReturnRequest),
+    (m.WithdrawRequest, s.WithdrawRequest),
+    (m.ResubmitRequest, s.ResubmitRequest),
+    (m.AssignBranchRequest, s.AssignBranchRequest),
+    (m.BatchApproveRequest, s.BatchApproveRequest),
+    (m.FieldErrorOut, s.FieldErrorOut),
+    (m.BatchResult, s.BatchResult),
+    (m.BatchResponse, s.BatchResponse),
+    (m.BulkStartRow, s.BulkStartRow),
+    (m.BulkStartRequest, s.BulkStartRequest),
+    (m.BulkStartResult, s.BulkStartResult),
     (m.BulkStartResponse, s.BulkStartResponse),
 ]
 
@@ -163,8 +186,10 @@ async def test_bulk_start(api):
     """POST /api/transfers/bulk: a refused row is a result, not an exception; a new transfer is
     named by its workflow, a key seen before by its transfer."""
     a, b = await api.member_in("WHU-CS-2022", 7), await api.member_in("WHU-CS-2022", 8)
-    rows = [m.BulkStartRow(**employed_with_org(a).model_dump(), idempotency_key="bulk-client-a"),
-            {**employed_with_org(b).model_dump(mode="json"), "name": "不是本人", "idempotency_key": "bulk-client-b"}]
+    rows = [
+        m.BulkStartRow(**employed_with_org(a).model_dump(), idempotency_key="bulk-client-a"),
+        {**employed_with_org(b).model_dump(mode="json"), "name": "不是本人", "idempotency_key": "bulk-client-b"},
+    ]
     async with await client_as(api, "whu") as whu:
         dry = await whu.bulk_start(rows, dry_run=True)
         assert all(isinstance(r, m.BulkStartResult) for r in dry)
@@ -194,9 +219,17 @@ async def test_bulk_start(api):
 async def test_unemployed_to_township_temp_branch(api):
     """Type 3 (employer without org): the township's 学社衔接临时团支部 is proposed."""
     member = await api.member_in("WHU-LAW-2022-2")
-    req = {"id_number": member.id_number, "name": member.name, "type": "employed_without_org", "channel": "out",
-           "form": {"employer_name": EMPLOYER_WITHOUT_ORG["name"], "employer_address": EMPLOYER_WITHOUT_ORG["address"],
-                    "location": EMPLOYER_WITHOUT_ORG["location"]}}
+    req = {
+        "id_number": member.id_number,
+        "name": member.name,
+        "type": "employed_without_org",
+        "channel": "out",
+        "form": {
+            "employer_name": EMPLOYER_WITHOUT_ORG["name"],
+            "employer_address": EMPLOYER_WITHOUT_ORG["address"],
+            "location": EMPLOYER_WITHOUT_ORG["location"],
+        },
+    }
     async with await client_as(api, "whu") as whu:
         route = await whu.validate_transfer(req)
         assert route.org_code == "HB-WH-HS-GS-TMP"
@@ -214,8 +247,11 @@ async def test_api_errors_are_parsed_from_problem_json(api):
         assert e.value.status == 401 and e.value.fields == ["password"]
         assert "用户名或密码错误" in e.value.errors[0].message
 
-    async with await client_as(api, "whu") as whu, await client_as(api, "dfm") as dfm, \
-            await client_as(api, "sis-whu") as sis:
+    async with (
+        await client_as(api, "whu") as whu,
+        await client_as(api, "dfm") as dfm,
+        await client_as(api, "sis-whu") as sis,
+    ):
         # The school's service account (bound to WHU) may start 转出 for WHU's graduates, only 转出.
         assert (await sis.validate_transfer(employed_with_org(member))).org_code == "DFM"
         with pytest.raises(ApiError) as e:

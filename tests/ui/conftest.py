@@ -12,6 +12,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+import playwright.async_api as playwright_api
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
@@ -21,8 +22,6 @@ from models.db import session_factory
 from seed.demo import DEMO_PASSWORD
 from web.app import create_app
 from worker import build_worker
-
-import playwright.async_api as playwright_api  # noqa: E402  (a test dependency: pip install -e '.[test]')
 
 CHROMIUM = os.environ.get("ZHTJ_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -59,8 +58,9 @@ async def served(engine, app_settings, dev_env, task_queue):
     settings = app_settings
     app = create_app(settings)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                           access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
+    )
     async with build_worker(dev_env.client, engine, task_queue=task_queue):
         task = asyncio.create_task(server.serve())
         for _ in range(200):
@@ -94,8 +94,14 @@ class UI:
         self.context, self.page, self.base_url = context, page, base_url
         self.js_errors: list[str] = []  # uncaught exceptions and CSP violations: the page's JS is broken
         page.on("pageerror", lambda exc: self.js_errors.append(str(exc)))
-        page.on("console", lambda msg: self.js_errors.append(msg.text)
-                if msg.type == "error" and "Content Security Policy" in msg.text else None)
+        page.on(
+            "console",
+            lambda msg: (
+                self.js_errors.append(msg.text)
+                if msg.type == "error" and "Content Security Policy" in msg.text
+                else None
+            ),
+        )
 
     async def goto(self, path: str):
         return await self.page.goto(self.base_url + path)

@@ -4,7 +4,7 @@ forbidden return grounds, other members' requests, and form posts without a CSRF
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
@@ -14,18 +14,31 @@ from models import ApprovalStep
 from models.db import session_scope
 from service.intake import StartRequest, start_request
 
-EMPLOYER_FORM = {"employer_name": "东风汽车集团有限公司", "employer_address": "湖北省武汉市经济技术开发区东风大道特1号",
-                 "location": {"province": "湖北省", "city": "武汉市"}}
+EMPLOYER_FORM = {
+    "employer_name": "东风汽车集团有限公司",
+    "employer_address": "湖北省武汉市经济技术开发区东风大道特1号",
+    "location": {"province": "湖北省", "city": "武汉市"},
+}
 
 
 async def _start_out(served, admin: str, member, target: str = "DFM") -> int:
     """A 转出 started through the service (for the tests about what happens after)."""
     app = served.app
     result, _ = await start_request(
-        served.engine, await app.state.temporal_client(), await served.user(admin),
-        StartRequest(id_number=member.id_number, name=member.name, type=TransferType.EMPLOYED_WITH_ORG,
-                     channel=Channel.OUT, form=EMPLOYER_FORM, target_org_code=target, partition="national"),
-        directories=app.state.directories, task_queue=app.state.settings.task_queue,
+        served.engine,
+        await app.state.temporal_client(),
+        await served.user(admin),
+        StartRequest(
+            id_number=member.id_number,
+            name=member.name,
+            type=TransferType.EMPLOYED_WITH_ORG,
+            channel=Channel.OUT,
+            form=EMPLOYER_FORM,
+            target_org_code=target,
+            partition="national",
+        ),
+        directories=app.state.directories,
+        task_queue=app.state.settings.task_queue,
         id_prefix=app.state.settings.workflow_id_prefix,
     )
     return result.view.transfer_id
@@ -75,8 +88,11 @@ async def test_out_in_operations_center_approve_assign_and_member_sees_it_done(s
 
     # ten days pass at the receiving node (the banner and the highlight read remind_at)
     async with session_scope(served.engine) as s:
-        await s.execute(update(ApprovalStep).where(ApprovalStep.transfer_id == tid, ApprovalStep.status == "pending")
-                        .values(remind_at=datetime.now(timezone.utc) - timedelta(minutes=1)))
+        await s.execute(
+            update(ApprovalStep)
+            .where(ApprovalStep.transfer_id == tid, ApprovalStep.status == "pending")
+            .values(remind_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
 
     # 东风汽车集团有限公司团委 sees it in 操作中心, approves and assigns a branch
     dfm = await ui_factory()
@@ -132,7 +148,10 @@ async def test_a_forbidden_return_ground_shows_its_message(served, ui):
     await page.click('#return-form button[type="submit"]')
     await page.wait_for_load_state()
     beside = page.locator('#return-form .field-error[data-error-for="reason_code"]')
-    assert await beside.inner_text() == "✕ " + FORBIDDEN_GROUND_MESSAGE or FORBIDDEN_GROUND_MESSAGE in await beside.inner_text()
+    assert (
+        await beside.inner_text() == "✕ " + FORBIDDEN_GROUND_MESSAGE
+        or FORBIDDEN_GROUND_MESSAGE in await beside.inner_text()
+    )
     assert FORBIDDEN_GROUND_MESSAGE in await page.inner_text("#problems")
     assert await page.inner_text("#transfer-status") == "审批中"  # nothing decided
     await ui.shot("detail-forbidden-return")

@@ -31,14 +31,24 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[username]}"}
 
     async def as_(self, username: str, method: str, url: str, **kw) -> httpx.Response:
-        return await self.http.request(method, url, headers={**kw.pop("headers", {}), **await self.login(username)}, **kw)
+        return await self.http.request(
+            method, url, headers={**kw.pop("headers", {}), **await self.login(username)}, **kw
+        )
 
     async def member_in(self, branch_prefix: str, index: int = 0) -> Member:
         async with session_factory(self.engine)() as s:
             return (
-                await s.execute(select(Member).join(Org, Org.id == Member.branch_id)
-                                .where(Org.code.like(f"{branch_prefix}%")).order_by(Member.id))
-            ).scalars().all()[index]
+                (
+                    await s.execute(
+                        select(Member)
+                        .join(Org, Org.id == Member.branch_id)
+                        .where(Org.code.like(f"{branch_prefix}%"))
+                        .order_by(Member.id)
+                    )
+                )
+                .scalars()
+                .all()[index]
+            )
 
     async def count(self, model) -> int:
         async with session_factory(self.engine)() as s:
@@ -49,8 +59,7 @@ class Api:
 async def api(engine, app_settings, dev_env, task_queue):
     settings = app_settings
     app = create_app(settings)
-    async with build_worker(dev_env.client, engine, task_queue=task_queue):
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-                yield Api(http=http, engine=engine, app=app)
+    async with build_worker(dev_env.client, engine, task_queue=task_queue), app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield Api(http=http, engine=engine, app=app)

@@ -1,5 +1,7 @@
 """The REST contract: every endpoint, its errors, and who may do what. A refused request writes nothing."""
 
+from datetime import UTC
+
 import pytest
 
 from models import ApprovalStep, AuditLog, Notification, Transfer
@@ -20,15 +22,27 @@ def _problem(r, status: int, field: str | None = None, contains: str | None = No
 
 
 async def _written(api) -> tuple[int, int, int, int]:
-    return (await api.count(Transfer), await api.count(ApprovalStep), await api.count(Notification),
-            await api.count(AuditLog))
+    return (
+        await api.count(Transfer),
+        await api.count(ApprovalStep),
+        await api.count(Notification),
+        await api.count(AuditLog),
+    )
 
 
 def _out_body(m, **kw) -> dict:
-    body = {"id_number": m.id_number, "name": m.name, "type": "employed_with_org", "channel": "out",
-            "target_org_code": "DFM",
-            "form": {"employer_name": "东风汽车集团有限公司", "employer_address": "武汉市经开区",
-                     "location": {"province": "湖北省", "city": "武汉市"}}}
+    body = {
+        "id_number": m.id_number,
+        "name": m.name,
+        "type": "employed_with_org",
+        "channel": "out",
+        "target_org_code": "DFM",
+        "form": {
+            "employer_name": "东风汽车集团有限公司",
+            "employer_address": "武汉市经开区",
+            "location": {"province": "湖北省", "city": "武汉市"},
+        },
+    }
     body.update(kw)
     return body
 
@@ -45,7 +59,9 @@ async def _start(api, m, who="whu", **kw) -> dict:
 async def test_token_and_bearer(api):
     r = await api.http.post("/api/auth/token", json={"username": "whu", "password": "zhtj-demo-2026"})
     assert r.status_code == 200 and r.json()["token_type"] == "bearer" and r.json()["access_token"]
-    _problem(await api.http.post("/api/auth/token", json={"username": "whu", "password": "wrong-pass"}), 401, "password")
+    _problem(
+        await api.http.post("/api/auth/token", json={"username": "whu", "password": "wrong-pass"}), 401, "password"
+    )
     _problem(await api.http.post("/api/auth/token", json={"username": "nobody", "password": "x"}), 401, "password")
     _problem(await api.http.get("/api/orgs"), 401, "authorization")
     _problem(await api.http.get("/api/orgs", headers={"Authorization": "Bearer not.a.token"}), 401, "authorization")
@@ -69,8 +85,14 @@ async def test_orgs_search_and_partition(api):
     codes = {o["code"] for o in r.json()}
     assert {"HB-WH-HS-GS", "HB-WH-HS-GS-TMP"} <= codes
     one = next(o for o in r.json() if o["code"] == "HB-WH-HS-GS-TMP")
-    assert one == {"code": "HB-WH-HS-GS-TMP", "name": "洪山区关山街道学社衔接临时团支部", "kind": "temp_branch",
-                   "partition": "national", "branch_level": True, "parent_code": "HB-WH-HS-GS"}
+    assert one == {
+        "code": "HB-WH-HS-GS-TMP",
+        "name": "洪山区关山街道学社衔接临时团支部",
+        "kind": "temp_branch",
+        "partition": "national",
+        "branch_level": True,
+        "parent_code": "HB-WH-HS-GS",
+    }
     national = (await api.as_("whu", "GET", "/api/orgs", params={"partition": "national", "limit": 200})).json()
     assert national and all(o["partition"] == "national" for o in national)
     beijing = (await api.as_("whu", "GET", "/api/orgs", params={"partition": "beijing"})).json()
@@ -85,9 +107,16 @@ async def test_orgs_search_and_partition(api):
 
 async def test_start_routes_when_no_target_and_returns_the_open_one(api):
     m = await api.member_in("WHU-CS-2022-1")
-    body = {"id_number": m.id_number, "name": m.name, "type": "unemployed", "channel": "out",
-            "form": {"address": "洪山区关山街道光谷大道1号",
-                     "location": {"province": "湖北省", "city": "武汉市", "county": "洪山区", "township": "关山街道"}}}
+    body = {
+        "id_number": m.id_number,
+        "name": m.name,
+        "type": "unemployed",
+        "channel": "out",
+        "form": {
+            "address": "洪山区关山街道光谷大道1号",
+            "location": {"province": "湖北省", "city": "武汉市", "county": "洪山区", "township": "关山街道"},
+        },
+    }
     r = await api.as_("whu", "POST", "/api/transfers", json=body)
     assert r.status_code == 201, r.text
     t = r.json()
@@ -114,8 +143,11 @@ async def test_idempotency_key(api):
         ({"id_number": "130402198207290622"}, "id_number", "校验位"),
         ({"id_number": "4201"}, "id_number", "18位"),
         ({"name": "不是本人"}, "id_number", "姓名与身份证号"),
-        ({"form": {"employer_address": "武汉市", "location": {"province": "湖北省", "city": "武汉市"}}},
-         "form.employer_name", None),
+        (
+            {"form": {"employer_address": "武汉市", "location": {"province": "湖北省", "city": "武汉市"}}},
+            "form.employer_name",
+            None,
+        ),
         ({"target_org_code": "HB-WH-HS-GS-TMP"}, "target_org_code", "转接类型"),
         ({"target_org_code": "NOPE"}, "target_org_code", "不存在"),
         ({"partition": "beijing"}, "target_org_code", None),
@@ -151,10 +183,17 @@ async def test_member_starts_and_sees_only_their_own(api):
     r = await api.as_("member1", "GET", "/api/transfers")
     assert r.json()["total"] == 0
     me = await _member_of(api, "member1")
-    body = {"id_number": me.id_number, "name": me.name, "type": "unemployed", "channel": "self",
-            "target_org_code": "HB-WH-HS-GS-TMP",
-            "form": {"address": "关山街道", "location": {"province": "湖北省", "city": "武汉市", "county": "洪山区",
-                                                       "township": "关山街道"}}}
+    body = {
+        "id_number": me.id_number,
+        "name": me.name,
+        "type": "unemployed",
+        "channel": "self",
+        "target_org_code": "HB-WH-HS-GS-TMP",
+        "form": {
+            "address": "关山街道",
+            "location": {"province": "湖北省", "city": "武汉市", "county": "洪山区", "township": "关山街道"},
+        },
+    }
     mine = await api.as_("member1", "POST", "/api/transfers", json=body)
     assert mine.status_code == 201, mine.text
     assert mine.json()["member"]["id_number"] == me.id_number
@@ -196,14 +235,31 @@ async def test_service_account_only_starts_and_reads(api):
 
 async def test_detail_and_list_filters(api):
     a = await _start(api, await api.member_in("WHU-CS-2022-7"))
-    b = await _start(api, await api.member_in("WHU-EM"), target_org_code="DFM-XY",
-                     form={"employer_name": "东风汽车集团有限公司襄阳基地", "employer_address": "襄阳市",
-                           "location": {"province": "湖北省", "city": "襄阳市"}})
+    b = await _start(
+        api,
+        await api.member_in("WHU-EM"),
+        target_org_code="DFM-XY",
+        form={
+            "employer_name": "东风汽车集团有限公司襄阳基地",
+            "employer_address": "襄阳市",
+            "location": {"province": "湖北省", "city": "襄阳市"},
+        },
+    )
     r = await api.as_("whu", "GET", f"/api/transfers/{a['id']}")
     assert r.status_code == 200
     d = r.json()
-    assert set(d) >= {"id", "status", "type", "channel", "member", "from_org_code", "target_org_code", "nodes",
-                      "branch_code", "history"}
+    assert set(d) >= {
+        "id",
+        "status",
+        "type",
+        "channel",
+        "member",
+        "from_org_code",
+        "target_org_code",
+        "nodes",
+        "branch_code",
+        "history",
+    }
     assert set(d["nodes"][0]) >= {"org_code", "status", "deadline", "remind_at", "decided_by", "decided_at", "comment"}
     assert d["history"][0]["action"] == "transfer.started"
 
@@ -229,7 +285,7 @@ async def test_detail_and_list_filters(api):
 
 async def test_overdue_in_lists_after_ten_days(api):
     """The inbox's overdue filter, read with the clock 11 days on."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from sqlalchemy import select
 
@@ -240,13 +296,15 @@ async def test_overdue_in_lists_after_ten_days(api):
     t = await _start(api, await api.member_in("WHU-CS-2022-8"))
     async with session_factory(api.engine)() as s:
         hb = (await s.execute(select(User).where(User.username == "dfm"))).scalar_one()
-        later = datetime.now(timezone.utc) + timedelta(days=11)
+        later = datetime.now(UTC) + timedelta(days=11)
         items, total = await queries.list_transfers(
-            s, hb, queries.TransferFilter(node_org="DFM", overdue=True), page=1, page_size=20, now=later)
+            s, hb, queries.TransferFilter(node_org="DFM", overdue=True), page=1, page_size=20, now=later
+        )
         assert total == 1 and items[0]["id"] == t["id"]
         assert items[0]["current_node"]["overdue"] is True and items[0]["current_node"]["days_waiting"] >= 10
         _, none = await queries.list_transfers(
-            s, hb, queries.TransferFilter(node_org="DFM", overdue=True), page=1, page_size=20)
+            s, hb, queries.TransferFilter(node_org="DFM", overdue=True), page=1, page_size=20
+        )
         assert none == 0
 
 
@@ -265,8 +323,12 @@ async def test_decision_permissions_and_conflicts(api):
     assert ok.status_code == 200 and ok.json()["status"] == "awaiting_assignment"
     _problem(await api.as_("dfm", "POST", f"{url}/approve", json={}), 409, "status")
     _problem(await api.as_("whu", "POST", f"{url}/assign-branch", json={"branch_code": "DFM-RD"}), 403)
-    _problem(await api.as_("dfm", "POST", f"{url}/assign-branch", json={"branch_code": "WHU-CS-2022-1"}), 422,
-             "branch_code", "不在接收组织之下")
+    _problem(
+        await api.as_("dfm", "POST", f"{url}/assign-branch", json={"branch_code": "WHU-CS-2022-1"}),
+        422,
+        "branch_code",
+        "不在接收组织之下",
+    )
     _problem(await api.as_("dfm", "POST", f"{url}/assign-branch", json={}), 422, "branch_code")
     _problem(await api.as_("dfm", "POST", "/api/transfers/424242/approve", json={}), 404)
 
@@ -275,21 +337,43 @@ async def test_return_forbidden_ground_then_resubmit(api):
     t = await _start(api, await api.member_in("WHU-LAW"))
     url = f"/api/transfers/{t['id']}"
     before = await _written(api)
-    _problem(await api.as_("dfm", "POST", f"{url}/return",
-                           json={"reason_code": "not_formal_employee", "reason_text": "非本单位正式编制职工"}),
-             422, "decision", "不得以非本单位正式编制职工")
-    _problem(await api.as_("dfm", "POST", f"{url}/return", json={"reason_code": "other", "reason_text": "非本地户籍"}),
-             422, "decision")
+    _problem(
+        await api.as_(
+            "dfm",
+            "POST",
+            f"{url}/return",
+            json={"reason_code": "not_formal_employee", "reason_text": "非本单位正式编制职工"},
+        ),
+        422,
+        "decision",
+        "不得以非本单位正式编制职工",
+    )
+    _problem(
+        await api.as_("dfm", "POST", f"{url}/return", json={"reason_code": "other", "reason_text": "非本地户籍"}),
+        422,
+        "decision",
+    )
     assert await _written(api) == before
-    r = await api.as_("dfm", "POST", f"{url}/return", json={"reason_code": "form_incomplete", "reason_text": "地址不详"})
+    r = await api.as_(
+        "dfm", "POST", f"{url}/return", json={"reason_code": "form_incomplete", "reason_text": "地址不详"}
+    )
     assert r.status_code == 200 and r.json()["status"] == "returned"
     assert r.json()["nodes"][1]["status"] == "returned"
     _problem(await api.as_("dfm", "POST", f"{url}/resubmit", json={"form": {}}), 403)  # only the initiator
     bad = await api.as_("whu", "POST", f"{url}/resubmit", json={"form": {"employer_name": "东风"}})
     _problem(bad, 422, "form.employer_address")
-    again = await api.as_("whu", "POST", f"{url}/resubmit",
-                          json={"form": {"employer_name": "东风汽车集团有限公司", "employer_address": "武汉市经开区东风大道1号",
-                                         "location": {"province": "湖北省", "city": "武汉市"}}})
+    again = await api.as_(
+        "whu",
+        "POST",
+        f"{url}/resubmit",
+        json={
+            "form": {
+                "employer_name": "东风汽车集团有限公司",
+                "employer_address": "武汉市经开区东风大道1号",
+                "location": {"province": "湖北省", "city": "武汉市"},
+            }
+        },
+    )
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "pending" and again.json()["round"] == 2
     assert again.json()["form"]["employer_address"] == "武汉市经开区东风大道1号"
@@ -301,14 +385,30 @@ async def test_return_forbidden_ground_then_resubmit(api):
 
 async def test_batch_approve(api):
     mine = [await _start(api, await api.member_in("HUST-CS", i), who="hust") for i in range(2)]
-    foreign = await _start(api, await api.member_in("WHU-EIS"), target_org_code="HB-WH-HS-GS-TMP", type="unemployed",
-                           form={"address": "关山街道", "location": {"province": "湖北省", "city": "武汉市",
-                                                                   "county": "洪山区", "township": "关山街道"}})
-    r = await api.as_("dfm", "POST", "/api/transfers/batch/approve", json={"ids": [mine[0]["id"], foreign["id"], 31337, mine[1]["id"]]})
+    foreign = await _start(
+        api,
+        await api.member_in("WHU-EIS"),
+        target_org_code="HB-WH-HS-GS-TMP",
+        type="unemployed",
+        form={
+            "address": "关山街道",
+            "location": {"province": "湖北省", "city": "武汉市", "county": "洪山区", "township": "关山街道"},
+        },
+    )
+    r = await api.as_(
+        "dfm",
+        "POST",
+        "/api/transfers/batch/approve",
+        json={"ids": [mine[0]["id"], foreign["id"], 31337, mine[1]["id"]]},
+    )
     assert r.status_code == 200, r.text
     results = r.json()["results"]
-    assert [(x["id"], x["ok"]) for x in results] == [(mine[0]["id"], True), (foreign["id"], False), (31337, False),
-                                                    (mine[1]["id"], True)]
+    assert [(x["id"], x["ok"]) for x in results] == [
+        (mine[0]["id"], True),
+        (foreign["id"], False),
+        (31337, False),
+        (mine[1]["id"], True),
+    ]
     assert results[0]["status"] == "awaiting_assignment"
     assert results[1]["status_code"] == 404 and results[2]["status_code"] == 404
     _problem(await api.as_("dfm", "POST", "/api/transfers/batch/approve", json={"ids": []}), 422, "ids")
@@ -328,10 +428,17 @@ async def test_validate_with_a_used_key_answers_for_that_transfer(api):
     """A bulk file re-run after its transfers completed: the members moved, yet the rows are not
     refused; the key's transfer is named and nothing new starts."""
     m = await api.member_in("WHU-CS-2022-2", 1)
-    body = {"id_number": m.id_number, "name": m.name, "type": "unemployed", "channel": "out",
-            "target_org_code": "HB-WH-HS-GS-TMP",
-            "form": {"address": "关山街道", "location": {"province": "湖北省", "city": "武汉市", "county": "洪山区",
-                                                       "township": "关山街道"}}}
+    body = {
+        "id_number": m.id_number,
+        "name": m.name,
+        "type": "unemployed",
+        "channel": "out",
+        "target_org_code": "HB-WH-HS-GS-TMP",
+        "form": {
+            "address": "关山街道",
+            "location": {"province": "湖北省", "city": "武汉市", "county": "洪山区", "township": "关山街道"},
+        },
+    }
     h = {"Idempotency-Key": "bulk-row-7"}
     t = (await api.as_("whu", "POST", "/api/transfers", json=body, headers=h)).json()
     done = await api.as_("hb-wh-hs-gs", "POST", f"/api/transfers/{t['id']}/approve", json={})
@@ -379,7 +486,11 @@ async def test_bulk_start_per_row_outcomes(api):
     before = await _written(api)
     dry = await _bulk(api, rows, dry_run=True)
     assert [(x["ok"], x["status_code"], x["created"]) for x in dry] == [
-        (True, 200, False), (False, 422, False), (False, 403, False), (True, 200, False)]
+        (True, 200, False),
+        (False, 422, False),
+        (False, 403, False),
+        (True, 200, False),
+    ]
     assert dry[0]["route"]["org_code"] == "DFM" and dry[0]["transfer_id"] is None and dry[0]["workflow_id"]
     assert dry[1]["errors"] == [{"field": "id_number", "message": "姓名与身份证号不对应任何团员，请核对后查询"}]
     assert dry[2]["errors"][0]["field"] == "channel" and dry[2]["route"] is None and dry[2]["workflow_id"] is None
@@ -388,7 +499,11 @@ async def test_bulk_start_per_row_outcomes(api):
     # the start: the good rows are started, the refused ones start nothing and stop nothing
     first = await _bulk(api, rows)
     assert [(x["ok"], x["status_code"], x["created"]) for x in first] == [
-        (True, 201, True), (False, 422, False), (False, 403, False), (True, 201, True)]
+        (True, 201, True),
+        (False, 422, False),
+        (False, 403, False),
+        (True, 201, True),
+    ]
     assert first[0]["workflow_id"] == dry[0]["workflow_id"] and first[0]["route"] == dry[0]["route"]
     assert first[1]["errors"] == dry[1]["errors"] and first[2]["errors"] == dry[2]["errors"]
     await _recorded(api, 2)
@@ -418,13 +533,21 @@ async def test_bulk_start_request_errors(api):
     m = await api.member_in("WHU-CS-2022", 4)
     url = "/api/transfers/bulk"
     _problem(await api.http.post(url, json={"rows": [_row(m, "k")]}), 401, "authorization")
-    _problem(await api.as_("whu", "POST", url, json={"rows": [_row(m, f"k{i}") for i in range(501)]}), 422, "rows",
-             "最多提交 500 行")
+    _problem(
+        await api.as_("whu", "POST", url, json={"rows": [_row(m, f"k{i}") for i in range(501)]}),
+        422,
+        "rows",
+        "最多提交 500 行",
+    )
     _problem(await api.as_("whu", "POST", url, json={"rows": []}), 422, "rows")
-    _problem(await api.as_("whu", "POST", url, json={"rows": [_row(m, "k"), _row(m, "k", channel="sideways")]}), 422,
-             "rows.1.channel")
-    _problem(await api.as_("whu", "POST", url, json={"rows": [{**_row(m, "k"), "colour": "red"}]}), 422,
-             "rows.0.colour")
+    _problem(
+        await api.as_("whu", "POST", url, json={"rows": [_row(m, "k"), _row(m, "k", channel="sideways")]}),
+        422,
+        "rows.1.channel",
+    )
+    _problem(
+        await api.as_("whu", "POST", url, json={"rows": [{**_row(m, "k"), "colour": "red"}]}), 422, "rows.0.colour"
+    )
     _problem(await api.as_("whu", "POST", url, json={"rows": [_row(m, "k" * 129)]}), 422, "rows.0.idempotency_key")
     assert await api.count(Transfer) == 0
     spec = (await api.http.get("/openapi.json")).json()

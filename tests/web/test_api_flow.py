@@ -5,9 +5,18 @@ from models import Transfer
 
 async def test_start_approve_assign_completed(api):
     m = await api.member_in("WHU-CS-2022-1")
-    body = {"id_number": m.id_number, "name": m.name, "type": "employed_with_org", "channel": "out",
-            "target_org_code": "DFM", "form": {"employer_name": "东风汽车集团有限公司", "employer_address": "武汉市经开区",
-                                               "location": {"province": "湖北省", "city": "武汉市"}}}
+    body = {
+        "id_number": m.id_number,
+        "name": m.name,
+        "type": "employed_with_org",
+        "channel": "out",
+        "target_org_code": "DFM",
+        "form": {
+            "employer_name": "东风汽车集团有限公司",
+            "employer_address": "武汉市经开区",
+            "location": {"province": "湖北省", "city": "武汉市"},
+        },
+    }
     r = await api.as_("whu", "POST", "/api/transfers", json=body)
     assert r.status_code == 201, r.text
     t = r.json()

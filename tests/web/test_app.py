@@ -54,9 +54,8 @@ async def test_healthz_is_503_when_temporal_is_down(database_url, tmp_path):
 
 def test_app_refuses_an_unmigrated_database(empty_database_url, tmp_path):
     app = create_app(_settings(empty_database_url, "127.0.0.1:1", tmp_path))
-    with pytest.raises(DatabaseNotMigrated, match="zhtj migrate"):
-        with TestClient(app):
-            pass
+    with pytest.raises(DatabaseNotMigrated, match="zhtj migrate"), TestClient(app):
+        pass
 
 
 async def test_openapi_is_served(database_url, tmp_path):

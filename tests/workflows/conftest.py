@@ -19,7 +19,6 @@ from models.db import session_factory
 from seed.demo import seed_demo
 from service import transfers as svc
 
-
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 CLOSED = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
@@ -73,11 +72,17 @@ class Driver:
     async def member_in(self, branch_prefix: str, index: int = 0) -> Member:
         async with session_factory(self.engine)() as s:
             rows = (
-                await s.execute(
-                    select(Member).join(Org, Org.id == Member.branch_id)
-                    .where(Org.code.like(f"{branch_prefix}%")).order_by(Member.id)
+                (
+                    await s.execute(
+                        select(Member)
+                        .join(Org, Org.id == Member.branch_id)
+                        .where(Org.code.like(f"{branch_prefix}%"))
+                        .order_by(Member.id)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             return rows[index]
 
     async def member_user(self, member: Member, username: str | None = None) -> User:
@@ -86,8 +91,13 @@ class Driver:
 
         async with session_factory(self.engine)() as s:
             async with s.begin():
-                u = User(username=username or f"m{member.id}", password_hash=hash_password("x" * 8),
-                         role="member", member_id=member.id, display_name=member.name)
+                u = User(
+                    username=username or f"m{member.id}",
+                    password_hash=hash_password("x" * 8),
+                    role="member",
+                    member_id=member.id,
+                    display_name=member.name,
+                )
                 s.add(u)
             return u
 
@@ -109,9 +119,18 @@ class Driver:
         else:
             actor = await svc.admin_actor(self.engine, await self.user(by), acting_for)
         result = await svc.start_transfer(
-            self.engine, self.client, task_queue=self.task_queue, id_prefix=self.prefix, request_id=request_id,
-            member_id=member.id, transfer_type=type, channel=channel, target_org_code=target, form=form or {},
-            initiator=actor, policy=policy,
+            self.engine,
+            self.client,
+            task_queue=self.task_queue,
+            id_prefix=self.prefix,
+            request_id=request_id,
+            member_id=member.id,
+            transfer_type=type,
+            channel=channel,
+            target_org_code=target,
+            form=form or {},
+            initiator=actor,
+            policy=policy,
         )
         self.started.append(result.view.workflow_id)
         return result
@@ -131,15 +150,27 @@ class Driver:
     async def transfer_row(self, view: TransferView) -> Transfer:
         async with session_factory(self.engine)() as s:
             return (
-                await s.execute(select(Transfer).where(Transfer.workflow_id == view.workflow_id)
-                                .order_by(Transfer.id.desc()))
-            ).scalars().first()
+                (
+                    await s.execute(
+                        select(Transfer).where(Transfer.workflow_id == view.workflow_id).order_by(Transfer.id.desc())
+                    )
+                )
+                .scalars()
+                .first()
+            )
 
     async def steps(self, view: TransferView) -> list[ApprovalStep]:
         t = await self.transfer_row(view)
         async with session_factory(self.engine)() as s:
-            return list((await s.execute(select(ApprovalStep).where(ApprovalStep.transfer_id == t.id)
-                                         .order_by(ApprovalStep.round, ApprovalStep.seq))).scalars())
+            return list(
+                (
+                    await s.execute(
+                        select(ApprovalStep)
+                        .where(ApprovalStep.transfer_id == t.id)
+                        .order_by(ApprovalStep.round, ApprovalStep.seq)
+                    )
+                ).scalars()
+            )
 
     async def notifications(self, view: TransferView, kind: str | None = None) -> list[Notification]:
         t = await self.transfer_row(view)
@@ -152,9 +183,15 @@ class Driver:
     async def audit(self, view: TransferView) -> list[AuditLog]:
         t = await self.transfer_row(view)
         async with session_factory(self.engine)() as s:
-            return list((await s.execute(select(AuditLog).where(AuditLog.entity == "transfer",
-                                                                AuditLog.entity_id == str(t.id))
-                                         .order_by(AuditLog.id))).scalars())
+            return list(
+                (
+                    await s.execute(
+                        select(AuditLog)
+                        .where(AuditLog.entity == "transfer", AuditLog.entity_id == str(t.id))
+                        .order_by(AuditLog.id)
+                    )
+                ).scalars()
+            )
 
     async def member(self, member_id: int) -> Member:
         async with session_factory(self.engine)() as s:
@@ -162,8 +199,9 @@ class Driver:
 
     async def history_rows(self, member_id: int) -> list[MembershipHistory]:
         async with session_factory(self.engine)() as s:
-            return list((await s.execute(select(MembershipHistory).where(MembershipHistory.member_id == member_id)))
-                        .scalars())
+            return list(
+                (await s.execute(select(MembershipHistory).where(MembershipHistory.member_id == member_id))).scalars()
+            )
 
     async def org_id(self, code: str) -> int:
         async with session_factory(self.engine)() as s:
@@ -171,8 +209,9 @@ class Driver:
 
     async def count_transfers(self, member_id: int) -> int:
         async with session_factory(self.engine)() as s:
-            return (await s.execute(select(func.count()).select_from(Transfer)
-                                    .where(Transfer.member_id == member_id))).scalar_one()
+            return (
+                await s.execute(select(func.count()).select_from(Transfer).where(Transfer.member_id == member_id))
+            ).scalar_one()
 
     async def count(self, model) -> int:
         async with session_factory(self.engine)() as s:
@@ -180,8 +219,7 @@ class Driver:
 
 
 def _driver(env, engine, task_queue) -> Driver:
-    return Driver(env=env, engine=engine, task_queue=task_queue, prefix=f"transfer-{uuid.uuid4().hex[:8]}-",
-                  started=[])
+    return Driver(env=env, engine=engine, task_queue=task_queue, prefix=f"transfer-{uuid.uuid4().hex[:8]}-", started=[])
 
 
 @pytest.fixture

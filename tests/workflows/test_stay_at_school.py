@@ -9,7 +9,7 @@ import io
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import openpyxl
@@ -79,7 +79,7 @@ class Stay:
             try:
                 if (await h.describe()).status == WorkflowExecutionStatus.RUNNING:
                     await h.terminate("test teardown")
-            except Exception:  # noqa: BLE001 - best effort
+            except Exception:
                 pass
 
     async def admin(self, username: str, org_code: str) -> Actor:
@@ -90,9 +90,17 @@ class Stay:
     async def member_in(self, branch_prefix: str, index: int = 0) -> Member:
         async with session_factory(self.engine)() as s:
             return (
-                await s.execute(select(Member).join(Org, Org.id == Member.branch_id)
-                                .where(Org.code.like(f"{branch_prefix}%")).order_by(Member.id))
-            ).scalars().all()[index]
+                (
+                    await s.execute(
+                        select(Member)
+                        .join(Org, Org.id == Member.branch_id)
+                        .where(Org.code.like(f"{branch_prefix}%"))
+                        .order_by(Member.id)
+                    )
+                )
+                .scalars()
+                .all()[index]
+            )
 
     async def member(self, member_id: int) -> Member:
         async with session_factory(self.engine)() as s:
@@ -124,29 +132,49 @@ class Stay:
 
     async def audit(self, entity: str, entity_id: int) -> list[str]:
         async with session_factory(self.engine)() as s:
-            return list((await s.execute(select(AuditLog.action).where(AuditLog.entity == entity,
-                                                                       AuditLog.entity_id == str(entity_id))
-                                         .order_by(AuditLog.id))).scalars())
+            return list(
+                (
+                    await s.execute(
+                        select(AuditLog.action)
+                        .where(AuditLog.entity == entity, AuditLog.entity_id == str(entity_id))
+                        .order_by(AuditLog.id)
+                    )
+                ).scalars()
+            )
 
     async def submit(self, member: Member, actor: Actor, form: dict | None = None, scale: float = 1.0):
-        inp = await stay.build_retention_input(self.engine, member_id=member.id, form=form or ABROAD_FORM,
-                                               initiator=actor, policy=policy_for(scale))
-        result = await stay.submit_retention(self.client, inp, task_queue=self.task_queue,
-                                             id_prefix=self.retention_prefix)
+        inp = await stay.build_retention_input(
+            self.engine, member_id=member.id, form=form or ABROAD_FORM, initiator=actor, policy=policy_for(scale)
+        )
+        result = await stay.submit_retention(
+            self.client, inp, task_queue=self.task_queue, id_prefix=self.retention_prefix
+        )
         self.started.append(result.view.workflow_id)
         return result
 
     async def mark_mobile(self, member: Member, actor: Actor, now: datetime, policy: HoldingPolicy = MOBILE_POLICY):
-        result = await stay.mark_mobile(self.client, self.engine, member_id=member.id, actor=actor,
-                                        task_queue=self.task_queue, now=now, policy=policy,
-                                        id_prefix=self.holding_prefix)
+        result = await stay.mark_mobile(
+            self.client,
+            self.engine,
+            member_id=member.id,
+            actor=actor,
+            task_queue=self.task_queue,
+            now=now,
+            policy=policy,
+            id_prefix=self.holding_prefix,
+        )
         self.started.append(result.view.workflow_id)
         return result
 
     async def county(self, member: Member, policy: HoldingPolicy = COUNTY_POLICY):
-        result = await stay.start_county_holding(self.client, self.engine, member_id=member.id,
-                                                 task_queue=self.task_queue, policy=policy,
-                                                 id_prefix=self.holding_prefix)
+        result = await stay.start_county_holding(
+            self.client,
+            self.engine,
+            member_id=member.id,
+            task_queue=self.task_queue,
+            policy=policy,
+            id_prefix=self.holding_prefix,
+        )
         self.started.append(result.view.workflow_id)
         return result
 
@@ -175,7 +203,7 @@ async def eventually(check, timeout: float = 15.0, interval: float = 0.05):
 
 
 def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def sheet(data: bytes) -> list[list[Any]]:
@@ -208,7 +236,11 @@ async def test_retention_approved_moves_member_and_enters_the_register(st):
         assert v.school.code == "WHU" and v.from_branch.code.startswith("WHU-CS-")
         assert v.deadline - v.submitted_at == timedelta(days=15) and v.remind_at - v.submitted_at == timedelta(days=10)
         (row,) = await st.rows(AbroadRetention, member_id=member.id)  # recorded before submit returns
-        assert (row.status, row.abroad_place, row.contact_phone) == ("pending", ABROAD_FORM["abroad_place"], "13907100001")
+        assert (row.status, row.abroad_place, row.contact_phone) == (
+            "pending",
+            ABROAD_FORM["abroad_place"],
+            "13907100001",
+        )
         assert str(row.abroad_to) == "2027-09-30"
         # a second submission returns the pending one
         again = await st.submit(member, me)
@@ -246,12 +278,19 @@ async def test_retention_approved_moves_member_and_enters_the_register(st):
     assert row.registered_at is not None and not row.auto_approved
     assert await st.audit("abroad_retention", row.id) == ["retention.submitted", "retention.approved"]
     assert [n.kind for n in await st.notifications(v.workflow_id)] == [
-        "retention_pending", "retention_update", "retention_update"]
+        "retention_pending",
+        "retention_update",
+        "retention_update",
+    ]
 
     # the abroad-study register of the school, of the province, not of the other school
     (r,) = [r for r in await registers.abroad_study_register(st.engine, "WHU") if r.member_id == member.id]
     assert (r.member_name, r.org_code, r.abroad_place, r.contact_name) == (
-        member.name, "WHU-ABR", ABROAD_FORM["abroad_place"], "张建国")
+        member.name,
+        "WHU-ABR",
+        ABROAD_FORM["abroad_place"],
+        "张建国",
+    )
     assert r.id_number_masked == idcard.mask(member.id_number) and "*" in r.id_number_masked
     assert any(x.member_id == member.id for x in await registers.abroad_study_register(st.engine, "HB"))
     assert any(x.member_id == member.id for x in await registers.abroad_study_register(st.engine, "WHU-CS"))
@@ -275,8 +314,9 @@ async def test_retention_returned_then_applied_again_and_withdrawn(st):
         with pytest.raises(ServiceError, match="不得以") as info:
             await stay.return_retention(h, RetentionReturn(actor=whu, reason_code="not_local_resident"))
         assert info.value.status == 422
-        v = await stay.return_retention(h, RetentionReturn(actor=whu, reason_code="form_incomplete",
-                                                           reason_text="境外学习研究地点不具体"))
+        v = await stay.return_retention(
+            h, RetentionReturn(actor=whu, reason_code="form_incomplete", reason_text="境外学习研究地点不具体")
+        )
         assert v.status == RetentionStatus.RETURNED and v.comment == "境外学习研究地点不具体"
         assert (await h.result()).status == RetentionStatus.RETURNED
         with pytest.raises(ServiceError, match="不能重复处理"):
@@ -312,8 +352,12 @@ async def test_retention_two_concurrent_decisions_give_one(st):
         h = stay.retention_handle(st.client, v.workflow_id)
         results = await asyncio.gather(
             stay.approve_retention(h, RetentionApprove(actor=await st.admin("hust", "HUST"))),
-            stay.return_retention(h, RetentionReturn(actor=await st.admin("hb", "HUST"), reason_code="other",
-                                                     reason_text="请补充境外学校名称")),
+            stay.return_retention(
+                h,
+                RetentionReturn(
+                    actor=await st.admin("hb", "HUST"), reason_code="other", reason_text="请补充境外学校名称"
+                ),
+            ),
             return_exceptions=True,
         )
         ok = [r for r in results if not isinstance(r, Exception)]
@@ -351,14 +395,21 @@ async def test_retention_reminded_then_approved_by_the_system(st):
     assert result.decided_at >= result.deadline
     abr = await st.org("PKU-ABR")
     assert (abr.kind, abr.name, abr.parent_id, abr.branch_level) == (
-        OrgKind.ABROAD_STUDY_BRANCH, "北京大学出国（境）学习研究团员团支部", (await st.org("PKU")).id, True)
+        OrgKind.ABROAD_STUDY_BRANCH,
+        "北京大学出国（境）学习研究团员团支部",
+        (await st.org("PKU")).id,
+        True,
+    )
     assert abr.partition == "beijing"
     m = await st.member(member.id)
     assert m.branch_id == abr.id and m.abroad_retention and pku_branch.id != abr.id
     (row,) = await st.rows(AbroadRetention, member_id=member.id)
     assert (row.status, row.auto_approved, row.decided_by) == ("approved", True, "system")
     assert await st.audit("abroad_retention", row.id) == [
-        "retention.submitted", "retention.reminded", "retention.auto_approved"]
+        "retention.submitted",
+        "retention.reminded",
+        "retention.auto_approved",
+    ]
     (r,) = await registers.abroad_study_register(st.engine, "PKU")
     assert r.auto_approved and r.org_code == "PKU-ABR"
 
@@ -412,9 +463,13 @@ async def test_mobile_marking_refused_before_0725_then_reminded_overdue_and_rele
         row = await eventually(overdue)
         assert row.reminders_sent == 2 and aware(row.overdue_at) >= aware(row.due_at)
         reminders = await st.notifications(v.workflow_id, "holding_reminder")
-        assert [n.title for n in reminders] == ["毕业学生流动团员保留期还有120天届满", "毕业学生流动团员保留期还有60天届满"]
+        assert [n.title for n in reminders] == [
+            "毕业学生流动团员保留期还有120天届满",
+            "毕业学生流动团员保留期还有60天届满",
+        ]
         assert all(aware(n.created_at) < aware(row.due_at) for n in reminders), [
-            (n.created_at, row.due_at, row.started_at) for n in reminders]
+            (n.created_at, row.due_at, row.started_at) for n in reminders
+        ]
         (late,) = await st.notifications(v.workflow_id, "holding_overdue")
         assert aware(late.created_at) >= aware(row.due_at) and late.recipient_org_id == (await st.org("WHU")).id
         (r,) = await registers.mobile_register(st.engine, "WHU")
@@ -439,7 +494,12 @@ async def test_mobile_marking_refused_before_0725_then_reminded_overdue_and_rele
     assert (row.status, row.released_by) == ("released", "whu") and row.released_at is not None
     assert not (await st.member(member.id)).mobile
     assert await st.audit("holding", row.id) == [
-        "holding.started", "holding.reminded", "holding.reminded", "holding.overdue", "holding.released"]
+        "holding.started",
+        "holding.reminded",
+        "holding.reminded",
+        "holding.overdue",
+        "holding.released",
+    ]
     assert await registers.mobile_register(st.engine, "WHU") == []
     assert len(await registers.mobile_register(st.engine, "WHU", include_released=True)) == 1
 
@@ -487,9 +547,10 @@ async def test_county_holdings_one_released_in_time_one_overdue(st):
         assert {x.member_id for x in await registers.county_temp_register(st.engine, "HB-WH-JX")} == {late.id}
         assert not await registers.county_temp_register(st.engine, "HB-WH-HS")
         # from another workflow (a transfer completing): the signal form of release
-        await late_result.signal(HoldingWorkflow.release_signal,
-                                 HoldingRelease(actor=SYSTEM_ACTOR, reason="已转入工作单位团组织",
-                                                transfer_workflow_id="transfer-x"))
+        await late_result.signal(
+            HoldingWorkflow.release_signal,
+            HoldingRelease(actor=SYSTEM_ACTOR, reason="已转入工作单位团组织", transfer_workflow_id="transfer-x"),
+        )
         assert (await late_result.result()).status == HoldingStatus.RELEASED
 
     (row_e,) = await st.rows(Holding, member_id=early.id)
@@ -501,7 +562,12 @@ async def test_county_holdings_one_released_in_time_one_overdue(st):
     assert (row_l.status, row_l.reminders_sent) == ("released", 2) and row_l.overdue_at is not None
     assert (row_l.released_by, row_l.transfer_workflow_id) == ("system", "transfer-x")
     assert await st.audit("holding", row_l.id) == [
-        "holding.started", "holding.reminded", "holding.reminded", "holding.overdue", "holding.released"]
+        "holding.started",
+        "holding.reminded",
+        "holding.reminded",
+        "holding.overdue",
+        "holding.released",
+    ]
     assert (await st.member(early.id)).branch_id == (await st.org("HB-WH-JX-TMP")).id  # a holding moves no one
 
 
@@ -519,13 +585,21 @@ async def test_delayed_branch_created_on_first_use_then_reused(st):
     first = await stay.mark_delayed_graduation(st.engine, member_id=a.id, actor=hust, graduation_year=2027)
     assert (first.branch_code, first.branch_created, first.changed) == ("HUST-DLY", True, True)
     dly = await st.org("HUST-DLY")
-    assert (dly.kind, dly.name, dly.parent_id) == (OrgKind.DELAYED_BRANCH, "华中科技大学延迟毕业团支部",
-                                                   (await st.org("HUST")).id)
+    assert (dly.kind, dly.name, dly.parent_id) == (
+        OrgKind.DELAYED_BRANCH,
+        "华中科技大学延迟毕业团支部",
+        (await st.org("HUST")).id,
+    )
     second = await stay.mark_delayed_graduation(st.engine, member_id=b.id, actor=hust)
     assert (second.branch_code, second.branch_created, second.changed) == ("HUST-DLY", False, True)
     async with session_factory(st.engine)() as s:
-        n = (await s.execute(select(func.count()).select_from(Org).where(Org.kind == "delayed_branch",
-                                                                          Org.parent_id == dly.parent_id))).scalar_one()
+        n = (
+            await s.execute(
+                select(func.count())
+                .select_from(Org)
+                .where(Org.kind == "delayed_branch", Org.parent_id == dly.parent_id)
+            )
+        ).scalar_one()
     assert n == 1
     # marking again changes nothing
     again = await stay.mark_delayed_graduation(st.engine, member_id=a.id, actor=hust, graduation_year=2027)
@@ -565,8 +639,11 @@ async def test_default_mobile_holding_reminds_30_and_7_days_before_six_months(ts
     member = await ts.member_in("WHU-CS-")
     whu = await ts.admin("whu", "WHU")
     async with build_worker(ts.client, ts.engine, task_queue=ts.task_queue):
-        v = (await ts.mark_mobile(member, whu, now=datetime(2026, 7, 26, tzinfo=SHANGHAI),
-                                  policy=holding_policy_for(1.0))).view
+        v = (
+            await ts.mark_mobile(
+                member, whu, now=datetime(2026, 7, 26, tzinfo=SHANGHAI), policy=holding_policy_for(1.0)
+            )
+        ).view
         span = v.due_at - v.started_at
         assert v.due_at == add_months(v.started_at, 6) and timedelta(days=181) <= span <= timedelta(days=184)
 

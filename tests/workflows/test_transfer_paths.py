@@ -25,8 +25,11 @@ def _module_state() -> dict:
         if name.split(".")[0] in ("workflows", "messages", "domain"):
             for k, v in vars(module).items():
                 if not k.startswith("__"):
-                    contents = v.model_dump_json() if isinstance(v, BaseModel) else (
-                        repr(v) if isinstance(v, (dict, list, set)) else None)
+                    contents = (
+                        v.model_dump_json()
+                        if isinstance(v, BaseModel)
+                        else (repr(v) if isinstance(v, (dict, list, set)) else None)
+                    )
                     state[(name, k)] = (id(v), contents)
     return state
 
@@ -36,12 +39,21 @@ async def test_out_with_one_node_then_branch_assignment(dev_driver):
     before = _module_state()  # the worker runs workflows without re-importing their modules
     member = await d.member_in("WHU-CS-2022-1")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        started = await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT,
-                                target="DFM", by="whu", acting_for="WHU",
-                                form={"employer_name": "东风汽车集团有限公司", "employer_address": "武汉市汉南区"})
+        started = await d.start(
+            member,
+            type=TransferType.EMPLOYED_WITH_ORG,
+            channel=Channel.OUT,
+            target="DFM",
+            by="whu",
+            acting_for="WHU",
+            form={"employer_name": "东风汽车集团有限公司", "employer_address": "武汉市汉南区"},
+        )
         assert started.created
         v = started.view
-        assert [(n.org_code, n.status) for n in v.nodes] == [("WHU-CS", NodeStatus.APPROVED), ("DFM", NodeStatus.PENDING)]
+        assert [(n.org_code, n.status) for n in v.nodes] == [
+            ("WHU-CS", NodeStatus.APPROVED),
+            ("DFM", NodeStatus.PENDING),
+        ]
         h = d.handle(v)
         assert v.status == TransferStatus.PENDING and v.current_seq == 2
         assert v.nodes[1].status == NodeStatus.PENDING and v.nodes[1].deadline is not None
@@ -54,11 +66,19 @@ async def test_out_with_one_node_then_branch_assignment(dev_driver):
         # a branch outside the receiving org, or a non-branch org, is refused before the update
         for bad, rule in (("WHU-CS-2022-2", "不在接收组织之下"), ("DFM-XY", "不是团支部级组织")):
             with pytest.raises(ServiceError, match=rule) as info:
-                await svc.assign_branch(d.engine, h, AssignBranchInput(actor=await d.admin("dfm", "DFM"),
-                                                                       branch=OrgRef(code=bad, name="?")), "DFM")
+                await svc.assign_branch(
+                    d.engine,
+                    h,
+                    AssignBranchInput(actor=await d.admin("dfm", "DFM"), branch=OrgRef(code=bad, name="?")),
+                    "DFM",
+                )
             assert info.value.status == 422
-        v = await svc.assign_branch(d.engine, h, AssignBranchInput(actor=await d.admin("dfm", "DFM"),
-                                                                   branch=OrgRef(code="DFM-RD", name="")), "DFM")
+        v = await svc.assign_branch(
+            d.engine,
+            h,
+            AssignBranchInput(actor=await d.admin("dfm", "DFM"), branch=OrgRef(code="DFM-RD", name="")),
+            "DFM",
+        )
         assert v.status == TransferStatus.COMPLETED and v.branch.code == "DFM-RD"
         assert (await h.result()).status == TransferStatus.COMPLETED
 
@@ -75,8 +95,13 @@ async def test_out_with_one_node_then_branch_assignment(dev_driver):
     assert kinds.count("node_pending") == 1 and kinds.count("assignment_needed") == 1
     assert kinds.count("transfer_update") == 3  # both sides and the member on completion
     actions = [a.action for a in await d.audit(v)]
-    assert actions == ["transfer.started", "node.approved", "assignment.awaiting",
-                       "branch.assigned", "transfer.completed"]
+    assert actions == [
+        "transfer.started",
+        "node.approved",
+        "assignment.awaiting",
+        "branch.assigned",
+        "transfer.completed",
+    ]
     after = _module_state()  # a whole transfer changed no global (modules imported meanwhile may add some)
     assert {k: after.get(k) for k in before} == before
 
@@ -85,8 +110,15 @@ async def test_self_with_two_nodes(dev_driver):
     d = dev_driver
     member = await d.member_in("WHU-CS-2022-2")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        v = (await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.SELF,
-                           target="HB-WH-HS-GS-TMP", form={"address": "洪山区关山街道"})).view
+        v = (
+            await d.start(
+                member,
+                type=TransferType.UNEMPLOYED,
+                channel=Channel.SELF,
+                target="HB-WH-HS-GS-TMP",
+                form={"address": "洪山区关山街道"},
+            )
+        ).view
         assert [(n.org_code, n.role, n.status) for n in v.nodes] == [
             ("WHU-CS", NodeRole.SENDING, NodeStatus.PENDING),
             ("HB-WH-HS-GS", NodeRole.RECEIVING, NodeStatus.WAITING),
@@ -115,16 +147,24 @@ async def test_self_with_two_nodes(dev_driver):
     # the one patch's TemporalChangeVersion, and the completion's follow-up on holdings inside the
     # completion activity, not one of its own
     events = (await h.fetch_history()).events
-    upserted = [sorted(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
-                for e in events if e.HasField("upsert_workflow_search_attributes_event_attributes")]
-    assert sorted(upserted) == sorted([
-        ["TemporalChangeVersion"],
-        ["Channel", "CurrentNodeOrg", "FromOrg", "NodeDeadline", "ToOrg", "TransferStatus", "TransferType"],
-        ["CurrentNodeOrg", "NodeDeadline"],
-        ["CurrentNodeOrg", "NodeDeadline", "TransferStatus"],
-    ])
-    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in events
-                 if e.HasField("activity_task_scheduled_event_attributes")]
+    upserted = [
+        sorted(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+        for e in events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    assert sorted(upserted) == sorted(
+        [
+            ["TemporalChangeVersion"],
+            ["Channel", "CurrentNodeOrg", "FromOrg", "NodeDeadline", "ToOrg", "TransferStatus", "TransferType"],
+            ["CurrentNodeOrg", "NodeDeadline"],
+            ["CurrentNodeOrg", "NodeDeadline", "TransferStatus"],
+        ]
+    )
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
     assert scheduled == ["apply_event"] * 5  # started, approved, node pending, approved, completed
 
 
@@ -132,9 +172,17 @@ async def test_special_unit_goes_through_the_provincial_node(dev_driver):
     d = dev_driver
     member = await d.member_in("HUST-")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        v = (await d.start(member, type=TransferType.SPECIAL_UNIT, channel=Channel.OUT, target="HB-SU",
-                           by="hust", acting_for="HUST",
-                           form={"unit_kind": "military", "joined_unit_on": "2026-09-01"})).view
+        v = (
+            await d.start(
+                member,
+                type=TransferType.SPECIAL_UNIT,
+                channel=Channel.OUT,
+                target="HB-SU",
+                by="hust",
+                acting_for="HUST",
+                form={"unit_kind": "military", "joined_unit_on": "2026-09-01"},
+            )
+        ).view
         assert [(n.org_code, n.role, n.status) for n in v.nodes][-1] == ("HB", NodeRole.PROVINCIAL, NodeStatus.PENDING)
         assert v.nodes[0].status == NodeStatus.APPROVED
         h = d.handle(v)
@@ -153,20 +201,33 @@ async def test_return_then_resubmit_then_approve(dev_driver):
     d = dev_driver
     member = await d.member_in("WHU-CS-2022-3")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        v = (await d.start(member, type=TransferType.EMPLOYED_WITHOUT_ORG, channel=Channel.OUT,
-                           target="HB-WH-HS-LN-TMP", by="whu", acting_for="WHU",
-                           form={"employer_name": "某公司"})).view
+        v = (
+            await d.start(
+                member,
+                type=TransferType.EMPLOYED_WITHOUT_ORG,
+                channel=Channel.OUT,
+                target="HB-WH-HS-LN-TMP",
+                by="whu",
+                acting_for="WHU",
+                form={"employer_name": "某公司"},
+            )
+        ).view
         h = d.handle(v)
         ln = await d.admin("hb-wh-hs-ln", "HB-WH-HS-LN")
-        v = await svc.return_request(h, ReturnInput(round=1, seq=2, actor=ln, reason_code="form_incomplete",
-                                                    reason_text="工作单位地址未填写"))
+        v = await svc.return_request(
+            h, ReturnInput(round=1, seq=2, actor=ln, reason_code="form_incomplete", reason_text="工作单位地址未填写")
+        )
         assert v.status == TransferStatus.RETURNED
         assert (await d.transfer_row(v)).status == "returned"
         # only the initiator may resubmit
         with pytest.raises(ServiceError, match="发起方"):
             await svc.resubmit(h, ResubmitInput(actor=ln, form={}))
-        v = await svc.resubmit(h, ResubmitInput(actor=await d.admin("whu", "WHU"),
-                                                form={"employer_name": "某公司", "employer_address": "珞南街道1号"}))
+        v = await svc.resubmit(
+            h,
+            ResubmitInput(
+                actor=await d.admin("whu", "WHU"), form={"employer_name": "某公司", "employer_address": "珞南街道1号"}
+            ),
+        )
         v = await d.view(v)
         assert v.round == 2 and v.status == TransferStatus.PENDING
         assert v.nodes[1].status == NodeStatus.PENDING and v.nodes[1].started_at > v.history[0].at  # fresh clock
@@ -180,7 +241,11 @@ async def test_return_then_resubmit_then_approve(dev_driver):
     assert row.form["employer_address"] == "珞南街道1号"
     steps = await d.steps(result)
     assert [(s.round, s.seq, s.status) for s in steps] == [
-        (1, 1, "approved"), (1, 2, "returned"), (2, 1, "approved"), (2, 2, "approved")]
+        (1, 1, "approved"),
+        (1, 2, "returned"),
+        (2, 1, "approved"),
+        (2, 2, "approved"),
+    ]
     assert steps[1].reason_code == "form_incomplete" and steps[1].comment == "工作单位地址未填写"
     assert len(await d.notifications(result, "transfer_returned")) == 2  # initiator org and member
 
@@ -198,17 +263,31 @@ async def test_forbidden_return_grounds_are_refused_before_history(dev_driver, r
     d = dev_driver
     member = await d.member_in("WHU-CS-2022-4")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        v = (await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM",
-                           by="whu", acting_for="WHU")).view
+        v = (
+            await d.start(
+                member,
+                type=TransferType.EMPLOYED_WITH_ORG,
+                channel=Channel.OUT,
+                target="DFM",
+                by="whu",
+                acting_for="WHU",
+            )
+        ).view
         h = d.handle(v)
         with pytest.raises(ServiceError, match="不得以非本单位正式编制职工、非本地区正式户籍居民") as info:
-            await svc.return_request(h, ReturnInput(round=1, seq=2, actor=await d.admin("dfm", "DFM"),
-                                                    reason_code=reason_code, reason_text=text))
+            await svc.return_request(
+                h,
+                ReturnInput(
+                    round=1, seq=2, actor=await d.admin("dfm", "DFM"), reason_code=reason_code, reason_text=text
+                ),
+            )
         assert info.value.status == 422
         history = await h.fetch_history()
-        accepted = [e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
-                    for e in history.events
-                    if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+        accepted = [
+            e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        ]
         assert accepted == ["recorded"]  # the start's own update; the refused return never got in
         assert (await d.view(v)).status == TransferStatus.PENDING
         await h.terminate("test over")
@@ -219,8 +298,7 @@ async def test_withdraw_by_member(dev_driver):
     d = dev_driver
     member = await d.member_in("WHU-CS-2022-5")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        started = await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.SELF,
-                                target="HB-WH-HS-GS-TMP")
+        started = await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.SELF, target="HB-WH-HS-GS-TMP")
         v = started.view
         h = d.handle(v)
         me = svc.member_actor(await d.user(f"m{member.id}"))
@@ -243,8 +321,16 @@ async def test_withdraw_by_org_while_awaiting_assignment(dev_driver):
     d = dev_driver
     member = await d.member_in("WHU-CS-2022-6")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        v = (await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM",
-                           by="whu-cs", acting_for="WHU-CS")).view
+        v = (
+            await d.start(
+                member,
+                type=TransferType.EMPLOYED_WITH_ORG,
+                channel=Channel.OUT,
+                target="DFM",
+                by="whu-cs",
+                acting_for="WHU-CS",
+            )
+        ).view
         h = d.handle(v)
         await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("dfm", "DFM")))
         assert (await d.view(v)).status == TransferStatus.AWAITING_ASSIGNMENT
@@ -259,8 +345,16 @@ async def test_two_concurrent_approvals_give_one_decision(dev_driver):
     d = dev_driver
     member = await d.member_in("WHU-CS-2022-7")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        v = (await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM",
-                           by="whu", acting_for="WHU")).view
+        v = (
+            await d.start(
+                member,
+                type=TransferType.EMPLOYED_WITH_ORG,
+                channel=Channel.OUT,
+                target="DFM",
+                by="whu",
+                acting_for="WHU",
+            )
+        ).view
         h = d.handle(v)
         a1 = await d.admin("dfm", "DFM")
         a2 = await d.admin("hb", "DFM")  # the provincial admin acts for an org below it
@@ -283,10 +377,10 @@ async def test_second_start_returns_the_open_transfer(dev_driver):
     d = dev_driver
     member = await d.member_in("WHU-CS-2022-8")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        first = await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM",
-                              by="whu", acting_for="WHU")
-        second = await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.SELF,
-                               target="HB-WH-HS-GS-TMP")
+        first = await d.start(
+            member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM", by="whu", acting_for="WHU"
+        )
+        second = await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.SELF, target="HB-WH-HS-GS-TMP")
         assert first.created and not second.created
         assert second.view.workflow_id == first.view.workflow_id
         assert second.view.type == TransferType.EMPLOYED_WITH_ORG and second.view.request_id == first.view.request_id
@@ -298,14 +392,28 @@ async def test_request_id_makes_a_start_idempotent_after_completion(dev_driver):
     d = dev_driver
     member = await d.member_in("WHU-EM")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        first = await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.OUT,
-                              target="HB-WH-HS-GS-TMP", by="whu", acting_for="WHU", request_id="sis-req-1")
+        first = await d.start(
+            member,
+            type=TransferType.UNEMPLOYED,
+            channel=Channel.OUT,
+            target="HB-WH-HS-GS-TMP",
+            by="whu",
+            acting_for="WHU",
+            request_id="sis-req-1",
+        )
         h = d.handle(first.view)
         await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-hs-gs", "HB-WH-HS-GS")))
         assert (await h.result()).status == TransferStatus.COMPLETED
         # the client lost the answer and retries the same request: no second transfer
-        again = await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.OUT,
-                              target="HB-WH-HS-GS-TMP", by="whu", acting_for="WHU", request_id="sis-req-1")
+        again = await d.start(
+            member,
+            type=TransferType.UNEMPLOYED,
+            channel=Channel.OUT,
+            target="HB-WH-HS-GS-TMP",
+            by="whu",
+            acting_for="WHU",
+            request_id="sis-req-1",
+        )
         assert not again.created and again.view.status == TransferStatus.COMPLETED
         assert again.view.workflow_id == first.view.workflow_id
     assert await d.count_transfers(member.id) == 1
@@ -323,20 +431,40 @@ async def test_completion_into_a_county_temp_branch_starts_its_holding(dev_drive
     d = dev_driver
     member = await d.member_in("WHU-EIS")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        v = (await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.OUT, target="HB-WH-JX-TMP",
-                           by="whu", acting_for="WHU")).view
+        v = (
+            await d.start(
+                member,
+                type=TransferType.UNEMPLOYED,
+                channel=Channel.OUT,
+                target="HB-WH-JX-TMP",
+                by="whu",
+                acting_for="WHU",
+            )
+        ).view
         await svc.approve(d.handle(v), ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-jx", "HB-WH-JX")))
         assert (await d.handle(v).result()).status == TransferStatus.COMPLETED
         async with session_factory(d.engine)() as s:
             (holding,) = (await s.execute(select(Holding).where(Holding.member_id == member.id))).scalars().all()
         assert holding.kind == "county_temp" and holding.status == "active"
         # the holding's workflow runs; moving the member on releases it
-        v2 = (await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM",
-                            by="hb-wh-jx", acting_for="HB-WH-JX")).view
+        v2 = (
+            await d.start(
+                member,
+                type=TransferType.EMPLOYED_WITH_ORG,
+                channel=Channel.OUT,
+                target="DFM",
+                by="hb-wh-jx",
+                acting_for="HB-WH-JX",
+            )
+        ).view
         h2 = d.handle(v2)
         await svc.approve(h2, ApproveInput(round=1, seq=2, actor=await d.admin("dfm", "DFM")))
-        await svc.assign_branch(d.engine, h2, AssignBranchInput(actor=await d.admin("dfm", "DFM"),
-                                                                branch=OrgRef(code="DFM-HQ", name="")), "DFM")
+        await svc.assign_branch(
+            d.engine,
+            h2,
+            AssignBranchInput(actor=await d.admin("dfm", "DFM"), branch=OrgRef(code="DFM-HQ", name="")),
+            "DFM",
+        )
         assert (await h2.result()).status == TransferStatus.COMPLETED
         async with session_factory(d.engine)() as s:
             (holding,) = (await s.execute(select(Holding).where(Holding.member_id == member.id))).scalars().all()

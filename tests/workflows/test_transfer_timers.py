@@ -16,8 +16,7 @@ async def test_reminder_once_at_10_days_and_auto_approval_at_15(ts_driver):
     assert DEFAULT_POLICY.remind_after == 10 * DAY and DEFAULT_POLICY.auto_approve_after == 15 * DAY
     member = await d.member_in("WHU-CS-2022-1")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        v = (await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.SELF,
-                           target="HB-WH-HS-GS-TMP")).view
+        v = (await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.SELF, target="HB-WH-HS-GS-TMP")).view
         first = v.nodes[0]
         assert first.remind_at - first.started_at == 10 * DAY and first.deadline - first.started_at == 15 * DAY
 
@@ -54,11 +53,27 @@ async def test_returned_request_expires_after_30_days(ts_driver):
     d = ts_driver
     member = await d.member_in("WHU-CS-2022-2")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        v = (await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM",
-                           by="whu", acting_for="WHU")).view
+        v = (
+            await d.start(
+                member,
+                type=TransferType.EMPLOYED_WITH_ORG,
+                channel=Channel.OUT,
+                target="DFM",
+                by="whu",
+                acting_for="WHU",
+            )
+        ).view
         h = d.handle(v)
-        await svc.return_request(h, ReturnInput(round=1, seq=2, actor=await d.admin("dfm", "DFM"),
-                                                reason_code="wrong_target", reason_text="应转入襄阳基地团委"))
+        await svc.return_request(
+            h,
+            ReturnInput(
+                round=1,
+                seq=2,
+                actor=await d.admin("dfm", "DFM"),
+                reason_code="wrong_target",
+                reason_text="应转入襄阳基地团委",
+            ),
+        )
         await d.env.sleep(29 * DAY)
         assert (await d.view(v)).status == TransferStatus.RETURNED
         await d.env.sleep(2 * DAY)
@@ -66,7 +81,10 @@ async def test_returned_request_expires_after_30_days(ts_driver):
     assert result.status == TransferStatus.EXPIRED
     assert (await d.transfer_row(result)).status == "expired"
     told = await d.notifications(result, "transfer_update")
-    assert {n.recipient_org_id for n in told if n.recipient_org_id} == {await d.org_id("WHU-CS-2022-2"), await d.org_id("DFM")}
+    assert {n.recipient_org_id for n in told if n.recipient_org_id} == {
+        await d.org_id("WHU-CS-2022-2"),
+        await d.org_id("DFM"),
+    }
     assert any(n.member_id == member.id for n in told)
     assert (await d.member(member.id)).branch_id == member.branch_id
 
@@ -75,8 +93,16 @@ async def test_assignment_reminders_repeat_and_nothing_completes_without_assignm
     d = ts_driver
     member = await d.member_in("WHU-CS-2022-3")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        v = (await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM",
-                           by="whu", acting_for="WHU")).view
+        v = (
+            await d.start(
+                member,
+                type=TransferType.EMPLOYED_WITH_ORG,
+                channel=Channel.OUT,
+                target="DFM",
+                by="whu",
+                acting_for="WHU",
+            )
+        ).view
         h = d.handle(v)
         await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("dfm", "DFM")))
         v = await d.view(v)
@@ -98,7 +124,11 @@ async def test_assignment_reminders_repeat_and_nothing_completes_without_assignm
         assert (await d.transfer_row(v)).status == "awaiting_assignment"
         assert (await d.member(member.id)).branch_id == member.branch_id
 
-        v = await svc.assign_branch(d.engine, h, AssignBranchInput(actor=await d.admin("dfm", "DFM"),
-                                                                   branch=OrgRef(code="DFM-HQ", name="")), "DFM")
+        v = await svc.assign_branch(
+            d.engine,
+            h,
+            AssignBranchInput(actor=await d.admin("dfm", "DFM"), branch=OrgRef(code="DFM-HQ", name="")),
+            "DFM",
+        )
     assert v.status == TransferStatus.COMPLETED
     assert (await d.member(member.id)).branch_id == await d.org_id("DFM-HQ")

@@ -63,8 +63,12 @@ async def test_worker_killed_and_restarted(dev_driver, database_url, tmp_path):
         if view.nodes[0].status.value == "pending":
             await svc.approve(h, ApproveInput(round=1, seq=1, actor=await d.admin("whu-lit", "WHU-LIT")))
         await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("dfm", "DFM")))
-        await svc.assign_branch(d.engine, h, svc.AssignBranchInput(actor=await d.admin("dfm", "DFM"),
-                                                                   branch=svc.OrgRef(code="DFM-HQ", name="")), "DFM")
+        await svc.assign_branch(
+            d.engine,
+            h,
+            svc.AssignBranchInput(actor=await d.admin("dfm", "DFM"), branch=svc.OrgRef(code="DFM-HQ", name="")),
+            "DFM",
+        )
         result = await asyncio.wait_for(h.result(), timeout=60)
     finally:
         for p in (first, locals().get("second")):
@@ -76,14 +80,35 @@ async def test_worker_killed_and_restarted(dev_driver, database_url, tmp_path):
 
     t = await d.transfer_row(result)
     async with session_factory(d.engine)() as s:
-        steps = (await s.execute(select(func.count()).select_from(ApprovalStep).where(ApprovalStep.transfer_id == t.id))).scalar_one()
-        audit = (await s.execute(select(AuditLog.action).where(AuditLog.entity_id == str(t.id), AuditLog.entity == "transfer")
-                                 .order_by(AuditLog.id))).scalars().all()
+        steps = (
+            await s.execute(select(func.count()).select_from(ApprovalStep).where(ApprovalStep.transfer_id == t.id))
+        ).scalar_one()
+        audit = (
+            (
+                await s.execute(
+                    select(AuditLog.action)
+                    .where(AuditLog.entity_id == str(t.id), AuditLog.entity == "transfer")
+                    .order_by(AuditLog.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
         notes = (await s.execute(select(Notification.kind).where(Notification.transfer_id == t.id))).scalars().all()
-        moves = (await s.execute(select(func.count()).select_from(MembershipHistory)
-                                 .where(MembershipHistory.member_id == member.id))).scalar_one()
+        moves = (
+            await s.execute(
+                select(func.count()).select_from(MembershipHistory).where(MembershipHistory.member_id == member.id)
+            )
+        ).scalar_one()
     assert steps == 2
-    assert audit == ["transfer.started", "node.approved", "node.pending", "node.approved",
-                     "assignment.awaiting", "branch.assigned", "transfer.completed"]
+    assert audit == [
+        "transfer.started",
+        "node.approved",
+        "node.pending",
+        "node.approved",
+        "assignment.awaiting",
+        "branch.assigned",
+        "transfer.completed",
+    ]
     assert sorted(notes) == sorted(["node_pending", "node_pending", "assignment_needed"] + ["transfer_update"] * 3)
     assert moves == 1

@@ -44,7 +44,9 @@ _PYDANTIC_MESSAGES = {
 }
 
 
-def problem(status: int, errors: list[dict[str, str]], detail: str | None = None, headers: dict | None = None) -> JSONResponse:
+def problem(
+    status: int, errors: list[dict[str, str]], detail: str | None = None, headers: dict | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": "about:blank",
         "title": TITLES.get(status, "错误"),
@@ -89,5 +91,8 @@ def install(app: FastAPI) -> None:
 
             return await http_exception_handler(request, exc)
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem(exc.status_code, [{"field": "request", "message": detail or TITLES.get(exc.status_code, "错误")}],
-                       headers=getattr(exc, "headers", None))
+        return problem(
+            exc.status_code,
+            [{"field": "request", "message": detail or TITLES.get(exc.status_code, "错误")}],
+            headers=getattr(exc, "headers", None),
+        )

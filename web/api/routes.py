@@ -70,9 +70,7 @@ async def token(body: s.TokenRequest, request: Request) -> s.TokenResponse:
 
 
 @router.get("/me", response_model=s.MeOut, tags=["auth"])
-async def me(
-    request: Request, user: CurrentUser, org: Annotated[str | None, Query(max_length=64)] = None
-) -> dict:
+async def me(request: Request, user: CurrentUser, org: Annotated[str | None, Query(max_length=64)] = None) -> dict:
     """Who the token belongs to; with `?org=CODE`, whether it may act for that org (start 转出 for
     its members, decide its nodes): an admin or service account of the org or of one above it."""
     state = request.app.state
@@ -83,11 +81,20 @@ async def me(
         target = directory.get(org)
         if target is None:
             raise ServiceError(404, [Problem("org", f"组织 {org} 不存在")])
-        may = (own is not None and user.role in ("admin", "service")
-               and (own.code == target.code or directory.is_ancestor(own.code, target)))
-    return {"username": user.username, "role": user.role, "display_name": user.display_name,
-            "org_code": own.code if own else None, "org_name": own.name if own else None,
-            "member_id": user.member_id, "may_act_for": may}
+        may = (
+            own is not None
+            and user.role in ("admin", "service")
+            and (own.code == target.code or directory.is_ancestor(own.code, target))
+        )
+    return {
+        "username": user.username,
+        "role": user.role,
+        "display_name": user.display_name,
+        "org_code": own.code if own else None,
+        "org_name": own.name if own else None,
+        "member_id": user.member_id,
+        "may_act_for": may,
+    }
 
 
 @router.get("/orgs", response_model=list[s.OrgOut], tags=["orgs"])
@@ -104,12 +111,20 @@ async def orgs(
 
 
 def _request_of(body: s.StartTransferRequest) -> StartRequest:
-    return StartRequest(id_number=body.id_number, name=body.name, type=body.type, channel=body.channel,
-                        form=body.form, target_org_code=body.target_org_code, partition=body.partition)
+    return StartRequest(
+        id_number=body.id_number,
+        name=body.name,
+        type=body.type,
+        channel=body.channel,
+        form=body.form,
+        target_org_code=body.target_org_code,
+        partition=body.partition,
+    )
 
 
-async def _start(request: Request, user: User, body: s.StartTransferRequest, idempotency_key: str | None,
-                 dry_run: bool = False):
+async def _start(
+    request: Request, user: User, body: s.StartTransferRequest, idempotency_key: str | None, dry_run: bool = False
+):
     state = request.app.state
     return await start_request(
         state.engine,
@@ -136,14 +151,24 @@ async def validate_transfer(
     file re-run after its transfers completed is not refused because the members moved)."""
     seen, proposal = await _start(request, user, body, idempotency_key, dry_run=True)
     if seen is not None:
-        return {"ok": True, "transfer_id": seen.transfer_id,
-                "route": {"org_code": proposal.org_code, "clause": proposal.clause, "explanation": proposal.explanation}}
-    return {"ok": True, "route": {"org_code": proposal.org_code, "clause": proposal.clause,
-                                  "explanation": proposal.explanation}}
+        return {
+            "ok": True,
+            "transfer_id": seen.transfer_id,
+            "route": {"org_code": proposal.org_code, "clause": proposal.clause, "explanation": proposal.explanation},
+        }
+    return {
+        "ok": True,
+        "route": {"org_code": proposal.org_code, "clause": proposal.clause, "explanation": proposal.explanation},
+    }
 
 
-@router.post("/transfers", response_model=s.TransferOut, status_code=201, tags=["transfers"],
-             responses={200: {"description": "the member's open transfer (or this Idempotency-Key's)"}})
+@router.post(
+    "/transfers",
+    response_model=s.TransferOut,
+    status_code=201,
+    tags=["transfers"],
+    responses={200: {"description": "the member's open transfer (or this Idempotency-Key's)"}},
+)
 async def start_transfer(
     body: s.StartTransferRequest,
     request: Request,
@@ -173,8 +198,16 @@ async def bulk_start_transfers(body: s.BulkStartRequest, request: Request, user:
     waiting for the workflow to record it: `transfer_id` is set only for a key seen before.
     With `dry_run`, every check and each row's route, nothing started."""
     if not 1 <= len(body.rows) <= s.BULK_MAX_ROWS:
-        raise ServiceError(422, [Problem("rows", f"rows 应为 1 到 {s.BULK_MAX_ROWS} 行，实际为 {len(body.rows)} 行；"
-                                                 f"一次最多提交 {s.BULK_MAX_ROWS} 行，请分批提交")])
+        raise ServiceError(
+            422,
+            [
+                Problem(
+                    "rows",
+                    f"rows 应为 1 到 {s.BULK_MAX_ROWS} 行，实际为 {len(body.rows)} 行；"
+                    f"一次最多提交 {s.BULK_MAX_ROWS} 行，请分批提交",
+                )
+            ],
+        )
     state = request.app.state
     results = await bulk_start(
         state.engine,
@@ -202,8 +235,14 @@ async def list_transfers(
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict:
-    f = queries.TransferFilter(node_org=node_org, from_org=from_org, to_org=to_org, status=status,
-                               overdue=overdue, type=type.value if type else None)
+    f = queries.TransferFilter(
+        node_org=node_org,
+        from_org=from_org,
+        to_org=to_org,
+        status=status,
+        overdue=overdue,
+        type=type.value if type else None,
+    )
     async with request.app.state.sessions() as session:
         items, total = await queries.list_transfers(session, user, f, page=page, page_size=page_size)
     return {"items": items, "total": total, "page": page, "page_size": page_size}
@@ -228,8 +267,9 @@ async def approve(transfer_id: TransferId, body: s.ApproveRequest, request: Requ
 
 @router.post("/transfers/{transfer_id}/return", response_model=s.TransferOut, tags=["decisions"])
 async def return_request(transfer_id: TransferId, body: s.ReturnRequest, request: Request, user: CurrentUser) -> dict:
-    await decisions.return_request(request.app.state.engine, await _client(request), user, transfer_id,
-                                   body.reason_code, body.reason_text)
+    await decisions.return_request(
+        request.app.state.engine, await _client(request), user, transfer_id, body.reason_code, body.reason_text
+    )
     return await _detail(request, user, transfer_id)
 
 
@@ -241,12 +281,15 @@ async def withdraw(transfer_id: TransferId, body: s.WithdrawRequest, request: Re
 
 @router.post("/transfers/{transfer_id}/resubmit", response_model=s.TransferOut, tags=["decisions"])
 async def resubmit(transfer_id: TransferId, body: s.ResubmitRequest, request: Request, user: CurrentUser) -> dict:
-    await decisions.resubmit(request.app.state.engine, await _client(request), user, transfer_id, body.form,
-                             body.target_org_code)
+    await decisions.resubmit(
+        request.app.state.engine, await _client(request), user, transfer_id, body.form, body.target_org_code
+    )
     return await _detail(request, user, transfer_id)
 
 
 @router.post("/transfers/{transfer_id}/assign-branch", response_model=s.TransferOut, tags=["decisions"])
-async def assign_branch(transfer_id: TransferId, body: s.AssignBranchRequest, request: Request, user: CurrentUser) -> dict:
+async def assign_branch(
+    transfer_id: TransferId, body: s.AssignBranchRequest, request: Request, user: CurrentUser
+) -> dict:
     await decisions.assign_branch(request.app.state.engine, await _client(request), user, transfer_id, body.branch_code)
     return await _detail(request, user, transfer_id)

@@ -55,7 +55,9 @@ class StartTransferRequest(_In):
     type: TransferType
     channel: Channel
     target_org_code: str | None = Field(default=None, max_length=64, description="转入组织；省略时用系统建议")
-    partition: PartitionCode | None = Field(default=None, description="转入组织是否属于北京/广东/福建：national 或具体分区")
+    partition: PartitionCode | None = Field(
+        default=None, description="转入组织是否属于北京/广东/福建：national 或具体分区"
+    )
     form: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -66,22 +68,26 @@ BULK_MAX_ROWS = 500
 class BulkStartRow(StartTransferRequest):
     """One row of POST /api/transfers/bulk: the body of POST /api/transfers and its key."""
 
-    idempotency_key: str | None = Field(default=None, max_length=128,
-                                        description="as the Idempotency-Key header of POST /api/transfers")
+    idempotency_key: str | None = Field(
+        default=None, max_length=128, description="as the Idempotency-Key header of POST /api/transfers"
+    )
 
 
 class BulkStartRequest(_In):
     # The bounds are documented here and enforced by the route, whose refusal names the rule
     # (a pydantic length error would only say 格式不正确).
-    rows: list[BulkStartRow] = Field(description=f"1 to {BULK_MAX_ROWS} start requests",
-                                     json_schema_extra={"minItems": 1, "maxItems": BULK_MAX_ROWS})
+    rows: list[BulkStartRow] = Field(
+        description=f"1 to {BULK_MAX_ROWS} start requests", json_schema_extra={"minItems": 1, "maxItems": BULK_MAX_ROWS}
+    )
     dry_run: bool = Field(default=False, description="every check and the route of each row; nothing started")
 
 
 class ValidateResponse(BaseModel):
     ok: bool
-    route: "RouteOut"
-    transfer_id: int | None = Field(default=None, description="set when this Idempotency-Key already started a transfer")
+    route: RouteOut
+    transfer_id: int | None = Field(
+        default=None, description="set when this Idempotency-Key already started a transfer"
+    )
 
 
 class MemberOut(BaseModel):
@@ -214,10 +220,14 @@ class BulkStartResult(BaseModel):
     status_code: int = Field(description="201 started, 200 existing (or a dry run's pass), else the refusal's status")
     created: bool
     workflow_id: str | None = Field(description="the transfer's workflow (transfer-<member id>)")
-    transfer_id: int | None = Field(description="known when this Idempotency-Key already started a transfer; "
-                                                "a new transfer's id exists once its workflow has recorded it")
-    route: RouteOut | None = Field(description="the row's route; null for a refused row and for a member's open "
-                                               "transfer found at the start (its route is that transfer's)")
+    transfer_id: int | None = Field(
+        description="known when this Idempotency-Key already started a transfer; "
+        "a new transfer's id exists once its workflow has recorded it"
+    )
+    route: RouteOut | None = Field(
+        description="the row's route; null for a refused row and for a member's open "
+        "transfer found at the start (its route is that transfer's)"
+    )
     errors: list[FieldErrorOut] = []
 
 

@@ -10,9 +10,10 @@ sets the cookie when the session changed, and adds security headers.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -24,13 +25,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.logging import get_logger
 from domain.forms import FORM_FIELDS, FORM_REQUIRED
-from domain.glossary import ORG_KIND_LABELS, PARTITION_QUESTION, USER_ROLE_LABELS
-from domain.glossary import REGISTER_LABELS
+from domain.glossary import ORG_KIND_LABELS, PARTITION_QUESTION, REGISTER_LABELS, USER_ROLE_LABELS
 from domain.holdings import RegisterKind
 from domain.orgs import Partition
 from domain.transfers import Channel, TransferStatus, TransferType
-from models.tables import MAX_ROW_ID
 from models import ApprovalStep, Member, Org, Transfer, User
+from models.tables import MAX_ROW_ID
 from service import auth, decisions, lookup, queries, registers
 from service.intake import StartRequest, start_request
 from service.transfers import Problem, ServiceError
@@ -42,8 +42,20 @@ PAGE_SIZE = 20
 OPEN_STATUSES = {s.value for s in TransferStatus if s.is_open}
 SPECIAL = ("beijing", "guangdong", "fujian")
 LOCATION_KEYS = ("province", "city", "county", "township")
-FORM_INPUTS = ("school_name", "school_address", "employer_name", "employer_address", "address", "unit_kind",
-               "joined_unit_on", "abroad_place", "abroad_from", "abroad_to", "contact_name", "contact_phone")
+FORM_INPUTS = (
+    "school_name",
+    "school_address",
+    "employer_name",
+    "employer_address",
+    "address",
+    "unit_kind",
+    "joined_unit_on",
+    "abroad_place",
+    "abroad_from",
+    "abroad_to",
+    "contact_name",
+    "contact_phone",
+)
 
 DONE_MESSAGES = {
     "started": "转接申请已提交。",
@@ -97,8 +109,16 @@ def json_endpoint(fn: Callable) -> Callable:
     return fn
 
 
-_TITLES = {400: "请求无效", 403: "无权访问", 404: "未找到", 409: "与当前状态冲突", 422: "输入不符合要求",
-           429: "尝试次数过多", 500: "服务器错误", 503: "服务暂不可用"}
+_TITLES = {
+    400: "请求无效",
+    403: "无权访问",
+    404: "未找到",
+    409: "与当前状态冲突",
+    422: "输入不符合要求",
+    429: "尝试次数过多",
+    500: "服务器错误",
+    503: "服务暂不可用",
+}
 CSRF_MESSAGE = "表单缺少有效的安全令牌（CSRF），请求已被拒绝。请返回并刷新页面后重试。"
 
 
@@ -126,12 +146,19 @@ def ui(request: Request) -> UIContext:
 
 def error_response(request: Request, status: int, messages: list[str], *, as_json: bool) -> Response:
     if as_json:
-        return JSONResponse({"ok": False, "status": status, "errors": [{"field": "", "message": m} for m in messages]},
-                            status_code=status)
+        return JSONResponse(
+            {"ok": False, "status": status, "errors": [{"field": "", "message": m} for m in messages]},
+            status_code=status,
+        )
     return templates.TemplateResponse(
-        request, "error.html",
-        {"ui": getattr(request.state, "ui", None), "status": status, "title": _TITLES.get(status, "错误"),
-         "messages": messages},
+        request,
+        "error.html",
+        {
+            "ui": getattr(request.state, "ui", None),
+            "status": status,
+            "title": _TITLES.get(status, "错误"),
+            "messages": messages,
+        },
         status_code=status,
     )
 
@@ -145,9 +172,11 @@ def _finish(request: Request, response: Response) -> Response:
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("Referrer-Policy", "same-origin")
-    h.setdefault("Content-Security-Policy",
-                 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                 "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    h.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
     return response
 
 
@@ -176,9 +205,11 @@ class UIRoute(APIRoute):
                 response = error_response(request, e.status, [p.message for p in e.problems], as_json=as_json)
             except (StarletteHTTPException, RequestValidationError):
                 raise
-            except Exception:  # noqa: BLE001 — Temporal or the database unreachable: a Chinese page, not a trace
+            except Exception:
                 log.exception("ui request failed", path=request.url.path)
-                response = error_response(request, 503, ["服务暂时不可用，请稍后重试。您的操作未完成。"], as_json=as_json)
+                response = error_response(
+                    request, 503, ["服务暂时不可用，请稍后重试。您的操作未完成。"], as_json=as_json
+                )
             return _finish(request, response)
 
         return handler
@@ -269,17 +300,38 @@ async def login(request: Request) -> Response:
     nxt = _safe_next(data.get("next"))
     who = request.client.host if request.client else "unknown"
     if state.throttle.locked(who):
-        return render(request, "login.html", status_code=429, next=nxt or "", username=username, notice=None,
-                      error="登录失败次数过多，请15分钟后再试")
+        return render(
+            request,
+            "login.html",
+            status_code=429,
+            next=nxt or "",
+            username=username,
+            notice=None,
+            error="登录失败次数过多，请15分钟后再试",
+        )
     user = await auth.authenticate(state.engine, username, str(password)) if username and password else None
     if user is None:
         await state.throttle.delay(who)
         state.throttle.failed(who)
-        return render(request, "login.html", status_code=401, next=nxt or "", username=username, notice=None,
-                      error="用户名或密码错误")
+        return render(
+            request,
+            "login.html",
+            status_code=401,
+            next=nxt or "",
+            username=username,
+            notice=None,
+            error="用户名或密码错误",
+        )
     if user.role not in ("admin", "member"):
-        return render(request, "login.html", status_code=403, next=nxt or "", username=username, notice=None,
-                      error="服务账号不能登录网页，请使用 API")
+        return render(
+            request,
+            "login.html",
+            status_code=403,
+            next=nxt or "",
+            username=username,
+            notice=None,
+            error="服务账号不能登录网页，请使用 API",
+        )
     state.throttle.succeeded(who)
     ctx = ui(request)
     ctx.session = sess.new_session(user.id, int(timedelta(minutes=state.settings.token_ttl_minutes).total_seconds()))
@@ -308,20 +360,34 @@ class OpsParams:
     page: int = 1
 
     @classmethod
-    def parse(cls, q: Any) -> "OpsParams":
+    def parse(cls, q: Any) -> OpsParams:
         scope = q.get("scope") if q.get("scope") in ("pending", "assign", "all") else "pending"
         ttype = q.get("type") if q.get("type") in {t.value for t in TransferType} else None
         status = q.get("status") if q.get("status") in {s.value for s in TransferStatus} else None
         overdue = {"1": True, "0": False}.get(q.get("overdue") or "")
-        return cls(scope=scope, type=ttype, status=status, overdue=overdue, page=min(max(_int(q.get("page"), 1) or 1, 1), 100_000))
+        return cls(
+            scope=scope,
+            type=ttype,
+            status=status,
+            overdue=overdue,
+            page=min(max(_int(q.get("page"), 1) or 1, 1), 100_000),
+        )
 
     def query(self, **override: Any) -> str:
-        d = {"scope": self.scope, "type": self.type or "", "status": self.status or "",
-             "overdue": {True: "1", False: "0"}.get(self.overdue, ""), "page": self.page, **override}
+        d = {
+            "scope": self.scope,
+            "type": self.type or "",
+            "status": self.status or "",
+            "overdue": {True: "1", False: "0"}.get(self.overdue, ""),
+            "page": self.page,
+            **override,
+        }
         return urlencode({k: v for k, v in d.items() if v not in ("", None)})
 
 
-async def _ops_page(request: Request, p: OpsParams, *, batch: list[dict] | None = None, status_code: int = 200) -> Response:
+async def _ops_page(
+    request: Request, p: OpsParams, *, batch: list[dict] | None = None, status_code: int = 200
+) -> Response:
     user = require_user(request, "admin")
     own = ui(request).org.code
     f = queries.TransferFilter(type=p.type, status=p.status, overdue=p.overdue)
@@ -332,16 +398,38 @@ async def _ops_page(request: Request, p: OpsParams, *, batch: list[dict] | None 
     async with request.app.state.sessions() as db:
         items, total = await queries.list_transfers(db, user, f, page=p.page, page_size=PAGE_SIZE)
         _, overdue_count = await queries.list_transfers(
-            db, user, queries.TransferFilter(node_org=own, overdue=True), page=1, page_size=1)
+            db, user, queries.TransferFilter(node_org=own, overdue=True), page=1, page_size=1
+        )
         _, assign_count = await queries.list_transfers(
-            db, user, queries.TransferFilter(to_org=own, status=TransferStatus.AWAITING_ASSIGNMENT.value),
-            page=1, page_size=1)
-    names = await _org_names(request, {c for i in items for c in (i["from_org_code"], i["target_org_code"],
-                                                                    (i["current_node"] or {}).get("org_code"))})
+            db,
+            user,
+            queries.TransferFilter(to_org=own, status=TransferStatus.AWAITING_ASSIGNMENT.value),
+            page=1,
+            page_size=1,
+        )
+    names = await _org_names(
+        request,
+        {
+            c
+            for i in items
+            for c in (i["from_org_code"], i["target_org_code"], (i["current_node"] or {}).get("org_code"))
+        },
+    )
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-    return render(request, "ops.html", status_code=status_code, items=items, total=total, p=p, pages=pages,
-                  names=names, overdue_count=overdue_count, assign_count=assign_count, batch=batch,
-                  can_batch=p.scope == "pending")
+    return render(
+        request,
+        "ops.html",
+        status_code=status_code,
+        items=items,
+        total=total,
+        p=p,
+        pages=pages,
+        names=names,
+        overdue_count=overdue_count,
+        assign_count=assign_count,
+        batch=batch,
+        can_batch=p.scope == "pending",
+    )
 
 
 @router.get("/ops", response_class=HTMLResponse)
@@ -356,15 +444,24 @@ async def batch_approve(request: Request) -> Response:
     ids = [i for i in (_id(v) for v in form.getlist("ids")) if i is not None][:100]
     p = OpsParams.parse(form)
     if not ids:
-        return await _ops_page(request, p, batch=[{"id": None, "ok": False, "errors": [{"message": "请先勾选要审批的申请"}]}],
-                               status_code=422)
+        return await _ops_page(
+            request,
+            p,
+            batch=[{"id": None, "ok": False, "errors": [{"message": "请先勾选要审批的申请"}]}],
+            status_code=422,
+        )
     state = request.app.state
     results = await decisions.batch_approve(state.engine, await state.temporal_client(), user, ids)
     async with state.sessions() as db:
-        who = dict((await db.execute(
-            select(Transfer.id, Member.name).join(Member, Member.id == Transfer.member_id)
-            .where(Transfer.id.in_(ids), queries.visible(user))
-        )).all())
+        who = dict(
+            (
+                await db.execute(
+                    select(Transfer.id, Member.name)
+                    .join(Member, Member.id == Transfer.member_id)
+                    .where(Transfer.id.in_(ids), queries.visible(user))
+                )
+            ).all()
+        )
     for r in results:
         r["member_name"] = who.get(r["id"], "")
     return await _ops_page(request, p, batch=results)
@@ -379,35 +476,71 @@ async def _abilities(db, user: User, t: Transfer) -> dict[str, Any]:
     is_open = t.status in OPEN_STATUSES
     if user.role == "admin" and user.org_id is not None:
         if t.status == TransferStatus.PENDING.value:
-            step_org = (await db.execute(
-                select(ApprovalStep.org_id).where(ApprovalStep.transfer_id == t.id, ApprovalStep.status == "pending")
-                .order_by(ApprovalStep.round.desc())
-            )).scalars().first()
+            step_org = (
+                (
+                    await db.execute(
+                        select(ApprovalStep.org_id)
+                        .where(ApprovalStep.transfer_id == t.id, ApprovalStep.status == "pending")
+                        .order_by(ApprovalStep.round.desc())
+                    )
+                )
+                .scalars()
+                .first()
+            )
             if step_org is not None:
-                out["decide"] = (await db.execute(
-                    select(Org.id).where(Org.id == step_org, Org.id.in_(queries.subtree_ids(user.org_id))))).first() is not None
+                out["decide"] = (
+                    await db.execute(
+                        select(Org.id).where(Org.id == step_org, Org.id.in_(queries.subtree_ids(user.org_id)))
+                    )
+                ).first() is not None
         if t.status == TransferStatus.AWAITING_ASSIGNMENT.value:
-            mine = (await db.execute(
-                select(Org.id).where(Org.id == t.target_org_id, Org.id.in_(queries.subtree_ids(user.org_id))))).first()
+            mine = (
+                await db.execute(
+                    select(Org.id).where(Org.id == t.target_org_id, Org.id.in_(queries.subtree_ids(user.org_id)))
+                )
+            ).first()
             if mine is not None:
                 out["assign"] = True
-                out["branches"] = (await db.execute(
-                    select(Org).where(Org.id.in_(queries.subtree_ids(t.target_org_id)), Org.branch_level.is_(True),
-                                      Org.can_receive.is_(True)).order_by(Org.code).limit(500)
-                )).scalars().all()
+                out["branches"] = (
+                    (
+                        await db.execute(
+                            select(Org)
+                            .where(
+                                Org.id.in_(queries.subtree_ids(t.target_org_id)),
+                                Org.branch_level.is_(True),
+                                Org.can_receive.is_(True),
+                            )
+                            .order_by(Org.code)
+                            .limit(500)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
         if is_open and t.channel != Channel.SELF.value and t.initiated_by:
-            init_org = (await db.execute(select(User.org_id).where(User.username == t.initiated_by))).scalar_one_or_none()
+            init_org = (
+                await db.execute(select(User.org_id).where(User.username == t.initiated_by))
+            ).scalar_one_or_none()
             if init_org is not None:
-                out["withdraw"] = (await db.execute(
-                    select(Org.id).where(Org.id == init_org, Org.id.in_(queries.subtree_ids(user.org_id))))).first() is not None
+                out["withdraw"] = (
+                    await db.execute(
+                        select(Org.id).where(Org.id == init_org, Org.id.in_(queries.subtree_ids(user.org_id)))
+                    )
+                ).first() is not None
     elif user.role == "member":
         out["withdraw"] = is_open and t.channel == Channel.SELF.value and user.member_id == t.member_id
     return out
 
 
-async def _detail_page(request: Request, tid_raw: str, *, errors: dict[str, list[str]] | None = None,
-                       values: dict[str, str] | None = None, action: str | None = None,
-                       status_code: int = 200) -> Response:
+async def _detail_page(
+    request: Request,
+    tid_raw: str,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, str] | None = None,
+    action: str | None = None,
+    status_code: int = 200,
+) -> Response:
     user = require_user(request)
     tid = _id(tid_raw)
     async with request.app.state.sessions() as db:
@@ -417,12 +550,26 @@ async def _detail_page(request: Request, tid_raw: str, *, errors: dict[str, list
         d = await queries.transfer_detail(db, user, t)
         can = await _abilities(db, user, t)
         actors = {h["actor"] for h in d["history"]} | {n["decided_by"] for n in d["nodes"] if n["decided_by"]}
-        people = dict((await db.execute(select(User.username, User.display_name).where(User.username.in_(actors)))).all())
+        people = dict(
+            (await db.execute(select(User.username, User.display_name).where(User.username.in_(actors)))).all()
+        )
     people["system"] = "系统"
     names = await _org_names(request, {d["from_org_code"], d["target_org_code"], d["branch_code"] or ""})
     done = DONE_MESSAGES.get(request.query_params.get("done") or "")
-    return render(request, "detail.html", status_code=status_code, d=d, can=can, names=names, people=people,
-                  form_rows=form_rows(d["form"]), done=done, errors=errors or {}, values=values or {}, action=action)
+    return render(
+        request,
+        "detail.html",
+        status_code=status_code,
+        d=d,
+        can=can,
+        names=names,
+        people=people,
+        form_rows=form_rows(d["form"]),
+        done=done,
+        errors=errors or {},
+        values=values or {},
+        action=action,
+    )
 
 
 @router.get("/transfers/{tid}", response_class=HTMLResponse)
@@ -442,15 +589,21 @@ async def _decide(request: Request, tid: str, action: str, call: Callable, done:
     except ServiceError as e:
         if e.status == 404:
             raise
-        return await _detail_page(request, tid, errors=field_errors(e.problems), values=data, action=action,
-                                  status_code=e.status)
+        return await _detail_page(
+            request, tid, errors=field_errors(e.problems), values=data, action=action, status_code=e.status
+        )
     return redirect(f"/ui/transfers/{n}?done={done}")
 
 
 @router.post("/transfers/{tid}/approve", response_class=HTMLResponse)
 async def approve(request: Request, tid: str) -> Response:
-    return await _decide(request, tid, "approve",
-                         lambda e, c, u, n, d: decisions.approve(e, c, u, n, d.get("comment") or None), "approved")
+    return await _decide(
+        request,
+        tid,
+        "approve",
+        lambda e, c, u, n, d: decisions.approve(e, c, u, n, d.get("comment") or None),
+        "approved",
+    )
 
 
 @router.post("/transfers/{tid}/return", response_class=HTMLResponse)
@@ -486,8 +639,11 @@ async def withdraw(request: Request, tid: str) -> Response:
 # --- 办理转出 / 办理转入 / 个人发起 -----------------------------------------------------------------
 
 
-CHANNEL_PATHS = {Channel.OUT: "/ui/transfers/new/out", Channel.IN: "/ui/transfers/new/in",
-                 Channel.SELF: "/ui/me/transfer"}
+CHANNEL_PATHS = {
+    Channel.OUT: "/ui/transfers/new/out",
+    Channel.IN: "/ui/transfers/new/in",
+    Channel.SELF: "/ui/me/transfer",
+}
 
 
 def _channel_for(user: User, raw: str | None) -> Channel:
@@ -526,8 +682,15 @@ def _parse_start(data: dict[str, str], channel: Channel) -> tuple[StartRequest |
                 form["location"] = loc
         elif data.get(key):
             form[key] = data[key]
-    req = StartRequest(id_number=data.get("id_number", ""), name=data.get("name", ""), type=ttype, channel=channel,
-                       form=form, target_org_code=data.get("target_org_code") or None, partition=partition)
+    req = StartRequest(
+        id_number=data.get("id_number", ""),
+        name=data.get("name", ""),
+        type=ttype,
+        channel=channel,
+        form=form,
+        target_org_code=data.get("target_org_code") or None,
+        partition=partition,
+    )
     return req, problems
 
 
@@ -537,8 +700,9 @@ async def _run_start(request: Request, user: User, data: dict[str, str], channel
     if req is None:
         raise ServiceError(422, pre)
     state = request.app.state
-    kwargs = dict(directories=state.directories, task_queue=state.settings.task_queue,
-                  id_prefix=state.settings.workflow_id_prefix)
+    kwargs = dict(
+        directories=state.directories, task_queue=state.settings.task_queue, id_prefix=state.settings.workflow_id_prefix
+    )
     if pre:  # still report what else is wrong, but start nothing
         try:
             await start_request(state.engine, None, user, req, dry_run=True, **kwargs)
@@ -552,14 +716,28 @@ async def _run_start(request: Request, user: User, data: dict[str, str], channel
 async def _receiving_choices(request: Request, user: User) -> list[Org]:
     """办理转入: the admin's own org and the orgs below it that can receive."""
     async with request.app.state.sessions() as db:
-        return list((await db.execute(
-            select(Org).where(Org.id.in_(queries.subtree_ids(user.org_id)), Org.can_receive.is_(True))
-            .order_by(Org.code).limit(300)
-        )).scalars().all())
+        return list(
+            (
+                await db.execute(
+                    select(Org)
+                    .where(Org.id.in_(queries.subtree_ids(user.org_id)), Org.can_receive.is_(True))
+                    .order_by(Org.code)
+                    .limit(300)
+                )
+            )
+            .scalars()
+            .all()
+        )
 
 
-async def _form_page(request: Request, channel: Channel, *, values: dict[str, str] | None = None,
-                     problems: list[Problem] | None = None, status_code: int = 200) -> Response:
+async def _form_page(
+    request: Request,
+    channel: Channel,
+    *,
+    values: dict[str, str] | None = None,
+    problems: list[Problem] | None = None,
+    status_code: int = 200,
+) -> Response:
     ctx = ui(request)
     user = ctx.user
     values = dict(values or {})
@@ -572,12 +750,25 @@ async def _form_page(request: Request, channel: Channel, *, values: dict[str, st
     target_name = None
     if values.get("target_org_code") and channel != Channel.IN:
         target_name = (await _org_names(request, {values["target_org_code"]})).get(values["target_org_code"])
-    field_types = {k: " ".join(t.value for t in TransferType if k in FORM_FIELDS[t]) for k in (*FORM_INPUTS, "location")}
+    field_types = {
+        k: " ".join(t.value for t in TransferType if k in FORM_FIELDS[t]) for k in (*FORM_INPUTS, "location")
+    }
     title = {Channel.OUT: "办理转出", Channel.IN: "办理转入", Channel.SELF: "关系转接（个人发起）"}[channel]
-    return render(request, "transfer_form.html", status_code=status_code, channel=channel.value, title=title,
-                  action=CHANNEL_PATHS[channel], values=values, problems=problems or [],
-                  errors=field_errors(problems or []), receiving=receiving, target_name=target_name,
-                  field_types=field_types, form_inputs=FORM_INPUTS)
+    return render(
+        request,
+        "transfer_form.html",
+        status_code=status_code,
+        channel=channel.value,
+        title=title,
+        action=CHANNEL_PATHS[channel],
+        values=values,
+        problems=problems or [],
+        errors=field_errors(problems or []),
+        receiving=receiving,
+        target_name=target_name,
+        field_types=field_types,
+        form_inputs=FORM_INPUTS,
+    )
 
 
 async def _start_post(request: Request, channel: Channel) -> Response:
@@ -592,8 +783,13 @@ async def _start_post(request: Request, channel: Channel) -> Response:
     async with request.app.state.sessions() as db:
         seen = await queries.get_visible_transfer(db, user, result.transfer_id)
     if seen is None:  # the member's open transfer was started by someone this viewer may not see
-        return await _form_page(request, channel, values=data, status_code=409,
-                                problems=[Problem("id_number", "该团员已有办理中的转接申请（由其他组织发起），不能重复发起")])
+        return await _form_page(
+            request,
+            channel,
+            values=data,
+            status_code=409,
+            problems=[Problem("id_number", "该团员已有办理中的转接申请（由其他组织发起），不能重复发起")],
+        )
     return redirect(f"/ui/transfers/{seen.id}?done={'started' if result.created else 'existing'}")
 
 
@@ -619,11 +815,25 @@ async def preview(request: Request) -> Response:
     try:
         _, route = await _run_start(request, user, data, channel, dry_run=True)
     except ServiceError as e:
-        return JSONResponse({"ok": False, "errors": [{"field": p.field, "input": input_for(p.field), "message": p.message}
-                                                     for p in e.problems]}, status_code=e.status)
+        return JSONResponse(
+            {
+                "ok": False,
+                "errors": [{"field": p.field, "input": input_for(p.field), "message": p.message} for p in e.problems],
+            },
+            status_code=e.status,
+        )
     names = await _org_names(request, {route.org_code})
-    return JSONResponse({"ok": True, "route": {"org_code": route.org_code, "org_name": names.get(route.org_code, ""),
-                                               "clause": route.clause, "explanation": route.explanation}})
+    return JSONResponse(
+        {
+            "ok": True,
+            "route": {
+                "org_code": route.org_code,
+                "org_name": names.get(route.org_code, ""),
+                "clause": route.clause,
+                "explanation": route.explanation,
+            },
+        }
+    )
 
 
 @router.post("/lookup")
@@ -633,10 +843,17 @@ async def member_lookup(request: Request) -> Response:
     user = require_user(request)
     data = await _form(request)
     try:
-        found = await lookup.lookup_member(request.app.state.engine, user, data.get("name", ""), data.get("id_number", ""))
+        found = await lookup.lookup_member(
+            request.app.state.engine, user, data.get("name", ""), data.get("id_number", "")
+        )
     except ServiceError as e:
-        return JSONResponse({"ok": False, "errors": [{"field": p.field, "input": input_for(p.field), "message": p.message}
-                                                     for p in e.problems]}, status_code=e.status)
+        return JSONResponse(
+            {
+                "ok": False,
+                "errors": [{"field": p.field, "input": input_for(p.field), "message": p.message} for p in e.problems],
+            },
+            status_code=e.status,
+        )
     return JSONResponse({"ok": True, "member": found.as_dict()})
 
 
@@ -659,8 +876,13 @@ async def org_search(request: Request) -> Response:
 async def region_choices(request: Request) -> Response:
     require_user(request)
     q = request.query_params
-    names = await lookup.regions(request.app.state.engine, q.get("level", ""), province=q.get("province"),
-                                 city=q.get("city"), county=q.get("county"))
+    names = await lookup.regions(
+        request.app.state.engine,
+        q.get("level", ""),
+        province=q.get("province"),
+        city=q.get("city"),
+        county=q.get("county"),
+    )
     return JSONResponse(names)
 
 
@@ -680,8 +902,9 @@ async def me(request: Request) -> Response:
         items, _ = await queries.list_transfers(db, user, queries.TransferFilter(), page=1, page_size=50)
     names = await _org_names(request, {c for i in items for c in (i["from_org_code"], i["target_org_code"])})
     has_open = any(i["status"] in OPEN_STATUSES for i in items)
-    return render(request, "me.html", member=member, branch=branch, school=school, items=items, names=names,
-                  has_open=has_open)
+    return render(
+        request, "me.html", member=member, branch=branch, school=school, items=items, names=names, has_open=has_open
+    )
 
 
 @router.get("/me/transfer", response_class=HTMLResponse)
@@ -712,9 +935,18 @@ async def register_page(request: Request) -> Response:
     kind = _register_kind(request.query_params.get("kind"))
     rows = await registers.register(request.app.state.engine, kind, ui(request).org.code)
     columns = registers.COLUMNS[kind]
-    cells = [[n if head == "序号" else _cell(value(r)) for head, value, _ in columns] for n, r in enumerate(rows, start=1)]
-    return render(request, "registers.html", kind=kind.value, rows=rows, cells=cells, headers=registers.headers(kind),
-                  labels={k.value: v for k, v in REGISTER_LABELS.items()})
+    cells = [
+        [n if head == "序号" else _cell(value(r)) for head, value, _ in columns] for n, r in enumerate(rows, start=1)
+    ]
+    return render(
+        request,
+        "registers.html",
+        kind=kind.value,
+        rows=rows,
+        cells=cells,
+        headers=registers.headers(kind),
+        labels={k.value: v for k, v in REGISTER_LABELS.items()},
+    )
 
 
 def _cell(value: Any) -> str:
@@ -736,8 +968,10 @@ async def register_export(request: Request) -> Response:
     return Response(
         body,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f"attachment; filename=\"register-{kind.value}.xlsx\"; "
-                                        f"filename*=UTF-8''{quote(filename)}"},
+        headers={
+            "Content-Disposition": f'attachment; filename="register-{kind.value}.xlsx"; '
+            f"filename*=UTF-8''{quote(filename)}"
+        },
     )
 
 

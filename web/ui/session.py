@@ -55,8 +55,9 @@ def _unb64(text: str) -> bytes:
 
 
 def encode(s: UISession, signing_key: str) -> str:
-    payload = _b64(json.dumps({"uid": s.uid, "csrf": s.csrf, "iat": s.iat, "exp": s.exp},
-                              separators=(",", ":")).encode())
+    payload = _b64(
+        json.dumps({"uid": s.uid, "csrf": s.csrf, "iat": s.iat, "exp": s.exp}, separators=(",", ":")).encode()
+    )
     sig = _b64(hmac.new(_key(signing_key), payload.encode(), hashlib.sha256).digest())
     return f"{payload}.{sig}"
 

@@ -3,9 +3,10 @@ glossary does not name (timeline actions), and the mapping of service problems o
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from fastapi.templating import Jinja2Templates
 
@@ -44,7 +45,7 @@ def local_time(value: datetime | date | None, fmt: str = "%Y-%m-%d %H:%M") -> st
         return "—"
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value.astimezone(SHANGHAI).strftime(fmt)
     return value.strftime("%Y-%m-%d")
 
@@ -70,7 +71,7 @@ FIELD_INPUTS: dict[str, str] = {
 def input_for(field: str) -> str:
     if field in FIELD_INPUTS:
         return FIELD_INPUTS[field]
-    return field[len("form."):] if field.startswith("form.") else field
+    return field[len("form.") :] if field.startswith("form.") else field
 
 
 def field_errors(problems: Iterable[Problem]) -> dict[str, list[str]]:
@@ -85,8 +86,11 @@ def form_rows(form: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
     for key, value in (form or {}).items():
         if key == "location" and isinstance(value, dict):
-            text = "".join(value.get(k) or "" for k in ("province", "city", "county", "township")
-                           if not (k == "city" and value.get("city") == value.get("province")))
+            text = "".join(
+                value.get(k) or ""
+                for k in ("province", "city", "county", "township")
+                if not (k == "city" and value.get("city") == value.get("province"))
+            )
             rows.append((FORM_FIELD_LABELS["location"], text))
         elif key == "unit_kind":
             rows.append((FORM_FIELD_LABELS[key], UNIT_KIND_LABELS.get(value, value)))
