@@ -152,8 +152,8 @@ async def _plain(
     from domain.transfers import Channel, TransferType
     from messages.transfers import Actor
     from models.db import make_engine
+    from models.directory import DIRECTORIES
     from service.intake import members_by_id_number
-    from service.orgdir import DIRECTORIES
     from service.transfers import make_input
     from workflows.transfer import TransferWorkflow, workflow_id_for
 

@@ -71,9 +71,9 @@ async def real(address: str, database_url: str, n: int, concurrency: int, workdi
     from domain.transfers import Channel, TransferType
     from models import User
     from models.db import make_engine, session_factory
+    from models.directory import DirectoryCache
     from service import decisions
     from service.intake import StartRequest, start_request
-    from service.orgdir import DirectoryCache
 
     queue = f"bench-{uuid.uuid4().hex[:6]}"
     env = dict(os.environ, TEMPORAL_ADDRESS=address, DATABASE_URL=database_url, ZHTJ_TASK_QUEUE=queue)

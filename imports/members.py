@@ -30,10 +30,11 @@ from domain.glossary import MEMBER_COLUMN_LABELS
 from domain.idcard import mask, normalize, problems
 from domain.orgs import KIND_RULES, OrgKind
 from imports.fields import clip, looks_scientific, parse_int, parse_iso_date, today_shanghai
-from imports.orgs import chunked, kind_name, load_orgs_with_ancestors
+from imports.orgs import kind_name
 from imports.reader import Row, read_table
 from imports.report import ImportReport, RowError
 from models.db import session_scope
+from models.directory import chunked, load_orgs_with_ancestors
 from models.tables import AuditLog, Member, MembershipHistory, Org, utcnow
 
 MEMBER_COLUMNS: tuple[str, ...] = (

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.glossary import ORG_COLUMN_LABELS, ORG_KIND_LABELS, PARTITION_LABELS
 from domain.orgs import ALLOWED_PARENTS, KIND_RULES, OrgKind, Partition, parent_allowed
@@ -36,6 +36,7 @@ from imports.fields import BOOL_HINT, clip, parse_bool
 from imports.reader import Row, read_table
 from imports.report import ImportReport, RowError
 from models.db import session_scope
+from models.directory import chunked, load_orgs_with_ancestors
 from models.tables import AuditLog, Member, Org, utcnow
 
 ORG_COLUMNS: tuple[str, ...] = (
@@ -60,7 +61,6 @@ CODE_MAX = 64
 NAME_MAX = 200
 REGION_MAX = 64
 ADDRESS_MAX = 300
-CHUNK = 500
 
 _KIND_BY_TEXT: dict[str, OrgKind] = {k.value: k for k in OrgKind} | {v: k for k, v in ORG_KIND_LABELS.items()}
 _PARTITION_BY_TEXT: dict[str, Partition] = (
@@ -546,33 +546,6 @@ def resolve_orgs(
 
 # ---------------------------------------------------------------------------------------------
 # step 3: the database
-
-
-def chunked(items: Sequence, n: int = CHUNK) -> Iterable[Sequence]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
-
-
-async def load_orgs_with_ancestors(
-    session: AsyncSession, *, codes: Iterable[str] = (), ids: Iterable[int] = ()
-) -> dict[int, Org]:
-    """Orgs with these codes or ids and all their ancestors, by id: one query per tree level."""
-    found: dict[int, Org] = {}
-    codes = sorted(set(codes))
-    for chunk in chunked(codes):
-        for org in (await session.execute(select(Org).where(Org.code.in_(chunk)))).scalars():
-            found[org.id] = org
-    want = set(ids)
-    while True:
-        want |= {o.parent_id for o in found.values() if o.parent_id is not None}
-        want -= found.keys()
-        if not want:
-            return found
-        batch = sorted(want)
-        want = set()
-        for chunk in chunked(batch):
-            for org in (await session.execute(select(Org).where(Org.id.in_(chunk)))).scalars():
-                found[org.id] = org
 
 
 def snapshot(org: Org, by_id: Mapping[int, Org]) -> OrgSnapshot:

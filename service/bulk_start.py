@@ -33,9 +33,10 @@ from domain.policy import policy_for
 from messages.transfers import Route, TransferInput
 from models import Org, Transfer, User
 from models.db import session_factory
+from models.directory import DirectoryCache
+from service.errors import Problem, ServiceError
 from service.intake import CheckedStart, ParsedRequest, StartRequest, check_start, members_by_id_number, parse_request
-from service.orgdir import DirectoryCache
-from service.transfers import WORKFLOW_ID_PREFIX, Problem, ServiceError
+from service.transfers import WORKFLOW_ID_PREFIX
 from workflows.transfer import TransferWorkflow, workflow_id_for
 
 #: Starts in flight at once per call.

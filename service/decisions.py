@@ -16,7 +16,6 @@ from domain.transfers import Channel, TransferType
 from messages.transfers import (
     ApproveInput,
     AssignBranchInput,
-    OrgRef,
     ResubmitInput,
     ReturnInput,
     Route,
@@ -26,13 +25,9 @@ from messages.transfers import (
 from models import ApprovalStep, Org, Transfer, User
 from models.db import reader, session_factory
 from service import transfers as svc
+from service.errors import Problem, ServiceError, execute_update, refuse
 from service.queries import get_visible_transfer
-from service.transfers import Problem, ServiceError
 from workflows.transfer import TransferWorkflow
-
-
-def _refuse(status: int, field: str, message: str) -> ServiceError:
-    return ServiceError(status, [Problem(field, message)])
 
 
 @dataclass(frozen=True)
@@ -91,9 +86,9 @@ async def _load(engine: AsyncEngine, user: User, transfer_id: int) -> _Target:
             if await get_visible_transfer(session, user, transfer_id) is None:
                 row = None
     if row is None:
-        raise _refuse(404, "id", f"转接申请 {transfer_id} 不存在")
+        raise refuse(404, "id", f"转接申请 {transfer_id} 不存在")
     if user.role == "service":
-        raise _refuse(403, "user", "服务账号只能发起和查看转接申请，不能审批或撤回")
+        raise refuse(403, "user", "服务账号只能发起和查看转接申请，不能审批或撤回")
     return _Target(*row)
 
 
@@ -106,7 +101,7 @@ async def _as_admin(engine: AsyncEngine, user: User, t: _Target, org_code: str):
         if e.status == 403:
             async with session_factory(engine)() as session:
                 if await get_visible_transfer(session, user, t.id) is None:
-                    raise _refuse(404, "id", f"转接申请 {t.id} 不存在") from e
+                    raise refuse(404, "id", f"转接申请 {t.id} 不存在") from e
         raise
 
 
@@ -114,13 +109,18 @@ def _handle(client: Client, t: _Target):
     return client.get_workflow_handle_for(TransferWorkflow.run, t.workflow_id, run_id=t.run_id)
 
 
+async def _send(client: Client, t: _Target, update: Any, arg: Any) -> TransferView:
+    """The decision as an update of the transfer's workflow; its validator refuses stale ones."""
+    return await execute_update(_handle(client, t), update, arg, result_type=TransferView, closed=svc.TRANSFER_CLOSED)
+
+
 async def _pending_step(engine: AsyncEngine, user: User, t: _Target) -> tuple[int, int, str]:
     """The pending node's round, seq and org code; 409 when no node is pending."""
     if t.step_seq is None:
         async with session_factory(engine)() as session:
             if await get_visible_transfer(session, user, t.id) is None:  # not even theirs to see
-                raise _refuse(404, "id", f"转接申请 {t.id} 不存在")
-        raise _refuse(409, "status", "该申请当前没有待审批的节点")
+                raise refuse(404, "id", f"转接申请 {t.id} 不存在")
+        raise refuse(409, "status", "该申请当前没有待审批的节点")
     return t.step_round, t.step_seq, t.step_org_code
 
 
@@ -130,7 +130,9 @@ async def approve(
     t = await _load(engine, user, transfer_id)
     round_, seq, org_code = await _pending_step(engine, user, t)
     actor = await _as_admin(engine, user, t, org_code)
-    return await svc.approve(_handle(client, t), ApproveInput(round=round_, seq=seq, actor=actor, comment=comment))
+    return await _send(
+        client, t, TransferWorkflow.approve, ApproveInput(round=round_, seq=seq, actor=actor, comment=comment)
+    )
 
 
 async def return_request(
@@ -139,8 +141,10 @@ async def return_request(
     t = await _load(engine, user, transfer_id)
     round_, seq, org_code = await _pending_step(engine, user, t)
     actor = await _as_admin(engine, user, t, org_code)
-    return await svc.return_request(
-        _handle(client, t),
+    return await _send(
+        client,
+        t,
+        TransferWorkflow.return_request,
         ReturnInput(round=round_, seq=seq, actor=actor, reason_code=reason_code, reason_text=reason_text),
     )
 
@@ -150,17 +154,17 @@ async def _initiator_actor(engine: AsyncEngine, client: Client, user: User, t: _
     init = view.initiator
     if t.channel == Channel.SELF.value:
         if user.role != "member":
-            raise _refuse(403, "user", "该申请由团员本人发起，只能由本人撤回或重新提交")
+            raise refuse(403, "user", "该申请由团员本人发起，只能由本人撤回或重新提交")
         return svc.member_actor(user), view
     if user.role == "member":
-        raise _refuse(403, "user", "该申请由组织发起，只能由发起组织撤回或重新提交")
+        raise refuse(403, "user", "该申请由组织发起，只能由发起组织撤回或重新提交")
     return await _as_admin(engine, user, t, init.org_code), view
 
 
 async def withdraw(engine: AsyncEngine, client: Client, user: User, transfer_id: int, reason: str) -> TransferView:
     t = await _load(engine, user, transfer_id)
     actor, _ = await _initiator_actor(engine, client, user, t)
-    return await svc.withdraw(_handle(client, t), WithdrawInput(actor=actor, reason=reason))
+    return await _send(client, t, TransferWorkflow.withdraw, WithdrawInput(actor=actor, reason=reason))
 
 
 async def resubmit(
@@ -193,7 +197,7 @@ async def resubmit(
                 "route": Route(explanation=f"重新提交时由发起方改为转入{inp.target.name}"),
             }
         )
-    return await svc.resubmit(_handle(client, t), d)
+    return await _send(client, t, TransferWorkflow.resubmit, d)
 
 
 async def assign_branch(
@@ -201,12 +205,8 @@ async def assign_branch(
 ) -> TransferView:
     t = await _load(engine, user, transfer_id)
     actor = await _as_admin(engine, user, t, t.target_code)
-    return await svc.assign_branch(
-        engine,
-        _handle(client, t),
-        AssignBranchInput(actor=actor, branch=OrgRef(code=branch_code, name="")),
-        t.target_code,
-    )
+    branch = await svc.checked_branch(engine, branch_code, t.target_code)
+    return await _send(client, t, TransferWorkflow.assign_branch, AssignBranchInput(actor=actor, branch=branch))
 
 
 async def batch_approve(engine: AsyncEngine, client: Client, user: User, ids: list[int]) -> list[dict[str, Any]]:

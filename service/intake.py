@@ -32,11 +32,10 @@ from domain.transfers import ActorKind, Channel, TransferType
 from messages.transfers import Actor, Route, TransferInput
 from models import Member, Org, User
 from models.db import reader
-from service.orgdir import DirectoryCache
+from models.directory import DirectoryCache
+from service.errors import Problem, ServiceError, refuse
 from service.transfers import (
     WORKFLOW_ID_PREFIX,
-    Problem,
-    ServiceError,
     StartResult,
     find_by_request_id,
     make_input,
@@ -55,23 +54,19 @@ class StartRequest:
     partition: str | None = None  # the answer to 转入组织是否属于北京/广东/福建 (national or which)
 
 
-def _problem(status: int, field: str, message: str) -> ServiceError:
-    return ServiceError(status, [Problem(field, message)])
-
-
 def initiator_for(user: User, user_org: OrgInfo | Org | None, channel: Channel, member: Member) -> Actor:
     """Who starts, by channel: the member themself (个人), an org admin (转出/转入), or a
     service account starting 转出 for its org."""
     if channel == Channel.SELF:
         if user.role != "member" or user.member_id != member.id:
-            raise _problem(403, "channel", "个人发起只能由团员本人办理")
+            raise refuse(403, "channel", "个人发起只能由团员本人办理")
         return Actor(kind=ActorKind.MEMBER, username=user.username, member_id=member.id, display_name=user.display_name)
     if user.role == "member":
-        raise _problem(403, "channel", "团员只能个人发起（channel=self）")
+        raise refuse(403, "channel", "团员只能个人发起（channel=self）")
     if user_org is None:
-        raise _problem(403, "user", "该账号未绑定组织，不能办理转出或转入")
+        raise refuse(403, "user", "该账号未绑定组织，不能办理转出或转入")
     if user.role == "service" and channel != Channel.OUT:
-        raise _problem(403, "channel", "服务账号只能办理转出（channel=out）")
+        raise refuse(403, "channel", "服务账号只能办理转出（channel=out）")
     kind = ActorKind.SERVICE if user.role == "service" else ActorKind.ORG_ADMIN
     return Actor(
         kind=kind, username=user.username, org_code=user_org.code, display_name=user.display_name or user_org.name
@@ -144,21 +139,21 @@ def check_start(
     org in `directory`, which must hold the member's branch (by id). ServiceError when refused."""
     form, choice = parsed.form, parsed.partition
     if member is None or member.name != req.name.strip():
-        raise _problem(422, "id_number", "姓名与身份证号不对应任何团员，请核对后查询")
+        raise refuse(422, "id_number", "姓名与身份证号不对应任何团员，请核对后查询")
     if member.graduation_year and (
         p := graduate_transfer_problem(parsed.id_number, member.graduation_year, today=today)
     ):
-        raise _problem(422, "id_number", p)
+        raise refuse(422, "id_number", p)
 
     initiator = initiator_for(user, user_org, req.channel, member)
     from_org = directory.by_id(member.branch_id)
     if req.channel == Channel.OUT and not _under(directory, initiator.org_code, from_org):
-        raise _problem(403, "channel", f"{user_org.name}不是该团员所在组织或其上级，不能办理转出")
+        raise refuse(403, "channel", f"{user_org.name}不是该团员所在组织或其上级，不能办理转出")
 
     if req.target_org_code:
         target = directory.get(req.target_org_code)
         if target is None:
-            raise _problem(422, "target_org_code", f"转入组织 {req.target_org_code} 不存在")
+            raise refuse(422, "target_org_code", f"转入组织 {req.target_org_code} 不存在")
         reasons = check_override(directory, req.type, target, partition_choice=choice, from_org=from_org)
         if reasons:
             raise ServiceError(422, [Problem("target_org_code", r) for r in reasons])
@@ -194,9 +189,9 @@ def check_start(
         target = proposal.target
         chosen = Route(clause=proposal.clause, explanation=proposal.explanation)
     if choice is not None and (p := target_partition_problem(choice, target)):
-        raise _problem(422, "target_org_code", p)
+        raise refuse(422, "target_org_code", p)
     if req.channel == Channel.IN and not _under(directory, initiator.org_code, target):
-        raise _problem(403, "channel", f"{user_org.name}不是转入组织或其上级，不能办理转入")
+        raise refuse(403, "channel", f"{user_org.name}不是转入组织或其上级，不能办理转入")
 
     inp = make_input(
         directory,

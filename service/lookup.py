@@ -18,7 +18,7 @@ from domain import idcard
 from domain.deadlines import shanghai_date
 from models import Member, Org, User
 from models.db import session_factory
-from service.transfers import Problem, ServiceError
+from service.errors import Problem, ServiceError
 
 NOT_FOUND = "姓名与身份证号不对应任何团员，请核对后查询"
 

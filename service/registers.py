@@ -33,7 +33,7 @@ from domain.holdings import (
 from models import Member, MembershipHistory, Org
 from models.db import session_factory
 from models.tables import AbroadRetention, Holding
-from service.transfers import Problem, ServiceError
+from service.errors import Problem, ServiceError
 
 
 @dataclass(frozen=True)

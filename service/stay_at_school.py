@@ -24,9 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.client import Client, WorkflowHandle
 
 from activities.stay_at_school import find_or_create_branch, move_member
 from core.temporal import start_and_wait_recorded
@@ -60,9 +58,9 @@ from messages.stay_at_school import (
 from messages.transfers import SYSTEM_ACTOR, Actor, OrgRef
 from models import AuditLog, Member, Org, Transfer
 from models.db import session_factory, session_scope
+from models.directory import load_with_ancestors, org_info
 from models.tables import Holding
-from service.directory import load_with_ancestors, org_info
-from service.transfers import Problem, ServiceError
+from service.errors import Problem, ServiceError, execute_update, refuse
 from workflows.stay_at_school import (
     HOLDING_ID_PREFIX,
     RETENTION_ID_PREFIX,
@@ -73,10 +71,6 @@ from workflows.stay_at_school import (
 )
 
 OPEN_TRANSFER_STATUSES = tuple(s.value for s in TransferStatus if s.is_open)
-
-
-def _refuse(status: int, field: str, message: str) -> ServiceError:
-    return ServiceError(status, [Problem(field, message)])
 
 
 def _utcnow() -> datetime:
@@ -111,7 +105,7 @@ async def _member_and_school(session: AsyncSession, member_id: int) -> tuple[Mem
     """The member, the directory around their branch, their branch and their school."""
     member = await session.get(Member, member_id)
     if member is None:
-        raise _refuse(404, "member", "团员不存在")
+        raise refuse(404, "member", "团员不存在")
     branch = await session.get(Org, member.branch_id)
     directory = await load_with_ancestors(session, [branch.code])
     info = directory[branch.code]
@@ -122,7 +116,7 @@ async def _member_and_school(session: AsyncSession, member_id: int) -> tuple[Mem
             directory = await load_with_ancestors(session, [branch.code, own.code])
             school = directory[own.code]
     if school is None:
-        raise _refuse(422, "member", f"{member.name}不在学校团组织中")
+        raise refuse(422, "member", f"{member.name}不在学校团组织中")
     return member, directory, info, school
 
 
@@ -150,29 +144,7 @@ async def _open_transfer(session: AsyncSession, member_id: int) -> Transfer | No
 
 def _check_school_actor(actor: Actor, school: OrgInfo, *, what: str) -> None:
     if actor.kind not in (ActorKind.ORG_ADMIN, ActorKind.SERVICE) or actor.org_code != school.code:
-        raise _refuse(403, "actor", f"只有{school.name}（或其上级团委）的管理员可以{what}")
-
-
-def _from_update_error(e: Exception) -> ServiceError:
-    cause = e.cause if isinstance(e, WorkflowUpdateFailedError) else e
-    if isinstance(cause, ApplicationError):
-        status = 422 if cause.type in ("InvalidReturnGround", "InvalidInput") else 409
-        return _refuse(status, "decision", cause.message)
-    return _refuse(409, "decision", str(cause))
-
-
-async def _update(handle: WorkflowHandle, update, arg, result_type, *, closed: str):
-    """Send an update; a refusal becomes a ServiceError, and so does a closed workflow (`closed`
-    is the Chinese message for it: the application was decided, the holding has ended)."""
-    try:
-        return await handle.execute_update(update, arg, result_type=result_type)
-    except WorkflowUpdateFailedError as e:
-        raise _from_update_error(e) from e
-    except RPCError as e:
-        text = str(e).lower()
-        if "already completed" in text or "already finished" in text:
-            raise _refuse(409, "decision", closed) from e
-        raise _refuse(404 if "not found" in text else 409, "workflow", str(e)) from e
+        raise refuse(403, "actor", f"只有{school.name}（或其上级团委）的管理员可以{what}")
 
 
 RETENTION_CLOSED = "该申请已办结，不能重复处理"
@@ -202,13 +174,13 @@ async def build_retention_input(
         member, _directory, branch, school = await _member_and_school(session, member_id)
         if initiator.kind == ActorKind.MEMBER:
             if initiator.member_id != member.id:
-                raise _refuse(403, "actor", "团员只能为本人申请保留团组织关系")
+                raise refuse(403, "actor", "团员只能为本人申请保留团组织关系")
         else:
             _check_school_actor(initiator, school, what="代团员提交保留团组织关系申请")
         if member.abroad_retention:
-            raise _refuse(409, "member", f"{member.name}的团组织关系已保留在学校并登记备案")
+            raise refuse(409, "member", f"{member.name}的团组织关系已保留在学校并登记备案")
         if await _open_transfer(session, member.id) is not None:
-            raise _refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
+            raise refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
         target = await _school_branch(session, school, OrgKind.ABROAD_STUDY_BRANCH)
     return RetentionInput(
         member_id=member.id,
@@ -245,15 +217,21 @@ def retention_handle(client: Client, workflow_id: str) -> WorkflowHandle:
 
 
 async def approve_retention(handle: WorkflowHandle, d: RetentionApprove) -> RetentionView:
-    return await _update(handle, AbroadRetentionWorkflow.approve, d, RetentionView, closed=RETENTION_CLOSED)
+    return await execute_update(
+        handle, AbroadRetentionWorkflow.approve, d, result_type=RetentionView, closed=RETENTION_CLOSED
+    )
 
 
 async def return_retention(handle: WorkflowHandle, d: RetentionReturn) -> RetentionView:
-    return await _update(handle, AbroadRetentionWorkflow.return_request, d, RetentionView, closed=RETENTION_CLOSED)
+    return await execute_update(
+        handle, AbroadRetentionWorkflow.return_request, d, result_type=RetentionView, closed=RETENTION_CLOSED
+    )
 
 
 async def withdraw_retention(handle: WorkflowHandle, d: RetentionWithdraw) -> RetentionView:
-    return await _update(handle, AbroadRetentionWorkflow.withdraw, d, RetentionView, closed=RETENTION_CLOSED)
+    return await execute_update(
+        handle, AbroadRetentionWorkflow.withdraw, d, result_type=RetentionView, closed=RETENTION_CLOSED
+    )
 
 
 async def retention_view(handle: WorkflowHandle) -> RetentionView:
@@ -300,15 +278,15 @@ async def mark_mobile(
         member, _directory, branch, school = await _member_and_school(session, member_id)
         _check_school_actor(actor, school, what="标记毕业学生流动团员")
         if member.graduation_year is None:
-            raise _refuse(422, "member", f"{member.name}没有毕业年份，不能标记为流动团员")
+            raise refuse(422, "member", f"{member.name}没有毕业年份，不能标记为流动团员")
         if not mobile_marking_allowed(now, member.graduation_year):
-            raise _refuse(422, "now", MOBILE_TOO_EARLY_MESSAGE)
+            raise refuse(422, "now", MOBILE_TOO_EARLY_MESSAGE)
         if member.delayed_graduation:
-            raise _refuse(422, "member", f"{member.name}已标记为延迟毕业，不能编入毕业学生流动团员团支部")
+            raise refuse(422, "member", f"{member.name}已标记为延迟毕业，不能编入毕业学生流动团员团支部")
         if member.abroad_retention:
-            raise _refuse(409, "member", f"{member.name}已保留团组织关系并编入出国（境）学习研究团员团支部")
+            raise refuse(409, "member", f"{member.name}已保留团组织关系并编入出国（境）学习研究团员团支部")
         if await _open_transfer(session, member.id) is not None:
-            raise _refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
+            raise refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
         target = await _school_branch(session, school, OrgKind.MOBILE_BRANCH)
     inp = HoldingInput(
         kind=HoldingKind.MOBILE,
@@ -347,11 +325,11 @@ async def start_county_holding(
     async with session_factory(engine)() as session:
         member = await session.get(Member, member_id)
         if member is None:
-            raise _refuse(404, "member", "团员不存在")
+            raise refuse(404, "member", "团员不存在")
         branch = await session.get(Org, member.branch_id)
         parent = await session.get(Org, branch.parent_id) if branch.parent_id else None
         if branch.kind != OrgKind.TEMP_BRANCH or parent is None or parent.kind != OrgKind.COUNTY:
-            raise _refuse(422, "member", f"{member.name}所在的{branch.name}不是县级团委直接建立的学社衔接临时团支部")
+            raise refuse(422, "member", f"{member.name}所在的{branch.name}不是县级团委直接建立的学社衔接临时团支部")
     inp = HoldingInput(
         kind=HoldingKind.COUNTY_TEMP,
         member_id=member.id,
@@ -379,7 +357,7 @@ async def holding_view(handle: WorkflowHandle) -> HoldingView:
 
 async def release_holding(handle: WorkflowHandle, d: HoldingRelease) -> HoldingView:
     """End a holding: the member was moved out (409 when it has ended already)."""
-    return await _update(handle, HoldingWorkflow.release, d, HoldingView, closed=HOLDING_CLOSED)
+    return await execute_update(handle, HoldingWorkflow.release, d, result_type=HoldingView, closed=HOLDING_CLOSED)
 
 
 async def release_member_holdings(
@@ -446,7 +424,7 @@ async def _mark_delayed(
         _check_school_actor(actor, school, what="标记延迟毕业学生")
         member = await session.get(Member, member_id, with_for_update=True)
         if graduation_year is not None and graduation_year < (member.graduation_year or graduation_year):
-            raise _refuse(422, "graduation_year", "延迟后的毕业年份不能早于原毕业年份")
+            raise refuse(422, "graduation_year", "延迟后的毕业年份不能早于原毕业年份")
         spec = await _school_branch(session, school, OrgKind.DELAYED_BRANCH)
         if (
             member.delayed_graduation
@@ -455,11 +433,11 @@ async def _mark_delayed(
         ):
             return DelayedResult(member.id, spec.code, spec.name, branch_created=False, changed=False)
         if member.mobile:
-            raise _refuse(409, "member", f"{member.name}已编入毕业学生流动团员团支部，不能标记为延迟毕业")
+            raise refuse(409, "member", f"{member.name}已编入毕业学生流动团员团支部，不能标记为延迟毕业")
         if member.abroad_retention:
-            raise _refuse(409, "member", f"{member.name}已保留团组织关系并编入出国（境）学习研究团员团支部")
+            raise refuse(409, "member", f"{member.name}已保留团组织关系并编入出国（境）学习研究团员团支部")
         if await _open_transfer(session, member.id) is not None:
-            raise _refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
+            raise refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
         branch, created = await find_or_create_branch(session, spec, at=now)
         from_branch_id = member.branch_id
         await move_member(session, member, branch.id, "delayed_graduation", now)

@@ -12,9 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.client import Client, WorkflowHandle
 
 from core.settings import get_settings
 from core.temporal import start_and_wait_recorded
@@ -38,28 +36,9 @@ from messages.transfers import (
 )
 from models import Member, Org, Transfer, User
 from models.db import session_factory
-from service.directory import load_with_ancestors
-from service.orgdir import DIRECTORIES
+from models.directory import DIRECTORIES, load_with_ancestors
+from service.errors import execute_update, refuse
 from workflows.transfer import WORKFLOW_ID_PREFIX, TransferWorkflow, workflow_id_for
-
-
-@dataclass(frozen=True)
-class Problem:
-    field: str
-    message: str
-
-
-class ServiceError(Exception):
-    """A refused request. `status` follows HTTP: 422 invalid, 403 forbidden, 404, 409 stale."""
-
-    def __init__(self, status: int, problems: list[Problem]) -> None:
-        self.status = status
-        self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
-
-
-def _refuse(status: int, field: str, message: str) -> ServiceError:
-    return ServiceError(status, [Problem(field, message)])
 
 
 @dataclass
@@ -75,7 +54,7 @@ async def load_for_input(engine: AsyncEngine, member_id: int, target_org_code: s
     async with session_factory(engine)() as session:
         member = await session.get(Member, member_id)
     if member is None:
-        raise _refuse(404, "member", "团员不存在")
+        raise refuse(404, "member", "团员不存在")
     directory = await DIRECTORIES.get(engine, codes=[target_org_code], ids=[member.branch_id])
     return member, directory
 
@@ -99,11 +78,11 @@ def make_input(
     branch = directory.by_id(member.branch_id)
     target = directory.get(target_org_code)
     if target is None:
-        raise _refuse(422, "target_org_code", f"转入组织 {target_org_code} 不存在")
+        raise refuse(422, "target_org_code", f"转入组织 {target_org_code} 不存在")
     if target.code == branch.code:
-        raise _refuse(422, "target_org_code", "转入组织不能是团员当前所在团支部")
+        raise refuse(422, "target_org_code", "转入组织不能是团员当前所在团支部")
     if not target.can_receive:
-        raise _refuse(422, "target_org_code", f"{target.name}当前无法接收团员")
+        raise refuse(422, "target_org_code", f"{target.name}当前无法接收团员")
     try:
         chain = approval_chain(
             directory,
@@ -114,7 +93,7 @@ def make_input(
             initiator_org_code=initiator.org_code if channel != Channel.SELF else None,
         )
     except ChainError as e:
-        raise _refuse(422, "target_org_code", str(e)) from e
+        raise refuse(422, "target_org_code", str(e)) from e
     return TransferInput(
         member_id=member.id,
         member_name=member.name,
@@ -185,105 +164,76 @@ async def start(
     )
 
 
-async def start_transfer(
-    engine: AsyncEngine,
-    client: Client,
-    *,
-    task_queue: str,
-    id_prefix: str = WORKFLOW_ID_PREFIX,
-    request_id: str | None = None,
-    **build: Any,
-) -> StartResult:
-    """The whole start: a request id seen before returns its transfer (a client retrying after a
-    lost answer never starts a second one); else validate, build the input and start."""
-    if request_id:
-        seen = await find_by_request_id(engine, client, request_id)
-        if seen is not None:
-            return seen
-    inp = await build_input(engine, request_id=request_id, **build)
-    return await start(client, inp, task_queue=task_queue, id_prefix=id_prefix)
-
-
-def handle_for(client: Client, workflow_id: str) -> WorkflowHandle:
-    return client.get_workflow_handle_for(TransferWorkflow.run, workflow_id)
-
-
 # --- who may act -------------------------------------------------------------------------------
 
 
 async def admin_actor(engine: AsyncEngine, user: User, org_code: str) -> Actor:
     """The actor for an admin acting for `org_code`: an admin of that org or of an ancestor."""
     if user.role != "admin" or user.org_id is None:
-        raise _refuse(403, "user", "只有组织管理员可以办理")
+        raise refuse(403, "user", "只有组织管理员可以办理")
     directory = await DIRECTORIES.get(engine, codes=[org_code], ids=[user.org_id])
     own = directory.by_id(user.org_id)
     org = directory.get(org_code)
     if org is None:
-        raise _refuse(404, "org", f"组织 {org_code} 不存在")
+        raise refuse(404, "org", f"组织 {org_code} 不存在")
     if own.code != org_code and not directory.is_ancestor(own.code, org):
-        raise _refuse(403, "org", f"无权代表{org.name}办理")
+        raise refuse(403, "org", f"无权代表{org.name}办理")
     return Actor(kind=ActorKind.ORG_ADMIN, username=user.username, org_code=org_code, display_name=user.display_name)
 
 
 def member_actor(user: User) -> Actor:
     if user.role != "member" or user.member_id is None:
-        raise _refuse(403, "user", "只有团员本人可以办理")
+        raise refuse(403, "user", "只有团员本人可以办理")
     return Actor(
         kind=ActorKind.MEMBER, username=user.username, member_id=user.member_id, display_name=user.display_name
     )
 
 
+TRANSFER_CLOSED = "该申请已办结，不能再审批或撤回"
+
+
 # --- decisions ---------------------------------------------------------------------------------
 
 
-def _from_update_error(e: Exception) -> ServiceError:
-    cause = e.cause if isinstance(e, WorkflowUpdateFailedError) else e
-    if isinstance(cause, ApplicationError):
-        status = 422 if cause.type in ("InvalidReturnGround", "InvalidInput") else 409
-        return _refuse(status, "decision", cause.message)
-    return _refuse(409, "decision", str(cause))
-
-
-async def _update(handle: WorkflowHandle, update, arg) -> TransferView:
-    try:
-        return await handle.execute_update(update, arg, result_type=TransferView)
-    except WorkflowUpdateFailedError as e:
-        raise _from_update_error(e) from e
-    except RPCError as e:
-        raise _refuse(404 if "not found" in str(e).lower() else 409, "transfer", str(e)) from e
-
-
 async def approve(handle: WorkflowHandle, d: ApproveInput) -> TransferView:
-    return await _update(handle, TransferWorkflow.approve, d)
+    return await execute_update(handle, TransferWorkflow.approve, d, result_type=TransferView, closed=TRANSFER_CLOSED)
 
 
 async def return_request(handle: WorkflowHandle, d: ReturnInput) -> TransferView:
-    return await _update(handle, TransferWorkflow.return_request, d)
+    return await execute_update(
+        handle, TransferWorkflow.return_request, d, result_type=TransferView, closed=TRANSFER_CLOSED
+    )
 
 
 async def withdraw(handle: WorkflowHandle, d: WithdrawInput) -> TransferView:
-    return await _update(handle, TransferWorkflow.withdraw, d)
+    return await execute_update(handle, TransferWorkflow.withdraw, d, result_type=TransferView, closed=TRANSFER_CLOSED)
 
 
 async def resubmit(handle: WorkflowHandle, d: ResubmitInput) -> TransferView:
-    return await _update(handle, TransferWorkflow.resubmit, d)
+    return await execute_update(handle, TransferWorkflow.resubmit, d, result_type=TransferView, closed=TRANSFER_CLOSED)
+
+
+async def checked_branch(engine: AsyncEngine, branch_code: str, receiving_org_code: str) -> OrgRef:
+    """The branch to assign, checked: a branch-level org under the receiving org, in the process's
+    directory, or in the database for a code it does not hold (an org created a moment ago)."""
+    directory = await DIRECTORIES.get(engine)
+    if branch_code not in directory:
+        async with session_factory(engine)() as session:
+            directory = await load_with_ancestors(session, [branch_code])
+    branch = directory.get(branch_code)
+    if branch is None:
+        raise refuse(422, "branch_code", f"团支部 {branch_code} 不存在")
+    if not branch.branch_level:
+        raise refuse(422, "branch_code", f"{branch.name}不是团支部级组织，不能分配")
+    if not directory.is_ancestor(receiving_org_code, branch):
+        raise refuse(422, "branch_code", f"{branch.name}不在接收组织之下")
+    return OrgRef(code=branch.code, name=branch.name)
 
 
 async def assign_branch(
     engine: AsyncEngine, handle: WorkflowHandle, d: AssignBranchInput, receiving_org_code: str
 ) -> TransferView:
-    """Check that the branch is a branch-level org under the receiving org: in the process's
-    directory, or in the database for a code it does not hold (an org created a moment ago)."""
-    directory = await DIRECTORIES.get(engine)
-    if d.branch.code not in directory:
-        async with session_factory(engine)() as session:
-            directory = await load_with_ancestors(session, [d.branch.code])
-    branch = directory.get(d.branch.code)
-    if branch is None:
-        raise _refuse(422, "branch_code", f"团支部 {d.branch.code} 不存在")
-    if not branch.branch_level:
-        raise _refuse(422, "branch_code", f"{branch.name}不是团支部级组织，不能分配")
-    if not directory.is_ancestor(receiving_org_code, branch):
-        raise _refuse(422, "branch_code", f"{branch.name}不在接收组织之下")
-    d = d.model_copy(update={"branch": OrgRef(code=branch.code, name=branch.name)})
-    return await _update(handle, TransferWorkflow.assign_branch, d)
+    d = d.model_copy(update={"branch": await checked_branch(engine, d.branch.code, receiving_org_code)})
+    return await execute_update(
+        handle, TransferWorkflow.assign_branch, d, result_type=TransferView, closed=TRANSFER_CLOSED
+    )

@@ -16,8 +16,8 @@ from core.logging import configure_from_settings, get_logger
 from core.settings import Settings, get_settings
 from models import Member, Org, Transfer
 from models.db import assert_migrated, current_revision, make_engine, session_factory
+from models.directory import DIRECTORIES
 from service.auth import LoginThrottle
-from service.orgdir import DIRECTORIES
 from web.api import errors
 from web.api import routes as api_routes
 from web.nul_guard import NulGuard

@@ -21,11 +21,11 @@ from domain import idcard
 from domain.transfers import Channel, TransferType
 from models import Member, Org, User
 from models.db import session_factory, session_scope
+from models.directory import DIRECTORIES
 from seed.demo import seed_demo
 from service.bulk_start import BulkStartRow, bulk_start
 from service.intake import StartRequest, start_request
-from service.orgdir import DIRECTORIES
-from service.transfers import ServiceError
+from service.errors import ServiceError
 from workflows.transfer import workflow_id_for
 
 EMPLOYED = {

@@ -20,7 +20,7 @@ from models.db import session_factory, session_scope
 from models.tables import AbroadRetention, Holding
 from seed.demo import seed_demo
 from service import registers
-from service.transfers import ServiceError
+from service.errors import ServiceError
 
 NOW = datetime(2027, 3, 1, 4, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

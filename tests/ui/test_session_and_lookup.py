@@ -11,7 +11,7 @@ from models import Member, User
 from models.db import session_factory
 from seed.demo import seed_demo
 from service.lookup import NOT_FOUND, lookup_member, regions
-from service.transfers import ServiceError
+from service.errors import ServiceError
 from web.ui import session as sess
 
 KEY = "k" * 40

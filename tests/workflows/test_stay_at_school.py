@@ -36,7 +36,8 @@ from models.db import session_factory, session_scope
 from models.tables import AbroadRetention, Holding
 from service import registers
 from service import stay_at_school as stay
-from service.transfers import ServiceError, admin_actor
+from service.errors import ServiceError
+from service.transfers import admin_actor
 from worker import build_worker
 from workflows.stay_at_school import HoldingWorkflow, holding_workflow_id
 

@@ -9,7 +9,7 @@ from domain.transfers import Channel, NodeRole, NodeStatus, TransferStatus, Tran
 from messages import search_attributes as sa
 from messages.transfers import ApproveInput, AssignBranchInput, OrgRef, ResubmitInput, ReturnInput, WithdrawInput
 from service import transfers as svc
-from service.transfers import ServiceError
+from service.errors import ServiceError
 from worker import build_worker
 
 

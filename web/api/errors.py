@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.transfers import ServiceError
+from service.errors import ServiceError
 
 TITLES = {
     400: "请求无效",

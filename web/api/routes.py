@@ -13,7 +13,7 @@ from models.tables import MAX_ROW_ID
 from service import auth, decisions, queries
 from service.bulk_start import BulkStartRow, bulk_start
 from service.intake import StartRequest, start_request
-from service.transfers import Problem, ServiceError
+from service.errors import Problem, ServiceError
 from web.api import schemas as s
 
 router = APIRouter(prefix="/api", tags=["api"])

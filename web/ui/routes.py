@@ -33,7 +33,7 @@ from models import ApprovalStep, Member, Org, Transfer, User
 from models.tables import MAX_ROW_ID
 from service import auth, decisions, lookup, queries, registers
 from service.intake import StartRequest, start_request
-from service.transfers import Problem, ServiceError
+from service.errors import Problem, ServiceError
 from web.ui import session as sess
 from web.ui.views import field_errors, form_rows, input_for, label_of, local_time, templates
 

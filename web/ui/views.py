@@ -26,7 +26,7 @@ from domain.glossary import (
     UNIT_KIND_LABELS,
 )
 from domain.transfers import FORBIDDEN_RETURN_REASONS
-from service.transfers import Problem
+from service.errors import Problem
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
