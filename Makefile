@@ -13,9 +13,10 @@ help:
 	@echo "  make test    the suite twice: on SQLite, then on a throwaway PostgreSQL (scripts/test.sh)"
 	@echo "               pytest arguments: make test ARGS='-k name -x'"
 	@echo "  make bench   benchmarks (under 15 min on 2 cores): a table and bench/results/latest.json"
-	@echo "  make lint    syntax checks: bash -n on the scripts, compileall on the Python code"
+	@echo "  make lint    import-linter contracts, ruff check, ruff format --check, mypy, duplicate code"
+	@echo "               (scripts/lint.sh: runs every check, then names the ones that failed)"
 	@echo "  make clean   remove the .zhtj/ data directory and caches (keeps .venv)"
-	@echo "  make venv    only create/refresh .venv (pip install -e '.[test]' when pyproject.toml changed)"
+	@echo "  make venv    only create/refresh .venv (pip install -e '.[test,dev]' when pyproject.toml changed)"
 
 venv:
 	@bash scripts/venv.sh
@@ -30,10 +31,8 @@ bench: venv
 	.venv/bin/python -m bench.run
 
 lint: venv
-	@for f in scripts/*.sh .ci/run; do bash -n "$$f" || exit 1; done
-	@.venv/bin/python -m compileall -q -x '/(\.venv|\.git|build)/' . >/dev/null
-	@echo "lint: ok"
+	@bash scripts/lint.sh
 
 clean:
-	rm -rf .zhtj .pytest_cache tests/artifacts
+	rm -rf .zhtj .pytest_cache .mypy_cache .ruff_cache .import_linter_cache tests/artifacts
 	find . -path ./.venv -prune -o -path ./.git -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf

@@ -120,13 +120,3 @@ def add_months(start: _D, months: int) -> _D:
     year, month = divmod(index, 12)
     day = min(start.day, calendar.monthrange(year, month + 1)[1])
     return date(year, month + 1, day)
-
-
-def retention_ends(start: _D, months: int = 6) -> _D:
-    """End of keeping an unemployed graduate at school: at most 6 months (§I.4)."""
-    return add_months(start, months)
-
-
-def county_holding_ends(start: _D, years: int = 1) -> _D:
-    """By when a county-level temp branch must move a member out: within one year (§I.1)."""
-    return add_months(start, 12 * years)

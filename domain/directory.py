@@ -1,6 +1,6 @@
 """A read-only snapshot of the org directory for the pure rules (routing, approval chains).
 
-The service layer builds it from the database; tests build it from literals. No I/O here.
+`models.directory` builds it from the database; tests build it from literals. No I/O here.
 """
 
 from __future__ import annotations

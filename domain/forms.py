@@ -25,7 +25,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from domain.glossary import FORM_FIELD_LABELS, TRANSFER_TYPE_LABELS
 from domain.transfers import TransferType
@@ -193,7 +193,7 @@ def label(key: str) -> str:
     return FORM_FIELD_LABELS.get(key, key)
 
 
-def _problem(err: dict[str, Any], transfer_type: TransferType) -> FieldProblem:
+def _problem(err: ErrorDetails, transfer_type: TransferType) -> FieldProblem:
     loc = [str(p) for p in err["loc"]]
     kind = err["type"]
     ctx = err.get("ctx") or {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from domain.holdings import HoldingKind, HoldingStatus, RegisterKind, RetentionStatus
 from domain.orgs import OrgKind, Partition
+from domain.roles import Role
 from domain.transfers import ActorKind, Channel, NodeRole, NodeStatus, ReturnReason, TransferStatus, TransferType
 
 ORG_KIND_LABELS: dict[OrgKind, str] = {
@@ -30,10 +31,11 @@ PARTITION_LABELS: dict[Partition, str] = {
     Partition.FUJIAN: "福建",
 }
 
+#: Keyed by `Role`; typed by `str` so that a `users.role` value (a plain string) looks up directly.
 USER_ROLE_LABELS: dict[str, str] = {
-    "admin": "组织管理员",
-    "member": "团员",
-    "service": "服务账号",
+    Role.ADMIN: "组织管理员",
+    Role.MEMBER: "团员",
+    Role.SERVICE: "服务账号",
 }
 
 #: Column names of the import templates → Chinese labels (README and error reports).

@@ -32,7 +32,7 @@ def check_character(first17: str) -> str:
     """The check character for 17 leading digits."""
     if len(first17) != 17 or not _ascii_digits(first17):
         raise ValueError("check_character needs exactly 17 digits")
-    total = sum(int(d) * w for d, w in zip(first17, WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True))
     return CHECK_CHARS[total % 11]
 
 

@@ -8,8 +8,9 @@ the member at school (`stays_at_school`). The initiator may pick another org ins
 
 [decision]s where the notice is silent:
 - Names match after dropping 共青团/中国共产主义青年团 and 委员会/团工委/团委/团总支 and NFKC
-  normalisation: a school is found by its exact name, an employer by its exact name or else by
-  every enterprise committee whose name contains it; several candidates are narrowed by the
+  normalisation: a school is found by its exact name, an employer by its exact name, else by
+  every enterprise committee whose name contains it, else by those of the longest name (of at
+  least 4 characters) that the employer's name contains; several candidates are narrowed by the
   partition chosen, then by the form's `location` (province, city, county); still several → a
   problem asking the initiator to pick.
 - The admitting school's new-student org is any `new_student` branch below it that can receive
@@ -398,6 +399,25 @@ _RULES = {
 }
 
 
+def _target_problems(
+    ttype: TransferType, target: OrgInfo, partition_choice: PartitionChoice | None, from_org: OrgInfo | None
+) -> list[str]:
+    """What refuses any target, proposed or picked: outside the chosen partition (not for type 5,
+    which stays at the member's own school), closed, or the member's current org."""
+    out: list[str] = []
+    if (
+        partition_choice is not None
+        and ttype is not T.ABROAD_STUDY
+        and (p := target_partition_problem(partition_choice, target))
+    ):
+        out.append(p)
+    if not target.can_receive:
+        out.append(f"“{target.name}”当前暂不能接收转入")
+    if from_org is not None and target.code == from_org.code:
+        out.append(f"转入组织“{target.name}”与当前所在团组织相同")
+    return out
+
+
 def route(
     directory: Directory,
     transfer_type: TransferType | str,
@@ -432,14 +452,7 @@ def route(
     target = proposal.target
     if target is None:
         return proposal
-    late: list[str] = []
-    if partition_choice is not None and ttype is not T.ABROAD_STUDY:
-        if p := target_partition_problem(partition_choice, target):
-            late.append(p)
-    if not target.can_receive:
-        late.append(f"“{target.name}”当前暂不能接收转入")
-    if target.code == from_org.code:
-        late.append(f"转入组织“{target.name}”与当前所在团组织相同")
+    late = _target_problems(ttype, target, partition_choice, from_org)
     if late:
         return RouteProposal(
             None,
@@ -503,11 +516,5 @@ def check_override(
             out.append(f"“{target.name}”不是原就读学校的出国（境）学习研究团员团支部")
     elif ttype is T.SPECIAL_UNIT and directory.nearest(target, K.PROVINCE) is None:
         out.append(f"“{target.name}”之上没有省级团委，无法审批")
-    if partition_choice is not None and ttype is not T.ABROAD_STUDY:
-        if p := target_partition_problem(partition_choice, target):
-            out.append(p)
-    if not target.can_receive:
-        out.append(f"“{target.name}”当前暂不能接收转入")
-    if from_org is not None and target.code == from_org.code:
-        out.append(f"转入组织“{target.name}”与当前所在团组织相同")
+    out.extend(_target_problems(ttype, target, partition_choice, from_org))
     return out

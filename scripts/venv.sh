@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Create or reuse .venv and install the project (editable) with its test extras.
+# Create or reuse .venv and install the project (editable) with its `test` and `dev` extras
+# (pytest and friends; ruff, mypy, import-linter and pylint for `make lint`).
 #
-# The pip step is skipped when .venv/.installed-<sha of pyproject.toml> exists, so
-# repeated `make` calls cost a few milliseconds. Delete the stamp (or .venv) to force it.
+# The pip step is skipped when .venv/.installed-<sha of pyproject.toml and the extras> exists,
+# so repeated `make` calls cost a few milliseconds. Delete the stamp (or .venv) to force it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 VENV=.venv
+EXTRAS=test,dev
 
 is_py311() {
     "$1" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' >/dev/null 2>&1
@@ -37,14 +39,14 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$py" -m venv "$VENV"
 fi
 
-sha=$(sha256sum pyproject.toml | cut -c1-16)
+sha=$({ cat pyproject.toml; echo "extras=$EXTRAS"; } | sha256sum | cut -c1-16)
 stamp="$VENV/.installed-$sha"
 if [ ! -f "$stamp" ]; then
-    echo "venv.sh: installing the project into $VENV (pip install -e '.[test]')" >&2
+    echo "venv.sh: installing the project into $VENV (pip install -e '.[$EXTRAS]')" >&2
     start=$SECONDS
     log=$(mktemp)
     # -q keeps it quiet; the full log is shown only when pip fails.
-    if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]' >"$log" 2>&1; then
+    if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[$EXTRAS]" >"$log" 2>&1; then
         cat "$log" >&2
         rm -f "$log"
         echo "venv.sh: pip install failed" >&2

@@ -10,18 +10,14 @@ from domain.deadlines import (
     SHANGHAI,
     add_months,
     campaign_dates,
-    county_holding_ends,
     county_temp_branch_allowed,
     days_waiting,
     is_overdue,
     mobile_marking_allowed,
     node_deadlines,
-    retention_ends,
     shanghai_date,
 )
 from domain.policy import DEFAULT_POLICY, TransferPolicy
-
-UTC = UTC
 
 
 def utc(*args) -> datetime:
@@ -126,27 +122,23 @@ def test_county_temp_branch_allowed_from_september_1(now, year, allowed):
         (date(2026, 12, 15), 1, date(2027, 1, 15)),
         (date(2026, 1, 31), -2, date(2025, 11, 30)),
         (date(2028, 2, 29), 12, date(2029, 2, 28)),
+        (date(2026, 9, 1), 24, date(2028, 9, 1)),
+        # instants move on the Shanghai calendar, keeping their Shanghai wall time:
+        # 2026-08-30 17:00 UTC is 08-31 01:00 in Shanghai, six months later 02-28 01:00
+        (utc(2026, 8, 30, 17, 0), 6, sh(2027, 2, 28, 1, 0)),
+        (sh(2026, 9, 1, 9, 30), 12, sh(2027, 9, 1, 9, 30)),
     ],
 )
 def test_add_months(start, months, end):
-    assert add_months(start, months) == end
+    got = add_months(start, months)
+    assert got == end
+    if isinstance(start, datetime):
+        assert got.tzinfo is start.tzinfo  # returned in the instant's own timezone
 
 
-def test_retention_ends_six_months():
-    assert retention_ends(date(2026, 8, 31)) == date(2027, 2, 28)
-
-
-def test_retention_ends_uses_the_shanghai_calendar_for_instants():
-    # 2026-08-30 17:00 UTC is 08-31 01:00 in Shanghai: six Shanghai months later is 02-28 01:00.
-    end = retention_ends(utc(2026, 8, 30, 17, 0))
-    assert end == sh(2027, 2, 28, 1, 0)
-    assert end.tzinfo is UTC
-
-
-def test_county_holding_ends_one_year_leap_day():
-    assert county_holding_ends(date(2028, 2, 29)) == date(2029, 2, 28)
-    assert county_holding_ends(sh(2026, 9, 1, 9, 30)) == sh(2027, 9, 1, 9, 30)
-    assert county_holding_ends(date(2026, 9, 1), years=2) == date(2028, 9, 1)
+def test_add_months_refuses_a_naive_datetime():
+    with pytest.raises(ValueError):
+        add_months(datetime(2026, 7, 1), 1)
 
 
 def test_shanghai_date():

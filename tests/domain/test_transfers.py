@@ -1,0 +1,59 @@
+"""Transfer vocabulary (DOMAIN.md §4–§5): the grounds a node may return a request on (§III.4)."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.transfers import FORBIDDEN_GROUND_MESSAGE, TransferStatus, return_ground_problem
+
+FORBIDDEN = FORBIDDEN_GROUND_MESSAGE
+
+
+@pytest.mark.parametrize(
+    "case, code, text, problem",
+    [
+        ("allowed-code-with-text", "form_incomplete", "入团时间填写有误", None),
+        ("allowed-code-without-text", "duplicate", "", None),
+        ("wrong-target", "wrong_target", "应转入关山街道学社衔接临时团支部", None),
+        ("not-this-member", "not_this_member", "  ", None),
+        ("other-with-text", "other", "请补充说明", None),
+        ("text-at-the-limit", "duplicate", "重" * 500, None),
+        ("unknown-code", "bogus", "", "退回原因代码 'bogus' 无效"),
+        ("forbidden-code-employee", "not_formal_employee", "", FORBIDDEN),
+        ("forbidden-code-resident", "not_local_resident", "请补充说明", FORBIDDEN),
+        ("forbidden-phrase-under-other", "other", "该同学非本地户籍", FORBIDDEN),
+        ("forbidden-phrase-under-allowed-code", "form_incomplete", "不是本单位正式员工", FORBIDDEN),
+        ("forbidden-phrase-no-establishment", "wrong_target", "本单位没有编制", FORBIDDEN),
+        ("forbidden-phrase-hukou", "other", "户口不在本地", FORBIDDEN),
+        ("other-without-text", "other", "", "选择“其他”时须填写退回说明"),
+        ("other-blank-text", "other", "   ", "选择“其他”时须填写退回说明"),
+        ("text-too-long", "duplicate", "重" * 501, "退回说明不超过500字"),
+    ],
+)
+def test_return_ground_problem(case, code, text, problem):
+    got = return_ground_problem(code, text)
+    if problem is None:
+        assert got is None, got
+    else:
+        assert got is not None and problem in got, got
+
+
+def test_an_unknown_code_lists_only_the_allowed_codes():
+    got = return_ground_problem("bogus", "")
+    assert got is not None
+    assert got.endswith("form_incomplete、wrong_target、not_this_member、duplicate、other")
+
+
+@pytest.mark.parametrize(
+    "status, is_open",
+    [
+        (TransferStatus.PENDING, True),
+        (TransferStatus.RETURNED, True),
+        (TransferStatus.AWAITING_ASSIGNMENT, True),
+        (TransferStatus.COMPLETED, False),
+        (TransferStatus.WITHDRAWN, False),
+        (TransferStatus.EXPIRED, False),
+    ],
+)
+def test_open_transfer_statuses(status, is_open):
+    assert status.is_open is is_open
