@@ -8,16 +8,29 @@ import sys
 import time
 import uuid
 from datetime import timedelta
+from types import FrameType
 
 import typer
+import uvicorn
 
+from core.dev import DevStack, dev_server_command, port_open, wait_for_port
 from core.logging import configure_from_settings, get_logger
 from core.runtime import exit_now, open_engine, run
 from core.settings import get_settings
+from core.temporal import connect, ensure_search_attributes
+from domain.roles import Role
 from imports.cli import members_app, orgs_app
+from messages.system import SystemCheckResult
+from models import User
 from models.db import DatabaseNotMigrated
+from models.migrate import upgrade
 from seed.cli import seed_app
+from seed.demo import demo_login_lines, seed_demo
+from service.accounts import AccountError, add_user
 from starter.cli import transfers_app
+from web.app import create_app
+from worker import run_worker
+from workflows.system_check import SystemCheckWorkflow
 
 app = typer.Typer(
     help="zhtj-transfer: 团组织关系转接（学社衔接）服务",
@@ -43,8 +56,6 @@ def _fail(message: str, code: int = 1) -> None:
 @app.command()
 def migrate(revision: str = typer.Option("head", help="target revision")) -> None:
     """Apply the database migrations (SQLite or PostgreSQL, from DATABASE_URL)."""
-    from models.migrate import upgrade
-
     configure_from_settings()
     s = get_settings()
     s.ensure_data_dir()
@@ -59,9 +70,6 @@ def worker() -> None:
     configure_from_settings()
 
     async def main() -> None:
-        from core.temporal import connect, ensure_search_attributes
-        from worker import run_worker
-
         s = get_settings()
         async with open_engine() as engine:
             client = await connect(s)
@@ -78,10 +86,6 @@ def worker() -> None:
 @app.command()
 def api() -> None:
     """Serve the REST API and the web UI (ZHTJ_HTTP_HOST:ZHTJ_HTTP_PORT)."""
-    import uvicorn
-
-    from web.app import create_app
-
     configure_from_settings()
     s = get_settings()
 
@@ -112,19 +116,14 @@ def check(timeout: float = typer.Option(30.0, help="seconds to wait for the work
     exit_now(0)
 
 
-async def _system_check(timeout: float):
-    from core.temporal import connect
-    from messages.system import SystemCheckResult
-    from workflows.system_check import SystemCheckWorkflow
-
+async def _system_check(seconds: float) -> SystemCheckResult:
     s = get_settings()
     client = await connect(s)
     return await client.execute_workflow(
         SystemCheckWorkflow.run,
         id=f"system-check-{uuid.uuid4().hex[:12]}",
         task_queue=s.task_queue,
-        execution_timeout=timedelta(seconds=timeout),
-        result_type=SystemCheckResult,
+        execution_timeout=timedelta(seconds=seconds),
     )
 
 
@@ -132,17 +131,15 @@ async def _system_check(timeout: float):
 def users_add(
     username: str = typer.Argument(..., help="login name"),
     password: str = typer.Option(..., "--password", help="at least 8 characters"),
-    role: str = typer.Option(..., "--role", help="admin | member | service"),
+    role: str = typer.Option(..., "--role", help=" | ".join(Role)),
     org: str | None = typer.Option(None, "--org", help="org code (admin; a service account acting for an org)"),
     id_number: str | None = typer.Option(None, "--id-number", help="身份证号 of the member (member)"),
     display_name: str | None = typer.Option(None, "--name", help="display name"),
 ) -> None:
     """Create a login: admin of an org, a member, or a service account."""
-    from service.accounts import AccountError, add_user
-
     configure_from_settings()
 
-    async def main():
+    async def main() -> User:
         async with open_engine() as engine:
             return await add_user(
                 engine, username, password, role, org_code=org, id_number=id_number, display_name=display_name
@@ -165,9 +162,6 @@ def dev(
     demo: bool = typer.Option(True, help="seed the demo data when the database is empty"),
 ) -> None:
     """Start everything on this machine: Temporal dev server + UI, worker, API+UI. Ctrl-C stops all."""
-    from core.dev import DevStack, dev_server_command, port_open, wait_for_port
-    from models.migrate import upgrade
-
     configure_from_settings()
     s = get_settings()
     data_dir = s.ensure_data_dir().resolve()
@@ -176,7 +170,7 @@ def dev(
 
     stopping = {"flag": False}
 
-    def _on_signal(signum, _frame):
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
         stopping["flag"] = True
 
     signal.signal(signal.SIGINT, _on_signal)
@@ -250,8 +244,6 @@ def _redact(url: str) -> str:
 
 async def _seed_if_empty() -> list[str]:
     """Seed the demo data into an empty database; the demo logins to print either way."""
-    from seed.demo import demo_login_lines, seed_demo
-
     async with open_engine() as engine:
         return await demo_login_lines(engine, seed_when_empty=seed_demo)
 

@@ -1,6 +1,7 @@
 """The only writers of the §6 rows (abroad-study retentions, holdings): one idempotent activity per
 workflow, each event applied in one transaction keyed by its unique key in the append-only audit
-log (a retried activity finds its key and writes nothing twice), like `apply_event` of transfers.
+log (a retried activity finds its key and writes nothing twice): `activities.common.apply_once`,
+as `apply_event` of transfers uses it.
 
 Approval of a retention moves the member into the school's 出国（境）学习研究团员团支部 (created when
 missing) and writes the membership history in the same transaction; the start of a mobile
@@ -10,39 +11,51 @@ holding does the same for 毕业学生流动团员团支部.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import col
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.common import json_safe
+from activities.common import already_applied, apply_once, audit_row
 from core.logging import get_logger
 from domain.holdings import HoldingKind, HoldingStatus, RetentionStatus
 from domain.orgs import OrgKind, rule_for
+from messages.errors import ErrorType
 from messages.stay_at_school import BranchSpec, HoldingEvent, RetentionEvent
 from messages.transfers import NotificationSpec
+from models.db import session_scope
+from models.tables import (
+    AbroadRetention,
+    AuditLog,
+    Holding,
+    Member,
+    MembershipHistory,
+    Notification,
+    Org,
+    row_id,
+    utcnow,
+)
 
 log = get_logger(__name__)
 
 
 class InvalidStayData(ApplicationError):
     def __init__(self, message: str) -> None:
-        super().__init__(message, type="InvalidStayData", non_retryable=True)
+        super().__init__(message, type=ErrorType.INVALID_STAY_DATA, non_retryable=True)
 
 
-async def find_or_create_branch(session: AsyncSession, spec: BranchSpec, *, at: datetime | None = None):
+async def find_or_create_branch(
+    session: AsyncSession, spec: BranchSpec, *, at: datetime | None = None
+) -> tuple[Org, bool]:
     """The school's special branch of `spec.kind`: the org with `spec.code`, else any child of
     that kind under the parent, else a new one (region and partition inherited from the parent).
 
     Returns (org, created). Two writers creating the same branch at once: the unique code makes
     the second fail and retry, then find it."""
-    from models.tables import Org, utcnow
-
-    org = (await session.execute(select(Org).where(Org.code == spec.code))).scalar_one_or_none()
-    parent = (await session.execute(select(Org).where(Org.code == spec.parent_code))).scalar_one_or_none()
+    org = (await session.execute(select(Org).where(col(Org.code) == spec.code))).scalar_one_or_none()
+    parent = (await session.execute(select(Org).where(col(Org.code) == spec.parent_code))).scalar_one_or_none()
     if parent is None:
         raise InvalidStayData(f"unknown org code {spec.parent_code}")
     if org is not None:
@@ -50,7 +63,11 @@ async def find_or_create_branch(session: AsyncSession, spec: BranchSpec, *, at: 
             raise InvalidStayData(f"org {spec.code} exists but is not a {spec.kind} under {spec.parent_code}")
         return org, False
     org = (
-        (await session.execute(select(Org).where(Org.parent_id == parent.id, Org.kind == spec.kind).order_by(Org.id)))
+        (
+            await session.execute(
+                select(Org).where(col(Org.parent_id) == parent.id, col(Org.kind) == spec.kind).order_by(col(Org.id))
+            )
+        )
         .scalars()
         .first()
     )
@@ -81,20 +98,23 @@ async def find_or_create_branch(session: AsyncSession, spec: BranchSpec, *, at: 
     return org, True
 
 
-async def move_member(session: AsyncSession, member, branch_id: int, reason: str, at: datetime) -> bool:
+async def move_member(session: AsyncSession, member: Member, branch_id: int, reason: str, at: datetime) -> bool:
     """Move a (locked) member into a branch with a membership-history row; False if already there."""
-    from models.tables import MembershipHistory
-
     if member.branch_id == branch_id:
         return False
     session.add(
         MembershipHistory(
-            member_id=member.id, from_branch_id=member.branch_id, to_branch_id=branch_id, reason=reason, at=at
+            member_id=row_id(member.id), from_branch_id=member.branch_id, to_branch_id=branch_id, reason=reason, at=at
         )
     )
     member.branch_id = branch_id
     member.updated_at = at
     return True
+
+
+def _not_again(_entity_id: str) -> bool:
+    """The answer for an event a concurrent attempt applied: nothing written by this one."""
+    return False
 
 
 class StayAtSchoolActivities:
@@ -103,31 +123,13 @@ class StayAtSchoolActivities:
 
     # --- plumbing shared by both ---------------------------------------------------------------
 
-    async def _idempotent(self, key: str, apply) -> bool:
-        try:
-            return await apply()
-        except IntegrityError:
-            # A concurrent attempt of the same event committed first: its key now exists.
-            if await self._applied(key):
-                return False
-            raise
-
-    async def _applied(self, key: str) -> bool:
-        from models.db import session_factory
-        from models.tables import AuditLog
-
-        async with session_factory(self.engine)() as session:
-            return (await session.execute(select(AuditLog.id).where(AuditLog.key == key))).first() is not None
-
     @staticmethod
     async def _org_ids(session: AsyncSession, codes: set[str]) -> dict[str, int]:
-        from models.tables import Org
-
         codes = {c for c in codes if c}
         if not codes:
             return {}
-        rows = await session.execute(select(Org.code, Org.id).where(Org.code.in_(codes)))
-        found = {code: id_ for code, id_ in rows}
+        rows = await session.execute(select(col(Org.code), col(Org.id)).where(col(Org.code).in_(codes)))
+        found = {code: row_id(id_) for code, id_ in rows}
         missing = codes - set(found)
         if missing:
             raise InvalidStayData(f"unknown org codes {sorted(missing)}")
@@ -135,10 +137,13 @@ class StayAtSchoolActivities:
 
     @staticmethod
     def _notifications(
-        session, key: str, specs: list[NotificationSpec], org_ids: dict[str, int], member_id: int, at: datetime
+        session: AsyncSession,
+        key: str,
+        specs: list[NotificationSpec],
+        org_ids: dict[str, int],
+        member_id: int,
+        at: datetime,
     ) -> None:
-        from models.tables import Notification
-
         for i, n in enumerate(specs):
             session.add(
                 Notification(
@@ -153,46 +158,31 @@ class StayAtSchoolActivities:
             )
 
     @staticmethod
-    def _audit(
-        session, key: str, at: datetime, actor: str, action: str, entity: str, entity_id: int, detail: dict[str, Any]
-    ) -> None:
-        from models.tables import AuditLog
-
+    def _audit(session: AsyncSession, event: RetentionEvent | HoldingEvent, entity: str, entity_id: int) -> None:
         session.add(
             AuditLog(
-                key=key,
-                at=at,
-                actor=actor,
-                action=action,
-                entity=entity,
-                entity_id=str(entity_id),
-                detail=json_safe(detail),
+                **audit_row(
+                    key=event.key,
+                    at=event.at,
+                    actor=event.actor,
+                    action=event.action,
+                    entity=entity,
+                    entity_id=entity_id,
+                    detail=event.detail,
+                )
             )
         )
-
-    @staticmethod
-    async def _already_applied(session, event: RetentionEvent | HoldingEvent) -> bool:
-        """The event's key is in the audit log: a retry of an applied event writes nothing."""
-        from models.tables import AuditLog
-
-        if (await session.execute(select(AuditLog.id).where(AuditLog.key == event.key))).first():
-            log.info("event already applied", key=event.key, action=event.action)
-            return True
-        return False
 
     # --- abroad-study retention ----------------------------------------------------------------
 
     @activity.defn
     async def apply_retention_event(self, event: RetentionEvent) -> bool:
         """Persist one state change of a retention application; False when applied already."""
-        return await self._idempotent(event.key, lambda: self._apply_retention(event))
+        return await apply_once(self.engine, event.key, lambda: self._apply_retention(event), applied=_not_again)
 
     async def _apply_retention(self, event: RetentionEvent) -> bool:
-        from models.db import session_scope
-        from models.tables import AbroadRetention, Member
-
         async with session_scope(self.engine) as session:
-            if await self._already_applied(session, event):
+            if await already_applied(session, event.key, event.action) is not None:
                 return False
             codes = {n.org_code for n in event.notifications if n.org_code}
             if event.create is not None:
@@ -222,11 +212,12 @@ class StayAtSchoolActivities:
                 session.add(row)
                 await session.flush()
             else:
-                row = (
-                    await session.execute(select(AbroadRetention).where(AbroadRetention.run_id == event.run_id))
+                found = (
+                    await session.execute(select(AbroadRetention).where(col(AbroadRetention.run_id) == event.run_id))
                 ).scalar_one_or_none()
-                if row is None:
+                if found is None:
                     raise InvalidStayData(f"no retention row for run {event.run_id}")
+                row = found
 
             row.status = event.status.value
             row.updated_at = event.at
@@ -239,17 +230,15 @@ class StayAtSchoolActivities:
 
             if event.approve_into is not None and event.status == RetentionStatus.APPROVED:
                 branch, _created = await find_or_create_branch(session, event.approve_into, at=event.at)
-                member = await session.get(Member, row.member_id, with_for_update=True)
-                await move_member(session, member, branch.id, "abroad_study_retention", event.at)
+                member = await session.get_one(Member, row.member_id, with_for_update=True)
+                await move_member(session, member, row_id(branch.id), "abroad_study_retention", event.at)
                 member.abroad_retention = True
                 member.updated_at = event.at
                 row.branch_id = branch.id
                 row.registered_at = event.at  # 登记造册备案
 
             self._notifications(session, event.key, event.notifications, org_ids, row.member_id, event.at)
-            self._audit(
-                session, event.key, event.at, event.actor, event.action, "abroad_retention", row.id, event.detail
-            )
+            self._audit(session, event, "abroad_retention", row_id(row.id))
         log.info("event applied", action=event.action, status=event.status.value, key=event.key)
         return True
 
@@ -258,14 +247,11 @@ class StayAtSchoolActivities:
     @activity.defn
     async def apply_holding_event(self, event: HoldingEvent) -> bool:
         """Persist one state change of a holding; False when applied already."""
-        return await self._idempotent(event.key, lambda: self._apply_holding(event))
+        return await apply_once(self.engine, event.key, lambda: self._apply_holding(event), applied=_not_again)
 
     async def _apply_holding(self, event: HoldingEvent) -> bool:
-        from models.db import session_scope
-        from models.tables import Holding, Member
-
         async with session_scope(self.engine) as session:
-            if await self._already_applied(session, event):
+            if await already_applied(session, event.key, event.action) is not None:
                 return False
             codes = {n.org_code for n in event.notifications if n.org_code}
             if event.create is not None:
@@ -274,16 +260,17 @@ class StayAtSchoolActivities:
 
             if event.create is not None:
                 c = event.create
+                if event.due_at is None:
+                    raise InvalidStayData(f"the start of holding {event.workflow_id} has no due date")
                 if c.move_in:
                     branch, _created = await find_or_create_branch(session, c.branch, at=event.at)
+                    branch_id = row_id(branch.id)
                 else:
                     branch_id = (await self._org_ids(session, {c.branch.code}))[c.branch.code]
-                    branch = None
                 member = await session.get(Member, c.member_id, with_for_update=True)
                 if member is None:
                     raise InvalidStayData(f"no member {c.member_id}")
                 if c.move_in:
-                    branch_id = branch.id
                     await move_member(session, member, branch_id, f"holding:{c.kind.value}", event.at)
                 if c.kind == HoldingKind.MOBILE:
                     member.mobile = True
@@ -307,11 +294,12 @@ class StayAtSchoolActivities:
                 session.add(row)
                 await session.flush()
             else:
-                row = (
-                    await session.execute(select(Holding).where(Holding.run_id == event.run_id))
+                existing = (
+                    await session.execute(select(Holding).where(col(Holding.run_id) == event.run_id))
                 ).scalar_one_or_none()
-                if row is None:
+                if existing is None:
                     raise InvalidStayData(f"no holding row for run {event.run_id}")
+                row = existing
 
             row.status = event.status.value
             row.updated_at = event.at
@@ -326,11 +314,11 @@ class StayAtSchoolActivities:
                 row.release_reason = event.release_reason
                 row.transfer_workflow_id = event.transfer_workflow_id
                 if row.kind == HoldingKind.MOBILE.value:
-                    member = await session.get(Member, row.member_id, with_for_update=True)
-                    member.mobile = False
-                    member.updated_at = event.at
+                    held = await session.get_one(Member, row.member_id, with_for_update=True)
+                    held.mobile = False
+                    held.updated_at = event.at
 
             self._notifications(session, event.key, event.notifications, org_ids, row.member_id, event.at)
-            self._audit(session, event.key, event.at, event.actor, event.action, "holding", row.id, event.detail)
+            self._audit(session, event, "holding", row_id(row.id))
         log.info("event applied", action=event.action, status=event.status.value, key=event.key)
         return True

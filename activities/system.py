@@ -7,6 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
 from messages.system import SystemCheckResult
+from models.db import current_revision, session_factory
+from models.tables import Member, Org, User
 
 
 class SystemActivities:
@@ -15,9 +17,6 @@ class SystemActivities:
 
     @activity.defn
     async def check_database(self) -> SystemCheckResult:
-        from models import Member, Org, User
-        from models.db import current_revision, session_factory
-
         revision = await current_revision(self.engine)
         async with session_factory(self.engine)() as session:
             orgs = (await session.execute(select(func.count()).select_from(Org))).scalar_one()

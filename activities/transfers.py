@@ -11,14 +11,20 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel import col
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.common import json_safe
+from activities.common import already_applied, apply_once, audit_row
+from activities.holdings import is_county_temp_branch, parent_of, release_member_holdings, start_county_holding
 from core.logging import get_logger
+from core.settings import get_settings
+from messages.errors import ErrorType
 from messages.transfers import CompletionFollowUp, TransferEvent
+from models.db import session_factory, transaction
+from models.tables import ApprovalStep, AuditLog, Member, MembershipHistory, Notification, Org, Transfer, row_id
 
 log = get_logger(__name__)
 
@@ -39,19 +45,17 @@ STEP_FIELDS = (
 
 class InvalidTransferData(ApplicationError):
     def __init__(self, message: str) -> None:
-        super().__init__(message, type="InvalidTransferData", non_retryable=True)
+        super().__init__(message, type=ErrorType.INVALID_TRANSFER_DATA, non_retryable=True)
 
 
 class TransferActivities:
-    def __init__(self, engine: AsyncEngine, client=None) -> None:
+    def __init__(self, engine: AsyncEngine, client: Client | None = None) -> None:
         self.engine = engine
         self.client = client  # for the follow-up on the member's holdings (other workflows)
         self._org_id_cache: dict[str, int] = {}
-        from models import ApprovalStep
-
         # the steps' upsert in the engine's dialect (PostgreSQL or SQLite), built once: its
         # `excluded` columns cost more to build than the statement costs to run
-        upsert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(ApprovalStep.__table__)
+        upsert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(ApprovalStep)
         self._upsert_steps = upsert.on_conflict_do_update(
             index_elements=["transfer_id", "round", "seq"], set_={f: upsert.excluded[f] for f in STEP_FIELDS}
         )
@@ -65,19 +69,16 @@ class TransferActivities:
     async def _follow_up(self, f: CompletionFollowUp) -> None:
         """The member left: end their holdings (mobile, county temp branch); when they arrived in
         a county-level temp branch, start its one-year holding (§I.1). Idempotent."""
-        from core.settings import get_settings
-        from service.stay_at_school import release_member_holdings, start_county_holding
-
-        await release_member_holdings(self.client, self.engine, f.member_id)
-        from models import Org
-        from models.db import session_factory
-
+        client = self.client
+        if client is None:
+            raise RuntimeError("TransferActivities needs a Temporal client for the holdings follow-up")
+        await release_member_holdings(client, self.engine, f.member_id)
         async with session_factory(self.engine)() as session:
-            branch = (await session.execute(select(Org).where(Org.code == f.branch_code))).scalar_one()
-            parent = await session.get(Org, branch.parent_id) if branch.parent_id else None
-        if branch.kind == "temp_branch" and parent is not None and parent.kind == "county":
+            branch = (await session.execute(select(Org).where(col(Org.code) == f.branch_code))).scalar_one()
+            parent = await parent_of(session, branch)
+        if is_county_temp_branch(branch, parent):
             await start_county_holding(
-                self.client,
+                client,
                 self.engine,
                 member_id=f.member_id,
                 task_queue=activity.info().task_queue,
@@ -92,46 +93,29 @@ class TransferActivities:
 
         A completion's follow-up runs after its transaction, on every attempt (it is idempotent):
         an attempt that committed and then failed leaves it to the retry."""
-        try:
-            transfer_id = await self._apply(event)
-        except IntegrityError:
-            # A concurrent attempt of the same event committed first: its key now exists.
-            transfer_id = await self._applied(event.key)
-            if transfer_id is None:
-                raise
+        transfer_id = await apply_once(self.engine, event.key, lambda: self._apply(event), applied=int)
         if event.follow_up is not None:
             await self._follow_up(event.follow_up)
         return transfer_id
 
-    async def _applied(self, key: str) -> int | None:
-        """The transfer id recorded with this event key, if the event was applied."""
-        from models import AuditLog
-        from models.db import session_factory
-
-        async with session_factory(self.engine)() as session:
-            entity_id = (await session.execute(select(AuditLog.entity_id).where(AuditLog.key == key))).scalar()
-        return int(entity_id) if entity_id is not None else None
-
     @staticmethod
     def _audit_row(event: TransferEvent, transfer_id: int) -> dict[str, Any]:
-        return {
-            "key": event.key,
-            "at": event.at,
-            "actor": event.actor,
-            "action": event.action,
-            "entity": "transfer",
-            "entity_id": str(transfer_id),
-            "detail": json_safe(event.detail),
-        }
+        return audit_row(
+            key=event.key,
+            at=event.at,
+            actor=event.actor,
+            action=event.action,
+            entity="transfer",
+            entity_id=transfer_id,
+            detail=event.detail,
+        )
 
-    async def _org_ids(self, session, codes: set[str]) -> dict[str, int]:
+    async def _org_ids(self, conn: AsyncConnection, codes: set[str]) -> dict[str, int]:
         """Org ids by code; an org's id never changes, so they are kept for the process's life."""
-        from models import Org
-
         missing = codes - self._org_id_cache.keys()
         if missing:
-            rows = await session.execute(select(Org.code, Org.id).where(Org.code.in_(missing)))
-            self._org_id_cache.update(dict(rows.all()))
+            rows = await conn.execute(select(col(Org.code), col(Org.id)).where(col(Org.code).in_(missing)))
+            self._org_id_cache.update((code, row_id(id_)) for code, id_ in rows)
         unknown = codes - self._org_id_cache.keys()
         if unknown:
             raise InvalidTransferData(f"unknown org codes {sorted(unknown)}")
@@ -139,20 +123,14 @@ class TransferActivities:
 
     async def _apply(self, event: TransferEvent) -> int:
         """One transaction of Core statements (this runs for every state change of every transfer)."""
-        from models import AuditLog, Member, MembershipHistory, Notification, Transfer
-        from models.db import transaction
-
         async with transaction(self.engine) as session:
             if event.create is None and event.transfer_id is not None:
                 # Claim the event's key first: a retry of an applied event stops here (unique key;
                 # apply_event finds the key and answers), the usual case costs no extra lookup.
                 await session.execute(insert(AuditLog), [self._audit_row(event, event.transfer_id)])
             elif event.create is None:
-                entity_id = (
-                    await session.execute(select(AuditLog.entity_id).where(AuditLog.key == event.key))
-                ).scalar()
+                entity_id = await already_applied(session, event.key, event.action)
                 if entity_id is not None:
-                    log.info("event already applied", key=event.key, action=event.action)
                     return int(entity_id)
 
             codes = {s.org_code for s in event.steps} | {n.org_code for n in event.notifications if n.org_code}
@@ -185,9 +163,9 @@ class TransferActivities:
 
             if event.create is not None:
                 c = event.create
-                transfer_id = (
+                new_id = (
                     await session.execute(
-                        insert(Transfer).returning(Transfer.id),
+                        insert(Transfer).returning(col(Transfer.id)),
                         [
                             {
                                 "workflow_id": event.workflow_id,
@@ -208,24 +186,26 @@ class TransferActivities:
                         ],
                     )
                 ).scalar_one()
+                transfer_id = row_id(new_id)
                 member_id = c.member_id
             else:
                 which = (
-                    Transfer.id == event.transfer_id
+                    col(Transfer.id) == event.transfer_id
                     if event.transfer_id is not None
-                    else Transfer.run_id == event.run_id
+                    else col(Transfer.run_id) == event.run_id
                 )
                 row = (
                     await session.execute(
                         update(Transfer)
                         .where(which)
                         .values(**values)
-                        .returning(Transfer.id, Transfer.member_id, Transfer.type)
+                        .returning(col(Transfer.id), col(Transfer.member_id), col(Transfer.type))
                     )
                 ).first()
                 if row is None:
                     raise InvalidTransferData(f"no transfer row for run {event.run_id}")
-                transfer_id, member_id, transfer_type = row
+                updated_id, member_id, transfer_type = row
+                transfer_id = row_id(updated_id)
 
             if event.steps:
                 # every step of the event in one statement: new ones inserted, known ones updated
@@ -247,10 +227,12 @@ class TransferActivities:
             if event.complete_branch is not None:
                 branch_id = org_ids[event.complete_branch.code]
                 old_branch = (
-                    await session.execute(select(Member.branch_id).where(Member.id == member_id).with_for_update())
+                    await session.execute(
+                        select(col(Member.branch_id)).where(col(Member.id) == member_id).with_for_update()
+                    )
                 ).scalar_one()
                 await session.execute(
-                    update(Member).where(Member.id == member_id).values(branch_id=branch_id, updated_at=event.at)
+                    update(Member).where(col(Member.id) == member_id).values(branch_id=branch_id, updated_at=event.at)
                 )
                 await session.execute(
                     insert(MembershipHistory),

@@ -65,7 +65,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def wait_for_port(port: int, proc: subprocess.Popen | None, timeout: float, what: str) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if port_open(port):
@@ -79,7 +79,7 @@ def wait_for_port(port: int, proc: subprocess.Popen | None, timeout: float, what
 @dataclass
 class Child:
     name: str
-    proc: subprocess.Popen
+    proc: subprocess.Popen[bytes]
     stop_signal: int = signal.SIGINT
 
 

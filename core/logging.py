@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from core.settings import get_settings
 from domain.idcard import mask_text
 
 _configured: tuple[str, str] | None = None
@@ -106,11 +107,10 @@ def configure(fmt: str = "json", level: str = "INFO", stream: Any = None) -> Non
 
 
 def configure_from_settings() -> None:
-    from core.settings import get_settings
-
     s = get_settings()
     configure(s.log_format, s.log_level)
 
 
 def get_logger(name: str | None = None, **bound: Any) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name).bind(**bound) if bound else structlog.get_logger(name)
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger.bind(**bound) if bound else logger

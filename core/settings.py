@@ -6,6 +6,8 @@ creating the data directory when a caller asks for it.
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -45,7 +47,7 @@ class Settings(BaseSettings):
     def _async_driver(cls, v: str | None) -> str | None:
         if v is None or v == "":
             return None
-        if v.startswith("postgresql://") or v.startswith("postgres://"):
+        if v.startswith(("postgresql://", "postgres://")):
             # Accept the plain form and use the async driver the app needs.
             return "postgresql+asyncpg://" + v.split("://", 1)[1]
         if v.startswith("sqlite://") and not v.startswith("sqlite+aiosqlite://"):
@@ -68,9 +70,6 @@ class Settings(BaseSettings):
             return self.secret_key
         path = self.ensure_data_dir() / "secret.key"
         if not path.exists():
-            import os
-            import secrets
-
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(48))

@@ -6,14 +6,16 @@ from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.logging import get_logger
 from core.settings import Settings, get_settings
 from messages import search_attributes
+from messages.errors import INPUT_ERRORS
 
 log = get_logger(__name__)
 
@@ -62,6 +64,22 @@ async def ensure_search_attributes(client: Client, namespace: str | None = None)
         return []
     log.info("search attributes registered", names=sorted(missing), namespace=ns)
     return sorted(missing)
+
+
+_UNAVAILABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+
+
+def update_failure_status(e: WorkflowUpdateFailedError | RPCError) -> int:
+    """What a failed update means, as an HTTP status: 422 when its validator found input that
+    breaks a rule, 503 when the server is unreachable, else 409 (the decision no longer fits the
+    state; for the server's NOT_FOUND on a workflow id we hold: its run has closed).
+
+    The one classification: `service.errors` turns it into refusals, the activities that end
+    holdings skip the 409s (a holding that ended meanwhile)."""
+    if isinstance(e, RPCError):
+        return 503 if e.status in _UNAVAILABLE else 409
+    cause = e.cause
+    return 422 if isinstance(cause, ApplicationError) and cause.type in INPUT_ERRORS else 409
 
 
 async def start_and_wait_recorded(

@@ -31,5 +31,8 @@ def cli_flags() -> list[str]:
     """`--search-attribute` flags for `temporal server start-dev`."""
     out: list[str] = []
     for key in ALL:
-        out += ["--search-attribute", f"{key.name}={_CLI_TYPE[IndexedValueType.Name(key.indexed_value_type)]}"]
+        out += [
+            "--search-attribute",
+            f"{key.name}={_CLI_TYPE[IndexedValueType.Name(IndexedValueType.ValueType(key.indexed_value_type))]}",
+        ]
     return out

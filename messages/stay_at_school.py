@@ -15,6 +15,11 @@ from domain.policy import TransferPolicy
 from messages.transfers import Actor, HistoryEntry, NotificationSpec, OrgRef
 
 __all__ = [
+    "HOLDING_ID_PREFIX",
+    "HOLDING_RECORDED_UPDATE",
+    "HOLDING_RELEASE_UPDATE",
+    "HOLDING_WORKFLOW",
+    "RETENTION_ID_PREFIX",
     "BranchSpec",
     "HoldingEvent",
     "HoldingInput",
@@ -28,7 +33,32 @@ __all__ = [
     "RetentionReturn",
     "RetentionView",
     "RetentionWithdraw",
+    "days_text",
+    "holding_workflow_id",
+    "retention_workflow_id",
 ]
+
+# --- how the workflows are addressed from outside -------------------------------------------------
+
+RETENTION_ID_PREFIX = "retention-"
+HOLDING_ID_PREFIX = "holding-"
+_HOLDING_ID_PART = {HoldingKind.MOBILE: "mobile", HoldingKind.COUNTY_TEMP: "county"}
+
+#: The holding workflow's type and update names, for callers that drive it through the client
+#: without importing workflows/ (the activities ending and starting holdings).
+HOLDING_WORKFLOW = "HoldingWorkflow"
+HOLDING_RECORDED_UPDATE = "recorded"
+HOLDING_RELEASE_UPDATE = "release"
+
+
+def retention_workflow_id(member_id: int, prefix: str = RETENTION_ID_PREFIX) -> str:
+    """One open retention application per member: retention-<member id>."""
+    return f"{prefix}{member_id}"
+
+
+def holding_workflow_id(kind: HoldingKind | str, member_id: int, prefix: str = HOLDING_ID_PREFIX) -> str:
+    """holding-mobile-<member id> or holding-county-<member id>."""
+    return f"{prefix}{_HOLDING_ID_PART[HoldingKind(kind)]}-{member_id}"
 
 
 class BranchSpec(BaseModel):

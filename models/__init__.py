@@ -1,6 +1,6 @@
 """Database tables and sessions. Imported by activities, services and the CLI, never by workflows."""
 
-from models.tables import (  # noqa: F401  (re-exported)
+from models.tables import (
     ALL_TABLES,
     ApprovalStep,
     AuditLog,
@@ -10,5 +10,22 @@ from models.tables import (  # noqa: F401  (re-exported)
     Org,
     Transfer,
     User,
+    row_id,
+    table_of,
     utcnow,
 )
+
+__all__ = [
+    "ALL_TABLES",
+    "ApprovalStep",
+    "AuditLog",
+    "Member",
+    "MembershipHistory",
+    "Notification",
+    "Org",
+    "Transfer",
+    "User",
+    "row_id",
+    "table_of",
+    "utcnow",
+]

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import event, text
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -20,7 +24,7 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, **kw) -> AsyncEngine:
+def make_engine(url: str, **kw: Any) -> AsyncEngine:
     if is_sqlite(url):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -28,7 +32,7 @@ def make_engine(url: str, **kw) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kw)
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # pragma: no cover - exercised on every connect
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - exercised on every connect
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
@@ -37,7 +41,7 @@ def make_engine(url: str, **kw) -> AsyncEngine:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
 
         @event.listens_for(engine.sync_engine, "begin")
-        def _begin_immediate(conn):  # pragma: no cover - exercised on every transaction
+        def _begin_immediate(conn: Connection) -> None:  # pragma: no cover - exercised on every transaction
             # Take the write lock at BEGIN: a read transaction that later writes fails at once
             # (SQLITE_BUSY_SNAPSHOT) when another writer committed meanwhile; busy_timeout
             # covers waiting for the lock, not that upgrade.
@@ -79,9 +83,6 @@ async def session_scope(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
 
 
 def head_revision() -> str:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     heads = ScriptDirectory.from_config(cfg).get_heads()
@@ -94,7 +95,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
         try:
             row = (await conn.execute(text("SELECT version_num FROM alembic_version"))).first()
-        except Exception:
+        except DBAPIError:  # no alembic_version table: never migrated
             return None
         return row[0] if row else None
 

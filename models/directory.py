@@ -15,10 +15,11 @@ from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import col
 
 from domain.directory import Directory, OrgInfo
 from models.db import session_factory
-from models.tables import Org
+from models.tables import Org, row_id
 
 #: Rows per IN (...) list: well under SQLite's and asyncpg's parameter limits.
 CHUNK = 500
@@ -58,9 +59,9 @@ async def load_orgs_with_ancestors(
     """Orgs with these codes or ids and all their ancestors, by id: one query per tree level
     (per chunk of ids)."""
     found: dict[int, Org] = {}
-    for chunk in chunked(sorted(set(codes))):
-        for org in (await session.execute(select(Org).where(Org.code.in_(chunk)))).scalars():
-            found[org.id] = org
+    for code_chunk in chunked(sorted(set(codes))):
+        for org in (await session.execute(select(Org).where(col(Org.code).in_(code_chunk)))).scalars():
+            found[row_id(org.id)] = org
     want = set(ids)
     while True:
         want |= {o.parent_id for o in found.values() if o.parent_id is not None}
@@ -69,9 +70,9 @@ async def load_orgs_with_ancestors(
             return found
         batch = sorted(want)
         want = set()
-        for chunk in chunked(batch):
-            for org in (await session.execute(select(Org).where(Org.id.in_(chunk)))).scalars():
-                found[org.id] = org
+        for id_chunk in chunked(batch):
+            for org in (await session.execute(select(Org).where(col(Org.id).in_(id_chunk)))).scalars():
+                found[row_id(org.id)] = org
 
 
 def directory_of(rows: Iterable[Org]) -> Directory:
@@ -111,7 +112,9 @@ class DirectoryCache:
                 return d
             entry = None
         async with session_factory(engine)() as session:
-            version = tuple((await session.execute(select(func.count(Org.id), func.max(Org.updated_at)))).one())
+            version = tuple(
+                (await session.execute(select(func.count(col(Org.id)), func.max(col(Org.updated_at))))).one()
+            )
             if entry is not None and version == entry[0] and all(c in entry[1] for c in codes):
                 self._entries[key] = (version, entry[1], time.monotonic())
                 return entry[1]

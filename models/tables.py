@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 #: Row ids are PostgreSQL `integer`s: a larger number can name no row (and would fail the query).
@@ -19,6 +19,20 @@ MAX_ROW_ID = 2**31 - 1
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def row_id(value: int | None) -> int:
+    """The id of a row the database holds. SQLModel types every primary key as optional (it is
+    None before the insert); a row read back, flushed or returned by an insert has one."""
+    if value is None:
+        raise ValueError("the row has no id: it is not in the database yet")
+    return value
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table, for statements that want rows rather than objects."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # set by SQLModel, undeclared to type checkers
+    return table
 
 
 def _ts(**kw: Any) -> Any:
@@ -82,7 +96,7 @@ class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     password_hash: str = Field(max_length=256)
-    role: str = Field(max_length=16)  # admin | member | service
+    role: str = Field(max_length=16)  # a domain.roles.Role value: admin | member | service
     org_id: int | None = Field(default=None, foreign_key="orgs.id", index=True)
     member_id: int | None = Field(default=None, foreign_key="members.id", index=True)
     display_name: str | None = Field(default=None, max_length=100)

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -36,8 +37,7 @@ from models.db import session_factory
 from models.directory import DirectoryCache
 from service.errors import Problem, ServiceError
 from service.intake import CheckedStart, ParsedRequest, StartRequest, check_start, members_by_id_number, parse_request
-from service.transfers import WORKFLOW_ID_PREFIX
-from workflows.transfer import TransferWorkflow, workflow_id_for
+from workflows.transfer import WORKFLOW_ID_PREFIX, TransferWorkflow, workflow_id_for
 
 #: Starts in flight at once per call.
 START_CONCURRENCY = 32
@@ -93,15 +93,15 @@ async def _seen(engine: AsyncEngine, request_ids: Iterable[str]) -> dict[str, Ro
         rows = (
             await session.execute(
                 select(
-                    Transfer.request_id,
-                    Transfer.id,
-                    Transfer.workflow_id,
-                    Transfer.route_clause,
-                    Transfer.route_explanation,
-                    Org.code,
+                    col(Transfer.request_id),
+                    col(Transfer.id),
+                    col(Transfer.workflow_id),
+                    col(Transfer.route_clause),
+                    col(Transfer.route_explanation),
+                    col(Org.code),
                 )
-                .outerjoin(Org, Org.id == Transfer.target_org_id)
-                .where(Transfer.request_id.in_(ids))
+                .outerjoin(Org, col(Org.id) == col(Transfer.target_org_id))
+                .where(col(Transfer.request_id).in_(ids))
             )
         ).all()
     return {
@@ -115,6 +115,7 @@ async def _seen(engine: AsyncEngine, request_ids: Iterable[str]) -> dict[str, Ro
             route=Route(clause=clause, explanation=explanation, org_code=code),
         )
         for rid, tid, wid, clause, explanation, code in rows
+        if rid is not None  # always: the rows were chosen by request id
     }
 
 
@@ -223,9 +224,12 @@ async def bulk_start(
             todo.append((i, checked.inp, checked.route))
 
     if todo:
+        if client is None:
+            raise ValueError("starting transfers needs the Temporal client (None is for a dry run)")
         await _start_all(client, todo, out, task_queue=task_queue, id_prefix=id_prefix, concurrency=concurrency)
-    assert all(o is not None for o in out)  # every row has its outcome
-    return out  # type: ignore[return-value]
+    outcomes = [o for o in out if o is not None]
+    assert len(outcomes) == len(rows)  # every row has its outcome
+    return outcomes
 
 
 __all__ = ["START_CONCURRENCY", "BulkStartRow", "RowOutcome", "bulk_start"]

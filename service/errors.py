@@ -7,14 +7,18 @@ it into problem+json, the UI into a page or the messages beside the fields.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from messages.errors import INPUT_ERRORS
+from core.temporal import update_failure_status
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,34 +42,39 @@ def refuse(status: int, field: str, message: str) -> ServiceError:
 
 
 UNAVAILABLE_MESSAGE = "工作流服务暂时不可用，请稍后重试。您的操作未完成。"
-_UNAVAILABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
 
 
 def from_update_failure(e: WorkflowUpdateFailedError) -> ServiceError:
     """A validator's or handler's refusal: 422 for input that breaks a rule, else 409."""
     cause = e.cause
-    if isinstance(cause, ApplicationError):
-        return refuse(422 if cause.type in INPUT_ERRORS else 409, "decision", cause.message)
-    return refuse(409, "decision", str(cause or e))
+    message = cause.message if isinstance(cause, ApplicationError) else str(cause or e)
+    return refuse(update_failure_status(e), "decision", message)
 
 
 def from_rpc_error(e: RPCError, *, closed: str) -> ServiceError:
     """The server's answer to an update: NOT_FOUND for a workflow id we hold means its run has
     closed (`closed` says so in Chinese); unreachable is 503; anything else a conflict."""
-    if e.status == RPCStatusCode.NOT_FOUND:
-        return refuse(409, "decision", closed)
-    if e.status in _UNAVAILABLE:
+    if update_failure_status(e) == 503:
         return refuse(503, "temporal", UNAVAILABLE_MESSAGE)
-    return refuse(409, "decision", e.message)
+    return refuse(409, "decision", closed if e.status == RPCStatusCode.NOT_FOUND else e.message)
 
 
-async def execute_update(
-    handle: WorkflowHandle[Any, Any], update: Any, arg: Any, *, result_type: type, closed: str
-) -> Any:
-    """Send an update and wait for its answer; every refusal becomes a `ServiceError`."""
+@contextmanager
+def update_refusals(*, closed: str) -> Iterator[None]:
+    """Every failure of the updates sent inside becomes a `ServiceError` (`closed`: the Chinese
+    sentence for a run that has closed)."""
     try:
-        return await handle.execute_update(update, arg, result_type=result_type)
+        yield
     except WorkflowUpdateFailedError as e:
         raise from_update_failure(e) from e
     except RPCError as e:
         raise from_rpc_error(e, closed=closed) from e
+
+
+async def execute_update(
+    handle: WorkflowHandle[Any, Any], update: Any, arg: Any, *, result_type: type[T], closed: str
+) -> T:
+    """Send an update and wait for its answer; every refusal becomes a `ServiceError`."""
+    with update_refusals(closed=closed):
+        answer: T = await handle.execute_update(update, arg, result_type=result_type)
+    return answer

@@ -27,20 +27,16 @@ from domain.eligibility import graduate_transfer_problem
 from domain.forms import validate_form
 from domain.partition import PartitionChoice, target_partition_problem
 from domain.policy import TransferPolicy
+from domain.roles import Role
 from domain.routing import check_override, route
 from domain.transfers import ActorKind, Channel, TransferType
 from messages.transfers import Actor, Route, TransferInput
-from models import Member, Org, User
+from models import Member, Org, User, table_of
 from models.db import reader
 from models.directory import DirectoryCache
 from service.errors import Problem, ServiceError, refuse
-from service.transfers import (
-    WORKFLOW_ID_PREFIX,
-    StartResult,
-    find_by_request_id,
-    make_input,
-    start,
-)
+from service.transfers import StartResult, find_by_request_id, make_input, start
+from workflows.transfer import WORKFLOW_ID_PREFIX
 
 
 @dataclass
@@ -58,16 +54,16 @@ def initiator_for(user: User, user_org: OrgInfo | Org | None, channel: Channel, 
     """Who starts, by channel: the member themself (个人), an org admin (转出/转入), or a
     service account starting 转出 for its org."""
     if channel == Channel.SELF:
-        if user.role != "member" or user.member_id != member.id:
+        if user.role != Role.MEMBER or user.member_id != member.id:
             raise refuse(403, "channel", "个人发起只能由团员本人办理")
         return Actor(kind=ActorKind.MEMBER, username=user.username, member_id=member.id, display_name=user.display_name)
-    if user.role == "member":
+    if user.role == Role.MEMBER:
         raise refuse(403, "channel", "团员只能个人发起（channel=self）")
     if user_org is None:
         raise refuse(403, "user", "该账号未绑定组织，不能办理转出或转入")
-    if user.role == "service" and channel != Channel.OUT:
+    if user.role == Role.SERVICE and channel != Channel.OUT:
         raise refuse(403, "channel", "服务账号只能办理转出（channel=out）")
-    kind = ActorKind.SERVICE if user.role == "service" else ActorKind.ORG_ADMIN
+    kind = ActorKind.SERVICE if user.role == Role.SERVICE else ActorKind.ORG_ADMIN
     return Actor(
         kind=kind, username=user.username, org_code=user_org.code, display_name=user.display_name or user_org.name
     )
@@ -145,9 +141,11 @@ def check_start(
     ):
         raise refuse(422, "id_number", p)
 
-    initiator = initiator_for(user, user_org, req.channel, member)
+    initiator = initiator_for(user, user_org, req.channel, member)  # 转出/转入: user_org is the initiator's
     from_org = directory.by_id(member.branch_id)
-    if req.channel == Channel.OUT and not _under(directory, initiator.org_code, from_org):
+    if from_org is None:
+        raise ValueError(f"the directory does not hold the member's branch (id {member.branch_id})")
+    if req.channel == Channel.OUT and user_org is not None and not _under(directory, user_org.code, from_org):
         raise refuse(403, "channel", f"{user_org.name}不是该团员所在组织或其上级，不能办理转出")
 
     if req.target_org_code:
@@ -190,7 +188,7 @@ def check_start(
         chosen = Route(clause=proposal.clause, explanation=proposal.explanation)
     if choice is not None and (p := target_partition_problem(choice, target)):
         raise refuse(422, "target_org_code", p)
-    if req.channel == Channel.IN and not _under(directory, initiator.org_code, target):
+    if req.channel == Channel.IN and user_org is not None and not _under(directory, user_org.code, target):
         raise refuse(403, "channel", f"{user_org.name}不是转入组织或其上级，不能办理转入")
 
     inp = make_input(
@@ -215,7 +213,7 @@ async def members_by_id_number(engine: AsyncEngine, id_numbers: Iterable[str]) -
     ids = sorted(set(id_numbers))
     if not ids:
         return {}
-    members = Member.__table__
+    members = table_of(Member)
     async with reader(engine).connect() as conn:
         found = (await conn.execute(select(members).where(members.c.id_number.in_(ids)))).all()
     return {m.id_number: m for m in found}

@@ -3,15 +3,16 @@
 - abroad-study retention (§I.5): `build_retention_input` → `submit_retention`, then
   `approve_retention` / `return_retention` / `withdraw_retention` on `retention_handle(...)`;
 - unemployed kept at school (§I.4): `mark_mobile` (refused before 07-25 of the graduation year);
-- county temp branch (§I.1): `start_county_holding` (call it when a transfer completes into a
-  county-level 学社衔接临时团支部);
+- county temp branch (§I.1): `start_county_holding` (a transfer completing into a county-level
+  学社衔接临时团支部 does it in its follow-up);
 - ending a holding: `release_holding` (one workflow) or `release_member_holdings` (every open
-  holding of a member — call it when a transfer of the member completes);
+  holding of a member — a completed transfer of the member does it in its follow-up);
 - delayed graduation (§I.7): `mark_delayed_graduation`, one transaction, no workflow (nothing
   waits or is decided).
 
-Rows of retentions and holdings are written only by their workflows' activities. Callers check
-who acts first (`service.transfers.admin_actor` / `member_actor`) and pass the `Actor`.
+Starting and ending holdings is one mechanism, `activities.holdings`, shared with the transfer
+activities' follow-up; these functions add the refusals. Rows of retentions and holdings are
+written only by their workflows' activities. Callers check who acts first and pass the `Actor`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import col
 from temporalio.client import Client, WorkflowHandle
 
+from activities import holdings
+from activities.holdings import HoldingRefused, HoldingStart
 from activities.stay_at_school import find_or_create_branch, move_member
 from core.temporal import start_and_wait_recorded
 from domain import idcard
@@ -36,7 +40,6 @@ from domain.holdings import (
     MOBILE_TOO_EARLY_MESSAGE,
     HoldingKind,
     HoldingPolicy,
-    HoldingStatus,
     holding_policy_for,
     school_placement,
 )
@@ -44,6 +47,8 @@ from domain.orgs import OrgKind
 from domain.policy import TransferPolicy, policy_for
 from domain.transfers import ActorKind, TransferStatus, TransferType
 from messages.stay_at_school import (
+    HOLDING_ID_PREFIX,
+    RETENTION_ID_PREFIX,
     BranchSpec,
     HoldingInput,
     HoldingRelease,
@@ -54,21 +59,14 @@ from messages.stay_at_school import (
     RetentionReturn,
     RetentionView,
     RetentionWithdraw,
-)
-from messages.transfers import SYSTEM_ACTOR, Actor, OrgRef
-from models import AuditLog, Member, Org, Transfer
-from models.db import session_factory, session_scope
-from models.directory import load_with_ancestors, org_info
-from models.tables import Holding
-from service.errors import Problem, ServiceError, execute_update, refuse
-from workflows.stay_at_school import (
-    HOLDING_ID_PREFIX,
-    RETENTION_ID_PREFIX,
-    AbroadRetentionWorkflow,
-    HoldingWorkflow,
-    holding_workflow_id,
     retention_workflow_id,
 )
+from messages.transfers import SYSTEM_ACTOR, Actor, OrgRef
+from models import AuditLog, Member, Org, Transfer, row_id
+from models.db import session_factory, session_scope
+from models.directory import load_with_ancestors, org_info
+from service.errors import Problem, ServiceError, execute_update, refuse, update_refusals
+from workflows.stay_at_school import AbroadRetentionWorkflow, HoldingWorkflow
 
 OPEN_TRANSFER_STATUSES = tuple(s.value for s in TransferStatus if s.is_open)
 
@@ -81,12 +79,6 @@ def _utcnow() -> datetime:
 class RetentionStart:
     view: RetentionView
     created: bool  # False when the member's pending application was returned instead
-
-
-@dataclass
-class HoldingStart:
-    view: HoldingView
-    created: bool  # False when the member's open holding of that kind was returned instead
 
 
 @dataclass
@@ -106,7 +98,7 @@ async def _member_and_school(session: AsyncSession, member_id: int) -> tuple[Mem
     member = await session.get(Member, member_id)
     if member is None:
         raise refuse(404, "member", "团员不存在")
-    branch = await session.get(Org, member.branch_id)
+    branch = await session.get_one(Org, member.branch_id)
     directory = await load_with_ancestors(session, [branch.code])
     info = directory[branch.code]
     school = directory.nearest(info, OrgKind.SCHOOL)
@@ -122,9 +114,11 @@ async def _member_and_school(session: AsyncSession, member_id: int) -> tuple[Mem
 
 async def _school_branch(session: AsyncSession, school: OrgInfo, kind: OrgKind) -> BranchSpec:
     """The school's existing branch of a special kind, or the spec of the one to create."""
-    school_id = (await session.execute(select(Org.id).where(Org.code == school.code))).scalar_one()
+    school_id = (await session.execute(select(col(Org.id)).where(col(Org.code) == school.code))).scalar_one()
     children = (
-        (await session.execute(select(Org).where(Org.parent_id == school_id, Org.kind == kind.value))).scalars().all()
+        (await session.execute(select(Org).where(col(Org.parent_id) == school_id, col(Org.kind) == kind.value)))
+        .scalars()
+        .all()
     )
     p = school_placement(kind, school, [org_info(c, school.code) for c in children])
     return BranchSpec(code=p.code, name=p.name, kind=kind.value, parent_code=school.code)
@@ -134,7 +128,9 @@ async def _open_transfer(session: AsyncSession, member_id: int) -> Transfer | No
     return (
         (
             await session.execute(
-                select(Transfer).where(Transfer.member_id == member_id, Transfer.status.in_(OPEN_TRANSFER_STATUSES))
+                select(Transfer).where(
+                    col(Transfer.member_id) == member_id, col(Transfer.status).in_(OPEN_TRANSFER_STATUSES)
+                )
             )
         )
         .scalars()
@@ -168,7 +164,7 @@ async def build_retention_input(
 ) -> RetentionInput:
     """Validate the written application and resolve the school; nothing is written."""
     parsed, problems = validate_form(TransferType.ABROAD_STUDY, form)
-    if problems:
+    if problems or parsed is None:
         raise ServiceError(422, [Problem(p.field, p.message) for p in problems])
     async with session_factory(engine)() as session:
         member, _directory, branch, school = await _member_and_school(session, member_id)
@@ -179,7 +175,7 @@ async def build_retention_input(
             _check_school_actor(initiator, school, what="代团员提交保留团组织关系申请")
         if member.abroad_retention:
             raise refuse(409, "member", f"{member.name}的团组织关系已保留在学校并登记备案")
-        if await _open_transfer(session, member.id) is not None:
+        if await _open_transfer(session, member_id) is not None:
             raise refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
         target = await _school_branch(session, school, OrgKind.ABROAD_STUDY_BRANCH)
     return RetentionInput(
@@ -212,48 +208,38 @@ async def submit_retention(
     return RetentionStart(view=view, created=view.request_id == inp.request_id)
 
 
-def retention_handle(client: Client, workflow_id: str) -> WorkflowHandle:
+RetentionHandle = WorkflowHandle[AbroadRetentionWorkflow, RetentionView]
+
+
+def retention_handle(client: Client, workflow_id: str) -> RetentionHandle:
     return client.get_workflow_handle_for(AbroadRetentionWorkflow.run, workflow_id)
 
 
-async def approve_retention(handle: WorkflowHandle, d: RetentionApprove) -> RetentionView:
+async def approve_retention(handle: RetentionHandle, d: RetentionApprove) -> RetentionView:
     return await execute_update(
         handle, AbroadRetentionWorkflow.approve, d, result_type=RetentionView, closed=RETENTION_CLOSED
     )
 
 
-async def return_retention(handle: WorkflowHandle, d: RetentionReturn) -> RetentionView:
+async def return_retention(handle: RetentionHandle, d: RetentionReturn) -> RetentionView:
     return await execute_update(
         handle, AbroadRetentionWorkflow.return_request, d, result_type=RetentionView, closed=RETENTION_CLOSED
     )
 
 
-async def withdraw_retention(handle: WorkflowHandle, d: RetentionWithdraw) -> RetentionView:
+async def withdraw_retention(handle: RetentionHandle, d: RetentionWithdraw) -> RetentionView:
     return await execute_update(
         handle, AbroadRetentionWorkflow.withdraw, d, result_type=RetentionView, closed=RETENTION_CLOSED
     )
 
 
-async def retention_view(handle: WorkflowHandle) -> RetentionView:
-    return await handle.query(AbroadRetentionWorkflow.status_query, result_type=RetentionView)
+async def retention_view(handle: RetentionHandle) -> RetentionView:
+    return await handle.query(AbroadRetentionWorkflow.status_query)
 
 
 # =================================================================================================
 # Holdings (§I.4 mobile, §I.1 county temp branch)
 # =================================================================================================
-
-
-async def _start_holding(client: Client, inp: HoldingInput, *, task_queue: str, id_prefix: str) -> HoldingStart:
-    view = await start_and_wait_recorded(
-        client,
-        HoldingWorkflow.run,
-        inp,
-        HoldingWorkflow.recorded,
-        workflow_id=holding_workflow_id(inp.kind, inp.member_id, id_prefix),
-        task_queue=task_queue,
-        result_type=HoldingView,
-    )
-    return HoldingStart(view=view, created=view.request_id == inp.request_id)
 
 
 async def mark_mobile(
@@ -285,7 +271,7 @@ async def mark_mobile(
             raise refuse(422, "member", f"{member.name}已标记为延迟毕业，不能编入毕业学生流动团员团支部")
         if member.abroad_retention:
             raise refuse(409, "member", f"{member.name}已保留团组织关系并编入出国（境）学习研究团员团支部")
-        if await _open_transfer(session, member.id) is not None:
+        if await _open_transfer(session, member_id) is not None:
             raise refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
         target = await _school_branch(session, school, OrgKind.MOBILE_BRANCH)
     inp = HoldingInput(
@@ -301,7 +287,7 @@ async def mark_mobile(
         started_by=actor,
         request_id=request_id or uuid.uuid4().hex,
     )
-    return await _start_holding(client, inp, task_queue=task_queue, id_prefix=id_prefix)
+    return await holdings.start_holding(client, inp, task_queue=task_queue, id_prefix=id_prefix)
 
 
 async def start_county_holding(
@@ -319,74 +305,50 @@ async def start_county_holding(
 ) -> HoldingStart:
     """§I.1: a member received by a county-level 学社衔接临时团支部 must be moved out within a year.
 
-    Call it when a transfer completes into such a branch (`started_at`: the completion time;
-    default the workflow's start). Refused (422) when the member's branch is not a temp branch
-    directly under a county committee."""
-    async with session_factory(engine)() as session:
-        member = await session.get(Member, member_id)
-        if member is None:
-            raise refuse(404, "member", "团员不存在")
-        branch = await session.get(Org, member.branch_id)
-        parent = await session.get(Org, branch.parent_id) if branch.parent_id else None
-        if branch.kind != OrgKind.TEMP_BRANCH or parent is None or parent.kind != OrgKind.COUNTY:
-            raise refuse(422, "member", f"{member.name}所在的{branch.name}不是县级团委直接建立的学社衔接临时团支部")
-    inp = HoldingInput(
-        kind=HoldingKind.COUNTY_TEMP,
-        member_id=member.id,
-        member_name=member.name,
-        member_id_masked=idcard.mask(member.id_number),
-        from_branch=OrgRef(code=branch.code, name=branch.name),
-        branch=BranchSpec(code=branch.code, name=branch.name, kind=branch.kind, parent_code=parent.code),
-        notify_org=OrgRef(code=parent.code, name=parent.name),
-        move_in=False,
-        policy=policy or holding_policy_for(time_scale),
-        started_at=started_at,
-        started_by=actor,
-        request_id=request_id or uuid.uuid4().hex,
-    )
-    return await _start_holding(client, inp, task_queue=task_queue, id_prefix=id_prefix)
+    A transfer completing into such a branch starts it in its follow-up (`started_at`: the
+    completion time; default the workflow's start). Refused (422) when the member's branch is not
+    a temp branch directly under a county committee."""
+    try:
+        return await holdings.start_county_holding(
+            client,
+            engine,
+            member_id=member_id,
+            task_queue=task_queue,
+            actor=actor,
+            started_at=started_at,
+            policy=policy,
+            time_scale=time_scale,
+            id_prefix=id_prefix,
+            request_id=request_id,
+        )
+    except HoldingRefused as e:
+        raise refuse(e.status, e.field, e.message) from e
 
 
-def holding_handle(client: Client, workflow_id: str) -> WorkflowHandle:
+HoldingHandle = WorkflowHandle[HoldingWorkflow, HoldingView]
+
+
+def holding_handle(client: Client, workflow_id: str) -> HoldingHandle:
     return client.get_workflow_handle_for(HoldingWorkflow.run, workflow_id)
 
 
-async def holding_view(handle: WorkflowHandle) -> HoldingView:
-    return await handle.query(HoldingWorkflow.status_query, result_type=HoldingView)
+async def holding_view(handle: HoldingHandle) -> HoldingView:
+    return await handle.query(HoldingWorkflow.status_query)
 
 
-async def release_holding(handle: WorkflowHandle, d: HoldingRelease) -> HoldingView:
+async def release_holding(handle: WorkflowHandle[Any, Any], d: HoldingRelease) -> HoldingView:
     """End a holding: the member was moved out (409 when it has ended already)."""
-    return await execute_update(handle, HoldingWorkflow.release, d, result_type=HoldingView, closed=HOLDING_CLOSED)
+    with update_refusals(closed=HOLDING_CLOSED):
+        return await holdings.release_holding(handle, d)
 
 
 async def release_member_holdings(
     client: Client, engine: AsyncEngine, member_id: int, d: HoldingRelease | None = None
 ) -> list[HoldingView]:
-    """End every open holding of a member (mobile, county temp branch). Call it when a transfer
-    of the member completes; holdings that ended meanwhile are skipped."""
-    d = d or HoldingRelease(actor=SYSTEM_ACTOR, reason="组织关系已转出")
-    async with session_factory(engine)() as session:
-        ids = (
-            (
-                await session.execute(
-                    select(Holding.workflow_id).where(
-                        Holding.member_id == member_id,
-                        Holding.status.in_([HoldingStatus.ACTIVE.value, HoldingStatus.OVERDUE.value]),
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-    out: list[HoldingView] = []
-    for wid in dict.fromkeys(ids):
-        try:
-            out.append(await release_holding(holding_handle(client, wid), d))
-        except ServiceError as e:
-            if e.status != 409 and e.status != 404:
-                raise
-    return out
+    """End every open holding of a member (mobile, county temp branch), as a completed transfer
+    of the member does; holdings that ended meanwhile are skipped."""
+    with update_refusals(closed=HOLDING_CLOSED):
+        return await holdings.release_member_holdings(client, engine, member_id, d)
 
 
 # =================================================================================================
@@ -422,25 +384,25 @@ async def _mark_delayed(
     async with session_scope(engine) as session:
         member, _directory, _branch, school = await _member_and_school(session, member_id)
         _check_school_actor(actor, school, what="标记延迟毕业学生")
-        member = await session.get(Member, member_id, with_for_update=True)
+        member = await session.get_one(Member, member_id, with_for_update=True)
         if graduation_year is not None and graduation_year < (member.graduation_year or graduation_year):
             raise refuse(422, "graduation_year", "延迟后的毕业年份不能早于原毕业年份")
         spec = await _school_branch(session, school, OrgKind.DELAYED_BRANCH)
         if (
             member.delayed_graduation
-            and (await session.get(Org, member.branch_id)).code == spec.code
+            and (await session.get_one(Org, member.branch_id)).code == spec.code
             and (graduation_year is None or member.graduation_year == graduation_year)
         ):
-            return DelayedResult(member.id, spec.code, spec.name, branch_created=False, changed=False)
+            return DelayedResult(member_id, spec.code, spec.name, branch_created=False, changed=False)
         if member.mobile:
             raise refuse(409, "member", f"{member.name}已编入毕业学生流动团员团支部，不能标记为延迟毕业")
         if member.abroad_retention:
             raise refuse(409, "member", f"{member.name}已保留团组织关系并编入出国（境）学习研究团员团支部")
-        if await _open_transfer(session, member.id) is not None:
+        if await _open_transfer(session, member_id) is not None:
             raise refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
         branch, created = await find_or_create_branch(session, spec, at=now)
         from_branch_id = member.branch_id
-        await move_member(session, member, branch.id, "delayed_graduation", now)
+        await move_member(session, member, row_id(branch.id), "delayed_graduation", now)
         before_year = member.graduation_year
         member.delayed_graduation = True
         member.graduating = False
@@ -464,4 +426,4 @@ async def _mark_delayed(
                 },
             )
         )
-        return DelayedResult(member.id, branch.code, branch.name, branch_created=created, changed=True)
+        return DelayedResult(member_id, branch.code, branch.name, branch_created=created, changed=True)

@@ -27,7 +27,7 @@ def test_zhtj_dev_starts_serves_and_stops(database_url, tmp_path):
     assert not busy, f"ports {busy} are taken: stop any running `zhtj dev` before the tests"
     env = {k: v for k, v in os.environ.items() if k not in ("TEMPORAL_ADDRESS", "ZHTJ_HTTP_PORT")}
     env.update(DATABASE_URL=database_url, ZHTJ_DATA_DIR=str(tmp_path / "data"), ZHTJ_LOG_FORMAT="json")
-    log = open(tmp_path / "dev.out", "w+b")  # noqa: SIM115
+    log = open(tmp_path / "dev.out", "w+b")
     proc = subprocess.Popen([ZHTJ, "dev"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 180

@@ -1,10 +1,14 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import SQLModel
 
 from models import AuditLog
 from models.db import DatabaseNotMigrated, assert_migrated, current_revision, head_revision, make_engine, session_scope
@@ -76,8 +80,6 @@ async def test_audit_log_is_append_only(engine):
     "command", [["worker"], ["api"], ["users", "add", "someone", "--password", "x" * 10, "--role", "service"]]
 )
 def test_commands_refuse_unmigrated_database(empty_database_url, tmp_path, command):
-    import os
-
     env = dict(os.environ, DATABASE_URL=empty_database_url, ZHTJ_DATA_DIR=str(tmp_path), TEMPORAL_ADDRESS="127.0.0.1:1")
     proc = subprocess.run([ZHTJ, *command], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
@@ -85,8 +87,6 @@ def test_commands_refuse_unmigrated_database(empty_database_url, tmp_path, comma
 
 
 def test_migrate_command(empty_database_url, tmp_path):
-    import os
-
     env = dict(os.environ, DATABASE_URL=empty_database_url, ZHTJ_DATA_DIR=str(tmp_path))
     proc = subprocess.run([ZHTJ, "migrate"], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -97,10 +97,6 @@ def test_migrate_command(empty_database_url, tmp_path):
 
 async def test_migrations_match_the_models(database_url):
     """A model change without a migration (or the reverse) fails here."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-    from sqlmodel import SQLModel
-
     engine = make_engine(database_url)
     try:
         async with engine.connect() as conn:

@@ -24,8 +24,8 @@ from models.db import session_factory, session_scope
 from models.directory import DIRECTORIES
 from seed.demo import seed_demo
 from service.bulk_start import BulkStartRow, bulk_start
-from service.intake import StartRequest, start_request
 from service.errors import ServiceError
+from service.intake import StartRequest, start_request
 from workflows.transfer import workflow_id_for
 
 EMPLOYED = {
