@@ -1,12 +1,15 @@
-"""The worker: registers workflows and activities on the task queue and serves them."""
+"""The worker: registers workflows and activities on the task queue and serves them.
+
+The task queue is the caller's (`Settings.task_queue`, ZHTJ_TASK_QUEUE): the one setting the
+worker, the API and the CLI share."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -22,36 +25,24 @@ from workflows.stay_at_school import AbroadRetentionWorkflow, HoldingWorkflow
 from workflows.system_check import SystemCheckWorkflow
 from workflows.transfer import TransferWorkflow
 
-TASK_QUEUE = "zhtj-transfer"
-
 log = get_logger(__name__)
-
-#: Modules the workflow sandbox may take from the host as they are: our pure message types and
-#: rules (pydantic models and dataclasses), nothing with I/O. Heavy modules (models, sqlalchemy)
-#: stay out: workflow code never imports them.
-PASSTHROUGH_MODULES: Sequence[str] = ("pydantic", "pydantic_core", "annotated_types", "messages", "domain")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
     """The sandbox every workflow runs in (the worker and the replay tests alike).
 
     Its runtime restrictions stay on: a workflow that reads the clock, does I/O or starts a
-    thread fails its task. What is switched off is re-importing every module for each execution
-    (`passthrough_all_modules`): that import was most of the CPU a new transfer costs the worker,
-    and our workflow modules hold no state of their own to isolate (constants, classes, pure
-    functions; tests/workflows/test_transfer_paths.py checks that a whole transfer leaves every
-    global of theirs as it was)."""
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            *PASSTHROUGH_MODULES
-        ).with_passthrough_all_modules()
-    )
+    thread fails its task. Modules are passed through from the host instead of re-imported for
+    each execution: our workflow modules hold no state of their own to isolate (constants,
+    classes, pure functions; tests/workflows/test_transfer_paths.py checks that a whole transfer
+    leaves every global of theirs as it was)."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
 
 
 WORKFLOWS = [SystemCheckWorkflow, TransferWorkflow, AbroadRetentionWorkflow, HoldingWorkflow]
 
 
-def activities_for(engine: AsyncEngine, client: Client | None = None) -> list:
+def activities_for(engine: AsyncEngine, client: Client | None = None) -> list[Callable[..., Any]]:
     system = SystemActivities(engine)
     transfers = TransferActivities(engine, client)
     stay = StayAtSchoolActivities(engine)
@@ -64,22 +55,7 @@ def activities_for(engine: AsyncEngine, client: Client | None = None) -> list:
     ]
 
 
-def precompile_workflows() -> None:
-    """Write the workflow modules' bytecode.
-
-    The sandbox imports a workflow's module afresh for every workflow it runs; without a .pyc
-    (PYTHONDONTWRITEBYTECODE, a fresh checkout) that means compiling the source each time, a
-    tenth of the worker's CPU under load. A read-only install (pip-installed, or a container)
-    already has its bytecode; failures here are harmless."""
-    import compileall
-
-    import workflows
-
-    compileall.compile_dir(str(Path(workflows.__file__).parent), quiet=2)
-
-
-def build_worker(client: Client, engine: AsyncEngine, *, task_queue: str = TASK_QUEUE) -> Worker:
-    precompile_workflows()
+def build_worker(client: Client, engine: AsyncEngine, *, task_queue: str) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
@@ -92,7 +68,7 @@ def build_worker(client: Client, engine: AsyncEngine, *, task_queue: str = TASK_
     )
 
 
-async def run_worker(client: Client, engine: AsyncEngine, *, task_queue: str = TASK_QUEUE) -> None:
+async def run_worker(client: Client, engine: AsyncEngine, *, task_queue: str) -> None:
     """Serve until SIGINT/SIGTERM, then finish in-flight tasks and stop."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

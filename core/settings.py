@@ -15,6 +15,11 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from messages.transfers import WORKFLOW_ID_PREFIX
+
+#: The task queue the worker polls and every start names, unless ZHTJ_TASK_QUEUE says otherwise.
+TASK_QUEUE = "zhtj-transfer"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
@@ -23,8 +28,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
     temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
-    task_queue: str = Field(default="zhtj-transfer", alias="ZHTJ_TASK_QUEUE")
-    workflow_id_prefix: str = Field(default="transfer-", alias="ZHTJ_WORKFLOW_ID_PREFIX")
+    task_queue: str = Field(default=TASK_QUEUE, alias="ZHTJ_TASK_QUEUE")
+    workflow_id_prefix: str = Field(default=WORKFLOW_ID_PREFIX, alias="ZHTJ_WORKFLOW_ID_PREFIX")
     http_host: str = Field(default="127.0.0.1", alias="ZHTJ_HTTP_HOST")
     http_port: int = Field(default=8000, alias="ZHTJ_HTTP_PORT")
     temporal_port: int = Field(default=7233, alias="ZHTJ_TEMPORAL_PORT")

@@ -13,6 +13,14 @@ from pydantic import BaseModel, Field
 from domain.policy import TransferPolicy
 from domain.transfers import ActorKind, Channel, NodeRole, NodeStatus, TransferStatus, TransferType
 
+#: The default prefix of transfer workflow ids (`Settings.workflow_id_prefix`, ZHTJ_WORKFLOW_ID_PREFIX).
+WORKFLOW_ID_PREFIX = "transfer-"
+
+
+def workflow_id_for(member_id: int, prefix: str = WORKFLOW_ID_PREFIX) -> str:
+    """One open transfer per member: its workflow id is <prefix><member id>."""
+    return f"{prefix}{member_id}"
+
 
 class Actor(BaseModel):
     """Who acts. The caller has checked the permission against the database before the update;

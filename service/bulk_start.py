@@ -31,13 +31,13 @@ from temporalio.service import RPCError
 from core.settings import get_settings
 from domain.deadlines import shanghai_date
 from domain.policy import policy_for
-from messages.transfers import Route, TransferInput
+from messages.transfers import WORKFLOW_ID_PREFIX, Route, TransferInput, workflow_id_for
 from models import Org, Transfer, User
 from models.db import session_factory
 from models.directory import DirectoryCache
 from service.errors import Problem, ServiceError
 from service.intake import CheckedStart, ParsedRequest, StartRequest, check_start, members_by_id_number, parse_request
-from workflows.transfer import WORKFLOW_ID_PREFIX, TransferWorkflow, workflow_id_for
+from workflows.transfer import TransferWorkflow
 
 #: Starts in flight at once per call.
 START_CONCURRENCY = 32

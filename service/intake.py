@@ -30,13 +30,12 @@ from domain.policy import TransferPolicy
 from domain.roles import Role
 from domain.routing import check_override, route
 from domain.transfers import ActorKind, Channel, TransferType
-from messages.transfers import Actor, Route, TransferInput
+from messages.transfers import WORKFLOW_ID_PREFIX, Actor, Route, TransferInput
 from models import Member, Org, User, table_of
 from models.db import reader
 from models.directory import DirectoryCache
 from service.errors import Problem, ServiceError, refuse
 from service.transfers import StartResult, find_by_request_id, make_input, start
-from workflows.transfer import WORKFLOW_ID_PREFIX
 
 
 @dataclass

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client, WorkflowHandle
+from sqlmodel import col
+from temporalio.client import Client
 
 from core.settings import get_settings
 from core.temporal import start_and_wait_recorded
@@ -20,33 +21,30 @@ from domain import idcard
 from domain.approval import ChainError, approval_chain
 from domain.directory import Directory
 from domain.policy import TransferPolicy, policy_for
-from domain.transfers import ActorKind, Channel, TransferType
+from domain.transfers import Channel, TransferType
 from messages.transfers import (
+    WORKFLOW_ID_PREFIX,
     Actor,
-    ApproveInput,
-    AssignBranchInput,
     NodeSpec,
     OrgRef,
-    ResubmitInput,
-    ReturnInput,
     Route,
     TransferInput,
     TransferView,
-    WithdrawInput,
+    workflow_id_for,
 )
-from models import Member, Org, Transfer, User
+from models import Member, Org, Transfer, row_id
 from models.db import session_factory
 from models.directory import DIRECTORIES, load_with_ancestors
-from service.errors import execute_update, refuse
-from workflows.transfer import WORKFLOW_ID_PREFIX, TransferWorkflow, workflow_id_for
+from service.errors import refuse
+from workflows.transfer import TransferWorkflow
 
 
 @dataclass
 class StartResult:
     transfer_id: int
     created: bool  # False when the member's open transfer (or this request id's) was returned
+    route: Route
     view: TransferView | None = None  # the live state (None when answered from the database)
-    route: Route | None = None
 
 
 async def load_for_input(engine: AsyncEngine, member_id: int, target_org_code: str) -> tuple[Member, Directory]:
@@ -76,6 +74,8 @@ def make_input(
     """Everything the workflow needs, from rows already loaded (no I/O): the target's checks and
     the approval chain. `directory` must hold the member's branch (by id) and its ancestors."""
     branch = directory.by_id(member.branch_id)
+    if branch is None:
+        raise ValueError(f"the directory does not hold the member's branch (id {member.branch_id})")
     target = directory.get(target_org_code)
     if target is None:
         raise refuse(422, "target_org_code", f"转入组织 {target_org_code} 不存在")
@@ -130,17 +130,21 @@ async def find_by_request_id(
     """The transfer a request id already started, open or closed; with `live`, also its state
     from the workflow (a query: for a closed run no longer cached, a replay of its history)."""
     async with session_factory(engine)() as session:
-        seen = (await session.execute(select(Transfer).where(Transfer.request_id == request_id))).scalar_one_or_none()
+        seen = (
+            await session.execute(select(Transfer).where(col(Transfer.request_id) == request_id))
+        ).scalar_one_or_none()
     if seen is None:
         return None
     async with session_factory(engine)() as session:
-        target_code = await session.scalar(select(Org.code).where(Org.id == seen.target_org_id))
+        target_code = await session.scalar(select(col(Org.code)).where(col(Org.id) == seen.target_org_id))
     route = Route(clause=seen.route_clause, explanation=seen.route_explanation, org_code=target_code)
     view = None
     if live:
+        if client is None:
+            raise ValueError("the live state of a transfer needs the Temporal client")
         handle = client.get_workflow_handle_for(TransferWorkflow.run, seen.workflow_id, run_id=seen.run_id)
         view = await handle.query(TransferWorkflow.status_query)
-    return StartResult(transfer_id=seen.id, created=False, view=view, route=route)
+    return StartResult(transfer_id=row_id(seen.id), created=False, view=view, route=route)
 
 
 async def start(
@@ -164,53 +168,10 @@ async def start(
     )
 
 
-# --- who may act -------------------------------------------------------------------------------
-
-
-async def admin_actor(engine: AsyncEngine, user: User, org_code: str) -> Actor:
-    """The actor for an admin acting for `org_code`: an admin of that org or of an ancestor."""
-    if user.role != "admin" or user.org_id is None:
-        raise refuse(403, "user", "只有组织管理员可以办理")
-    directory = await DIRECTORIES.get(engine, codes=[org_code], ids=[user.org_id])
-    own = directory.by_id(user.org_id)
-    org = directory.get(org_code)
-    if org is None:
-        raise refuse(404, "org", f"组织 {org_code} 不存在")
-    if own.code != org_code and not directory.is_ancestor(own.code, org):
-        raise refuse(403, "org", f"无权代表{org.name}办理")
-    return Actor(kind=ActorKind.ORG_ADMIN, username=user.username, org_code=org_code, display_name=user.display_name)
-
-
-def member_actor(user: User) -> Actor:
-    if user.role != "member" or user.member_id is None:
-        raise refuse(403, "user", "只有团员本人可以办理")
-    return Actor(
-        kind=ActorKind.MEMBER, username=user.username, member_id=user.member_id, display_name=user.display_name
-    )
-
-
 TRANSFER_CLOSED = "该申请已办结，不能再审批或撤回"
 
 
 # --- decisions ---------------------------------------------------------------------------------
-
-
-async def approve(handle: WorkflowHandle, d: ApproveInput) -> TransferView:
-    return await execute_update(handle, TransferWorkflow.approve, d, result_type=TransferView, closed=TRANSFER_CLOSED)
-
-
-async def return_request(handle: WorkflowHandle, d: ReturnInput) -> TransferView:
-    return await execute_update(
-        handle, TransferWorkflow.return_request, d, result_type=TransferView, closed=TRANSFER_CLOSED
-    )
-
-
-async def withdraw(handle: WorkflowHandle, d: WithdrawInput) -> TransferView:
-    return await execute_update(handle, TransferWorkflow.withdraw, d, result_type=TransferView, closed=TRANSFER_CLOSED)
-
-
-async def resubmit(handle: WorkflowHandle, d: ResubmitInput) -> TransferView:
-    return await execute_update(handle, TransferWorkflow.resubmit, d, result_type=TransferView, closed=TRANSFER_CLOSED)
 
 
 async def checked_branch(engine: AsyncEngine, branch_code: str, receiving_org_code: str) -> OrgRef:
@@ -228,12 +189,3 @@ async def checked_branch(engine: AsyncEngine, branch_code: str, receiving_org_co
     if not directory.is_ancestor(receiving_org_code, branch):
         raise refuse(422, "branch_code", f"{branch.name}不在接收组织之下")
     return OrgRef(code=branch.code, name=branch.name)
-
-
-async def assign_branch(
-    engine: AsyncEngine, handle: WorkflowHandle, d: AssignBranchInput, receiving_org_code: str
-) -> TransferView:
-    d = d.model_copy(update={"branch": await checked_branch(engine, d.branch.code, receiving_org_code)})
-    return await execute_update(
-        handle, TransferWorkflow.assign_branch, d, result_type=TransferView, closed=TRANSFER_CLOSED
-    )

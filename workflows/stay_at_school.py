@@ -23,17 +23,17 @@ database through one idempotent activity keyed ``workflow id/first run id/event 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.common import SearchAttributeUpdate
 
-from workflows.common import EventJournal, Refused, invalid, retry_policy, wait
+from workflows.common import EventJournal, Refused, invalid, invalid_return_ground, wait
 
 with workflow.unsafe.imports_passed_through():
     from activities.stay_at_school import StayAtSchoolActivities
-    from domain.deadlines import shanghai_date
+    from domain.deadlines import node_deadlines, shanghai_date
     from domain.glossary import HOLDING_KIND_LABELS, RETENTION_STATUS_LABELS
     from domain.holdings import (
         HoldingKind,
@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.transfers import ActorKind, Channel, return_ground_problem
     from messages import search_attributes as sa
+    from messages.errors import ErrorType
     from messages.stay_at_school import (
         HoldingEvent,
         HoldingInput,
@@ -57,25 +58,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from messages.transfers import SYSTEM_ACTOR, Actor, NotificationSpec, OrgRef
 
-ACTIVITY_RETRY = retry_policy("InvalidStayData")
-
-RETENTION_ID_PREFIX = "retention-"
-HOLDING_ID_PREFIX = "holding-"
-_HOLDING_ID_PART = {HoldingKind.MOBILE: "mobile", HoldingKind.COUNTY_TEMP: "county"}
-
 #: Search-attribute "TransferType" values of these workflows (operators filter on them).
 RETENTION_SA_TYPE = "abroad_study"
 HOLDING_SA_TYPE = {HoldingKind.MOBILE: "holding_mobile", HoldingKind.COUNTY_TEMP: "holding_county_temp"}
-
-
-def retention_workflow_id(member_id: int, prefix: str = RETENTION_ID_PREFIX) -> str:
-    """One open retention application per member: retention-<member id>."""
-    return f"{prefix}{member_id}"
-
-
-def holding_workflow_id(kind: HoldingKind | str, member_id: int, prefix: str = HOLDING_ID_PREFIX) -> str:
-    """holding-mobile-<member id> or holding-county-<member id>."""
-    return f"{prefix}{_HOLDING_ID_PART[HoldingKind(kind)]}-{member_id}"
 
 
 def _date(moment: datetime) -> str:
@@ -88,10 +73,11 @@ def _date(moment: datetime) -> str:
 
 
 @workflow.defn
-class AbroadRetentionWorkflow(EventJournal):
+class AbroadRetentionWorkflow(EventJournal[RetentionEvent, bool]):
+    inp: RetentionInput  # set by `run` before any await
+
     def __init__(self) -> None:
-        super().__init__()
-        self.inp: RetentionInput | None = None
+        super().__init__(RetentionEvent, StayAtSchoolActivities.apply_retention_event, ErrorType.INVALID_STAY_DATA)
         self.status = RetentionStatus.PENDING
         self.submitted_at: datetime | None = None
         self.remind_at: datetime | None = None
@@ -104,8 +90,8 @@ class AbroadRetentionWorkflow(EventJournal):
         self.reason_code: str | None = None
         self.withdrawn_by: str | None = None
         self.branch: OrgRef | None = None
-        # the one decision the main loop applies: ("approve"|"return"|"withdraw", input)
-        self._decision: tuple[str, Any] | None = None
+        # the one decision the main loop applies
+        self._decision: RetentionApprove | RetentionReturn | RetentionWithdraw | None = None
         self._decision_written = False
         self._recorded = False  # the first event is in the database
 
@@ -114,10 +100,10 @@ class AbroadRetentionWorkflow(EventJournal):
         self.inp = inp
         now = workflow.now()
         self.submitted_at = now
-        self.remind_at = now + inp.policy.remind_after
-        self.deadline = now + inp.policy.auto_approve_after
+        remind_at, deadline = node_deadlines(now, inp.policy)
+        self.remind_at, self.deadline = remind_at, deadline
         school = inp.school.code
-        await self._emit(
+        await self.write_event(
             "retention.submitted",
             inp.initiator,
             create=inp,
@@ -139,10 +125,10 @@ class AbroadRetentionWorkflow(EventJournal):
         )
         self._recorded = True
 
-        decided = await wait(lambda: self._decision is not None, self.remind_at - workflow.now())
+        decided = await wait(lambda: self._decision is not None, remind_at - workflow.now())
         if not decided:
             self.reminded_at = workflow.now()
-            await self._emit(
+            await self.write_event(
                 "retention.reminded",
                 SYSTEM_ACTOR,
                 reminded_at=self.reminded_at,
@@ -155,18 +141,17 @@ class AbroadRetentionWorkflow(EventJournal):
                     )
                 ],
             )
-            decided = await wait(lambda: self._decision is not None, self.deadline - workflow.now())
+            await wait(lambda: self._decision is not None, deadline - workflow.now())
 
-        if not decided:
+        decision = self._decision  # None when the time ran out undecided
+        if decision is None:
             await self._approve(SYSTEM_ACTOR, "系统默认通过", auto=True)
+        elif isinstance(decision, RetentionApprove):
+            await self._approve(decision.actor, decision.comment, auto=False)
+        elif isinstance(decision, RetentionReturn):
+            await self._return(decision)
         else:
-            kind, d = self._decision
-            if kind == "approve":
-                await self._approve(d.actor, d.comment, auto=False)
-            elif kind == "return":
-                await self._return(d)
-            else:
-                await self._withdraw(d)
+            await self._withdraw(decision)
         self._decision_written = True
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.view()
@@ -183,7 +168,7 @@ class AbroadRetentionWorkflow(EventJournal):
         body = f"{inp.member_name}的团组织关系保留在{inp.school.name}，已编入{inp.branch.name}并登记备案" + (
             "（系统默认通过）。" if auto else "。"
         )
-        await self._emit(
+        await self.write_event(
             "retention.auto_approved" if auto else "retention.approved",
             actor,
             decided_at=self.decided_at,
@@ -204,7 +189,7 @@ class AbroadRetentionWorkflow(EventJournal):
         self.reason_code = d.reason_code
         self.comment = d.reason_text.strip() or None
         body = f"{self.inp.school.name}退回：{self.comment or ''}"
-        await self._emit(
+        await self.write_event(
             "retention.returned",
             d.actor,
             decided_at=self.decided_at,
@@ -226,7 +211,7 @@ class AbroadRetentionWorkflow(EventJournal):
         self.status = RetentionStatus.WITHDRAWN
         self.withdrawn_by = "member" if d.actor.kind == ActorKind.MEMBER else "org"
         self.comment = d.reason
-        await self._emit(
+        await self.write_event(
             "retention.withdrawn",
             d.actor,
             comment=d.reason,
@@ -243,44 +228,29 @@ class AbroadRetentionWorkflow(EventJournal):
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _upsert_search_attributes(self) -> None:
+    def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
         inp = self.inp
         pending = self.status == RetentionStatus.PENDING
-        workflow.upsert_search_attributes(
-            [
-                sa.TRANSFER_TYPE.value_set(RETENTION_SA_TYPE),
-                sa.TRANSFER_STATUS.value_set(self.status.value),
-                sa.FROM_ORG.value_set(inp.from_branch.code),
-                sa.TO_ORG.value_set(inp.branch.code),
-                sa.CHANNEL.value_set((Channel.SELF if inp.initiator.kind == ActorKind.MEMBER else Channel.OUT).value),
-                sa.CURRENT_NODE_ORG.value_set(inp.school.code) if pending else sa.CURRENT_NODE_ORG.value_unset(),
-                sa.NODE_DEADLINE.value_set(self.deadline) if pending else sa.NODE_DEADLINE.value_unset(),
-            ]
-        )
+        channel = Channel.SELF if inp.initiator.kind == ActorKind.MEMBER else Channel.OUT
+        return [
+            sa.TRANSFER_TYPE.value_set(RETENTION_SA_TYPE),
+            sa.TRANSFER_STATUS.value_set(self.status.value),
+            sa.FROM_ORG.value_set(inp.from_branch.code),
+            sa.TO_ORG.value_set(inp.branch.code),
+            sa.CHANNEL.value_set(channel.value),
+            sa.CURRENT_NODE_ORG.value_set(inp.school.code) if pending else sa.CURRENT_NODE_ORG.value_unset(),
+            sa.NODE_DEADLINE.value_set(self.deadline)
+            if pending and self.deadline is not None
+            else sa.NODE_DEADLINE.value_unset(),
+        ]
 
-    async def _emit(
-        self,
-        action: str,
-        actor: Actor,
-        *,
-        notify: list[NotificationSpec] | None = None,
-        detail: dict[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        journal = self.next_event(action, actor, detail)
-        self._upsert_search_attributes()
-        event = RetentionEvent(**journal, status=self.status, notifications=notify or [], **fields)
-        await workflow.execute_activity_method(
-            StayAtSchoolActivities.apply_retention_event,
-            event,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=ACTIVITY_RETRY,
-        )
+    def event_fields(self) -> dict[str, Any]:
+        return {"status": self.status}
 
     def view(self) -> RetentionView:
         inp = self.inp
         return RetentionView(
-            workflow_id=workflow.info().workflow_id,
+            **self.view_fields(inp.request_id),
             status=self.status,
             member_id=inp.member_id,
             school=inp.school,
@@ -297,8 +267,6 @@ class AbroadRetentionWorkflow(EventJournal):
             comment=self.comment,
             reason_code=self.reason_code,
             withdrawn_by=self.withdrawn_by,
-            request_id=inp.request_id,
-            history=list(self.history),
         )
 
     @workflow.query
@@ -325,15 +293,15 @@ class AbroadRetentionWorkflow(EventJournal):
         if actor.kind != ActorKind.ORG_ADMIN or actor.org_code != self.inp.school.code:
             raise Refused(f"只有{self.inp.school.name}的管理员可以审批该申请")
 
-    async def _decide(self, kind: str, d: Any) -> RetentionView:
-        self._decision = (kind, d)
+    async def _decide(self, d: RetentionApprove | RetentionReturn | RetentionWithdraw) -> RetentionView:
+        self._decision = d
         await workflow.wait_condition(lambda: self._decision_written)
         return self.view()
 
     @workflow.update
     async def approve(self, d: RetentionApprove) -> RetentionView:
         self._validate_approve(d)  # again: a concurrent decision may have been accepted meanwhile
-        return await self._decide("approve", d)
+        return await self._decide(d)
 
     @approve.validator
     def _validate_approve(self, d: RetentionApprove) -> None:
@@ -344,19 +312,19 @@ class AbroadRetentionWorkflow(EventJournal):
     @workflow.update
     async def return_request(self, d: RetentionReturn) -> RetentionView:
         self._validate_return(d)
-        return await self._decide("return", d)
+        return await self._decide(d)
 
     @return_request.validator
     def _validate_return(self, d: RetentionReturn) -> None:
         self._check_decider(d.actor)
         problem = return_ground_problem(d.reason_code, d.reason_text)
         if problem is not None:
-            raise ApplicationError(problem, type="InvalidReturnGround", non_retryable=True)
+            raise invalid_return_ground(problem)
 
     @workflow.update
     async def withdraw(self, d: RetentionWithdraw) -> RetentionView:
         self._validate_withdraw(d)
-        return await self._decide("withdraw", d)
+        return await self._decide(d)
 
     @withdraw.validator
     def _validate_withdraw(self, d: RetentionWithdraw) -> None:
@@ -378,10 +346,11 @@ class AbroadRetentionWorkflow(EventJournal):
 
 
 @workflow.defn
-class HoldingWorkflow(EventJournal):
+class HoldingWorkflow(EventJournal[HoldingEvent, bool]):
+    inp: HoldingInput  # set by `run` before any await
+
     def __init__(self) -> None:
-        super().__init__()
-        self.inp: HoldingInput | None = None
+        super().__init__(HoldingEvent, StayAtSchoolActivities.apply_holding_event, ErrorType.INVALID_STAY_DATA)
         self.status = HoldingStatus.ACTIVE
         self.started_at: datetime | None = None
         self.due_at: datetime | None = None
@@ -398,14 +367,15 @@ class HoldingWorkflow(EventJournal):
     @workflow.run
     async def run(self, inp: HoldingInput) -> HoldingView:
         self.inp = inp
-        self.started_at = inp.started_at or workflow.now()
-        self.due_at = inp.policy.due_at(inp.kind, self.started_at)
-        plan = inp.policy.reminders(self.started_at, self.due_at)
+        started_at = inp.started_at or workflow.now()
+        due_at = inp.policy.due_at(inp.kind, started_at)
+        self.started_at, self.due_at = started_at, due_at
+        plan = inp.policy.reminders(started_at, due_at)
         self.next_reminder_at = plan[0][0] if plan else None
         label = HOLDING_KIND_LABELS[inp.kind]
         term = "保留期" if inp.kind == HoldingKind.MOBILE else "转出期限"
         months = inp.policy.months(inp.kind)
-        await self._emit(
+        await self.write_event(
             "holding.started",
             inp.started_by,
             create=inp,
@@ -417,13 +387,13 @@ class HoldingWorkflow(EventJournal):
                     org_code=inp.notify_org.code,
                     title=f"{label}保留开始",
                     body=f"{inp.member_name}（{inp.member_id_masked}）已编入{inp.branch.name}，须在{months}个月内"
-                    f"（{_date(self.due_at)}前）转出团组织关系。",
+                    f"（{_date(due_at)}前）转出团组织关系。",
                 )
             ],
-            detail={"branch": inp.branch.code, "due_at": self.due_at.isoformat(), "months": months},
+            detail={"branch": inp.branch.code, "due_at": due_at.isoformat(), "months": months},
         )
         self._recorded = True
-        released = lambda: self._release is not None  # noqa: E731
+        released = self._released
 
         for i, (at, before) in enumerate(plan):
             self.next_reminder_at = at
@@ -431,7 +401,7 @@ class HoldingWorkflow(EventJournal):
                 break
             self.reminders_sent += 1
             self.next_reminder_at = plan[i + 1][0] if i + 1 < len(plan) else None
-            await self._emit(
+            await self.write_event(
                 "holding.reminded",
                 SYSTEM_ACTOR,
                 reminders_sent=self.reminders_sent,
@@ -441,17 +411,17 @@ class HoldingWorkflow(EventJournal):
                         org_code=inp.notify_org.code,
                         title=f"{label}{term}还有{days_text(before)}届满",
                         body=f"{inp.member_name}（{inp.member_id_masked}）在{inp.branch.name}的{term}将于"
-                        f"{_date(self.due_at)}届满，请及时办理团组织关系转出。",
+                        f"{_date(due_at)}届满，请及时办理团组织关系转出。",
                     )
                 ],
                 detail={"reminder": self.reminders_sent, "before": days_text(before)},
             )
         self.next_reminder_at = None
 
-        if not released() and not await wait(released, self.due_at - workflow.now()):
+        if not released() and not await wait(released, due_at - workflow.now()):
             self.status = HoldingStatus.OVERDUE
             self.overdue_at = workflow.now()
-            await self._emit(
+            await self.write_event(
                 "holding.overdue",
                 SYSTEM_ACTOR,
                 overdue_at=self.overdue_at,
@@ -461,18 +431,19 @@ class HoldingWorkflow(EventJournal):
                         org_code=inp.notify_org.code,
                         title=f"{label}{term}已届满，尚未转出",
                         body=f"{inp.member_name}（{inp.member_id_masked}）在{inp.branch.name}的{term}已于"
-                        f"{_date(self.due_at)}届满，已列入超期名单，请尽快办理转出。",
+                        f"{_date(due_at)}届满，已列入超期名单，请尽快办理转出。",
                     )
                 ],
             )
             await workflow.wait_condition(released)
 
         r = self._release
+        assert r is not None  # the condition waited for
         self.status = HoldingStatus.RELEASED
         self.released_at = workflow.now()
         self.released_by = r.actor.username
         self.release_reason = r.reason or None
-        await self._emit(
+        await self.write_event(
             "holding.released",
             r.actor,
             released_at=self.released_at,
@@ -486,43 +457,30 @@ class HoldingWorkflow(EventJournal):
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _upsert_search_attributes(self) -> None:
+    def _released(self) -> bool:
+        return self._release is not None
+
+    def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
         inp = self.inp
         open_ = self.status.is_open
-        workflow.upsert_search_attributes(
-            [
-                sa.TRANSFER_TYPE.value_set(HOLDING_SA_TYPE[inp.kind]),
-                sa.TRANSFER_STATUS.value_set(self.status.value),
-                sa.FROM_ORG.value_set(inp.from_branch.code),
-                sa.TO_ORG.value_set(inp.branch.code),
-                sa.CURRENT_NODE_ORG.value_set(inp.notify_org.code) if open_ else sa.CURRENT_NODE_ORG.value_unset(),
-                sa.NODE_DEADLINE.value_set(self.due_at) if open_ else sa.NODE_DEADLINE.value_unset(),
-            ]
-        )
+        return [
+            sa.TRANSFER_TYPE.value_set(HOLDING_SA_TYPE[inp.kind]),
+            sa.TRANSFER_STATUS.value_set(self.status.value),
+            sa.FROM_ORG.value_set(inp.from_branch.code),
+            sa.TO_ORG.value_set(inp.branch.code),
+            sa.CURRENT_NODE_ORG.value_set(inp.notify_org.code) if open_ else sa.CURRENT_NODE_ORG.value_unset(),
+            sa.NODE_DEADLINE.value_set(self.due_at)
+            if open_ and self.due_at is not None
+            else sa.NODE_DEADLINE.value_unset(),
+        ]
 
-    async def _emit(
-        self,
-        action: str,
-        actor: Actor,
-        *,
-        notify: list[NotificationSpec] | None = None,
-        detail: dict[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        journal = self.next_event(action, actor, detail)
-        self._upsert_search_attributes()
-        event = HoldingEvent(**journal, status=self.status, notifications=notify or [], **fields)
-        await workflow.execute_activity_method(
-            StayAtSchoolActivities.apply_holding_event,
-            event,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=ACTIVITY_RETRY,
-        )
+    def event_fields(self) -> dict[str, Any]:
+        return {"status": self.status}
 
     def view(self) -> HoldingView:
         inp = self.inp
         return HoldingView(
-            workflow_id=workflow.info().workflow_id,
+            **self.view_fields(inp.request_id),
             kind=inp.kind,
             status=self.status,
             member_id=inp.member_id,
@@ -536,8 +494,6 @@ class HoldingWorkflow(EventJournal):
             released_at=self.released_at,
             released_by=self.released_by,
             release_reason=self.release_reason,
-            request_id=inp.request_id,
-            history=list(self.history),
         )
 
     @workflow.query

@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.common import SearchAttributeUpdate
 
-from workflows.common import EventJournal, Refused, invalid, retry_policy, wait
+from workflows.common import EventJournal, Refused, invalid, invalid_return_ground, wait
 
 with workflow.unsafe.imports_passed_through():
     from activities.transfers import TransferActivities
+    from domain.deadlines import node_deadlines
     from domain.transfers import (
         ActorKind,
         Channel,
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         return_ground_problem,
     )
     from messages import search_attributes as sa
+    from messages.errors import ErrorType
     from messages.transfers import (
         SYSTEM_ACTOR,
         Actor,
@@ -47,40 +49,36 @@ with workflow.unsafe.imports_passed_through():
         OrgRef,
         ResubmitInput,
         ReturnInput,
+        Route,
         TransferEvent,
         TransferInput,
         TransferView,
         WithdrawInput,
     )
 
-ACTIVITY_RETRY = retry_policy("InvalidTransferData")
-
 DECIDED = (NodeStatus.APPROVED, NodeStatus.AUTO_APPROVED, NodeStatus.RETURNED)
 
 
-WORKFLOW_ID_PREFIX = "transfer-"
 LEAN_HISTORY = "lean-history"  # patch id: see TransferWorkflow._lean_history
 
 
-def workflow_id_for(member_id: int, prefix: str = WORKFLOW_ID_PREFIX) -> str:
-    """One open transfer per member: its workflow id is transfer-<member id>."""
-    return f"{prefix}{member_id}"
-
-
 @workflow.defn
-class TransferWorkflow(EventJournal):
+class TransferWorkflow(EventJournal[TransferEvent, int]):
+    # set by `run` from its input, before any await
+    inp: TransferInput
+    target: OrgRef
+    route: Route
+
     def __init__(self) -> None:
-        super().__init__()
-        self.inp: TransferInput | None = None
+        super().__init__(TransferEvent, TransferActivities.apply_event, ErrorType.INVALID_TRANSFER_DATA)
         self.status = TransferStatus.PENDING
         self.round = 1
         self.nodes: list[NodeState] = []
         self.current_seq: int | None = None
         self.branch: OrgRef | None = None
         self.form: dict[str, Any] = {}
-        self.target: OrgRef | None = None
         self.target_branch_level = False
-        self.route = None
+        self._submission_seqs: set[int] = set()  # the nodes approved at submission, by seq
         self.withdrawn_by: str | None = None
         self.next_reminder_at: datetime | None = None
         self._write_lock = asyncio.Lock()  # events reach the database one at a time, in order
@@ -150,6 +148,8 @@ class TransferWorkflow(EventJournal):
                 return await self._finish_withdrawn()
         else:
             self.branch = self.target
+        branch = self.branch
+        assert branch is not None  # the target, or the branch assigned
         self.status = TransferStatus.COMPLETED
         self.current_seq = None
         info = workflow.info()
@@ -157,7 +157,7 @@ class TransferWorkflow(EventJournal):
             workflow_id=info.workflow_id,
             run_id=info.first_execution_run_id,
             member_id=self.inp.member_id,
-            branch_code=self.branch.code,
+            branch_code=branch.code,
             completed_at=workflow.now(),
         )
         # The completion event carries the follow-up on the member's holdings (one activity, not
@@ -166,9 +166,9 @@ class TransferWorkflow(EventJournal):
         await self._emit(
             "transfer.completed",
             SYSTEM_ACTOR if self._assigned is None else self._assigned.actor,
-            complete_branch=self.branch,
+            complete_branch=branch,
             notify=self._both_sides(
-                "组织关系转接已办结", f"{self.inp.member_name}的团组织关系已转入{self.branch.name}。", member=True
+                "组织关系转接已办结", f"{self.inp.member_name}的团组织关系已转入{branch.name}。", member=True
             ),
             follow_up=follow_up if folded else None,
         )
@@ -177,7 +177,7 @@ class TransferWorkflow(EventJournal):
                 TransferActivities.follow_up_completion,
                 follow_up,
                 start_to_close_timeout=timedelta(minutes=1),
-                retry_policy=ACTIVITY_RETRY,
+                retry_policy=self._retry,
             )
         return self.view()
 
@@ -195,10 +195,10 @@ class TransferWorkflow(EventJournal):
             if node.status == NodeStatus.WAITING:  # the round's first node was activated with the round
                 self._activate(node)
                 await self._emit("node.pending", SYSTEM_ACTOR, steps=[node], notify=self._pending_notice())
-            decided = await self._wait(
-                lambda: node.status != NodeStatus.PENDING or self._withdraw is not None,
-                node.remind_at - workflow.now(),
-            )
+            remind_at, deadline = node.remind_at, node.deadline
+            assert remind_at is not None and deadline is not None  # set when the node was activated
+            answered = self._answered(node)
+            decided = await self._wait(answered, remind_at - workflow.now())
             if not decided:
                 node.reminded_at = workflow.now()
                 await self._emit(
@@ -214,10 +214,7 @@ class TransferWorkflow(EventJournal):
                         )
                     ],
                 )
-                decided = await self._wait(
-                    lambda: node.status != NodeStatus.PENDING or self._withdraw is not None,
-                    node.deadline - workflow.now(),
-                )
+                decided = await self._wait(answered, deadline - workflow.now())
             if not decided:
                 node.status = NodeStatus.AUTO_APPROVED
                 node.decided_at = workflow.now()
@@ -226,19 +223,30 @@ class TransferWorkflow(EventJournal):
                 await self._emit("node.auto_approved", SYSTEM_ACTOR, steps=[node])
                 continue
             await workflow.wait_condition(lambda: self._busy == 0)
-            if self._withdraw is not None and node.status == NodeStatus.PENDING:
-                return "withdrawn"
-            if node.status == NodeStatus.RETURNED:
-                return "returned"
+            ended = self._round_end(node)
+            if ended is not None:
+                return ended
         await workflow.wait_condition(lambda: self._busy == 0)
         self.current_seq = None
         return "approved"
 
+    def _answered(self, node: NodeState) -> Callable[[], bool]:
+        """The condition a pending node waits for: decided, or the request withdrawn."""
+        return lambda: node.status != NodeStatus.PENDING or self._withdraw is not None
+
+    def _round_end(self, node: NodeState) -> str | None:
+        """How the round ends once `node` was decided: 'withdrawn', 'returned', or None to go on."""
+        if self._withdraw is not None and node.status == NodeStatus.PENDING:
+            return "withdrawn"
+        if node.status == NodeStatus.RETURNED:
+            return "returned"
+        return None
+
     async def _await_assignment(self) -> bool:
         """Wait for assign_branch, reminding the receiving org; True if withdrawn instead."""
         self.status = TransferStatus.AWAITING_ASSIGNMENT
-        approved_at = workflow.now()
-        self.next_reminder_at = approved_at + self.inp.policy.assignment_first_reminder
+        next_at = workflow.now() + self.inp.policy.assignment_first_reminder
+        self.next_reminder_at = next_at
         await self._emit(
             "assignment.awaiting",
             SYSTEM_ACTOR,
@@ -255,7 +263,7 @@ class TransferWorkflow(EventJournal):
         while True:
             done = await self._wait(
                 lambda: self._assigned is not None or self._withdraw is not None,
-                self.next_reminder_at - workflow.now(),
+                next_at - workflow.now(),
             )
             if done:
                 await workflow.wait_condition(lambda: self._busy == 0)
@@ -275,10 +283,12 @@ class TransferWorkflow(EventJournal):
                     )
                 ],
             )
-            self.next_reminder_at = workflow.now() + self.inp.policy.assignment_repeat_reminder
+            next_at = workflow.now() + self.inp.policy.assignment_repeat_reminder
+            self.next_reminder_at = next_at
 
     async def _finish_withdrawn(self) -> TransferView:
         w = self._withdraw
+        assert w is not None  # the main loop finishes withdrawn only once a withdrawal was accepted
         self.status = TransferStatus.WITHDRAWN
         self.withdrawn_by = "member" if w.actor.kind == ActorKind.MEMBER else "org"
         for node in self.nodes:
@@ -296,6 +306,7 @@ class TransferWorkflow(EventJournal):
 
     async def _apply_resubmission(self) -> None:
         r = self._resubmit
+        assert r is not None  # the main loop resubmits only once a resubmission was accepted
         self._resubmit = None
         self.round += 1
         self.form = dict(r.form)
@@ -354,8 +365,7 @@ class TransferWorkflow(EventJournal):
         now = workflow.now()
         node.status = NodeStatus.PENDING
         node.started_at = now
-        node.remind_at = now + self.inp.policy.remind_after
-        node.deadline = now + self.inp.policy.auto_approve_after
+        node.remind_at, node.deadline = node_deadlines(now, self.inp.policy)
         self.current_seq = node.seq
         self.status = TransferStatus.PENDING
 
@@ -372,11 +382,11 @@ class TransferWorkflow(EventJournal):
             )
         ]
 
-    async def _wait(self, condition: Callable[[], bool], timeout: timedelta) -> bool:
+    async def _wait(self, condition: Callable[[], bool], limit: timedelta) -> bool:
         """Wait for a decision or the time; counted, so a decision's handler can tell when the
         main loop has written the decision's consequences and waits again."""
         self._waits += 1
-        return await wait(condition, timeout)
+        return await wait(condition, limit)
 
     def _both_sides(self, title: str, body: str, *, member: bool = True) -> list[NotificationSpec]:
         out = [
@@ -399,29 +409,34 @@ class TransferWorkflow(EventJournal):
             self._lean = workflow.patched(LEAN_HISTORY)
         return self._lean
 
-    def _upsert_search_attributes(self) -> None:
+    def search_attributes(self) -> list[SearchAttributeUpdate[Any]]:
         node = self._current() if self.status == TransferStatus.PENDING else None
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             sa.TRANSFER_TYPE.value_set(self.inp.type.value),
             sa.TRANSFER_STATUS.value_set(self.status.value),
             sa.FROM_ORG.value_set(self.inp.from_org.code),
             sa.TO_ORG.value_set(self.target.code),
             sa.CHANNEL.value_set(self.inp.channel.value),
         ]
-        if node is not None:
+        if node is not None and node.deadline is not None:
             updates += [sa.CURRENT_NODE_ORG.value_set(node.org_code), sa.NODE_DEADLINE.value_set(node.deadline)]
         elif self.status == TransferStatus.AWAITING_ASSIGNMENT:
             updates += [sa.CURRENT_NODE_ORG.value_set(self.target.code), sa.NODE_DEADLINE.value_unset()]
         else:
             updates += [sa.CURRENT_NODE_ORG.value_unset(), sa.NODE_DEADLINE.value_unset()]
-        if self._lean_history():
-            # every upsert is a visibility write on the server: send only what changed (a decision
-            # that leaves the status and the current node as they were changes nothing there)
-            current = workflow.info().typed_search_attributes
-            updates = [u for u in updates if current.get(u.key) != u.value]
-            if not updates:
-                return
-        workflow.upsert_search_attributes(updates)
+        return updates
+
+    def upsert_changes_only(self) -> bool:
+        return self._lean_history()
+
+    def event_fields(self) -> dict[str, Any]:
+        node = self._current()
+        pending = node is not None and self.status == TransferStatus.PENDING
+        return {
+            "transfer_id": self.transfer_id,
+            "status": self.status,
+            "current_node_org_code": node.org_code if node is not None and pending else None,
+        }
 
     async def _emit(
         self,
@@ -433,47 +448,25 @@ class TransferWorkflow(EventJournal):
         detail: dict[str, Any] | None = None,
         **extra: Any,
     ) -> None:
-        """Record a state change: history, search attributes, and the idempotent persist activity.
+        """Record a state change (`write_event`), with the nodes it changed as they are now.
 
         The main loop and decision handlers both emit; the lock keeps their events in number order
         so the transfer row exists before a decision arriving during the start is written."""
         async with self._write_lock:
-            await self._emit_locked(action, actor, steps=steps, notify=notify, detail=detail, **extra)
-
-    async def _emit_locked(
-        self,
-        action: str,
-        actor: Actor,
-        *,
-        steps: list[NodeState] | None,
-        notify: list[NotificationSpec] | None,
-        detail: dict[str, Any] | None,
-        **extra: Any,
-    ) -> None:
-        fields = self.next_event(action, actor, detail)
-        self._upsert_search_attributes()
-        node = self._current()
-        event = TransferEvent(
-            **fields,
-            transfer_id=self.transfer_id,
-            status=self.status,
-            current_node_org_code=node.org_code if node is not None and self.status == TransferStatus.PENDING else None,
-            steps=[s.model_copy() for s in (steps or [])],
-            notifications=notify or [],
-            **extra,
-        )
-        self.transfer_id = await workflow.execute_activity_method(
-            TransferActivities.apply_event,
-            event,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=ACTIVITY_RETRY,
-        )
+            self.transfer_id = await self.write_event(
+                action,
+                actor,
+                notify=notify,
+                detail=detail,
+                steps=[s.model_copy() for s in (steps or [])],
+                **extra,
+            )
 
     def view(self, *, timeline: bool = True) -> TransferView:
         """The state; an update's answer leaves out the timeline (`timeline=False`): it grows with
         every event, and each answer is stored in the history and decoded by the caller."""
         return TransferView(
-            workflow_id=workflow.info().workflow_id,
+            **self.view_fields(self.inp.request_id, timeline=timeline),
             transfer_id=self.transfer_id,
             status=self.status,
             type=self.inp.type,
@@ -488,9 +481,7 @@ class TransferWorkflow(EventJournal):
             form=self.form,
             route=self.route,
             withdrawn_by=self.withdrawn_by,
-            request_id=self.inp.request_id,
             initiator=self.inp.initiator,
-            history=list(self.history) if timeline else [],
             next_reminder_at=self.next_reminder_at,
         )
 
@@ -603,7 +594,7 @@ class TransferWorkflow(EventJournal):
         self._check_node(d.round, d.seq, d.actor)
         problem = return_ground_problem(d.reason_code, d.reason_text)
         if problem is not None:
-            raise ApplicationError(problem, type="InvalidReturnGround", non_retryable=True)
+            raise invalid_return_ground(problem)
 
     def _check_initiator(self, actor: Actor) -> None:
         init = self.inp.initiator

@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain import idcard
 from domain.transfers import Channel, TransferType
+from messages.transfers import workflow_id_for
 from models import Member, Org, User
 from models.db import session_factory, session_scope
 from models.directory import DIRECTORIES
@@ -26,7 +27,6 @@ from seed.demo import seed_demo
 from service.bulk_start import BulkStartRow, bulk_start
 from service.errors import ServiceError
 from service.intake import StartRequest, start_request
-from workflows.transfer import workflow_id_for
 
 EMPLOYED = {
     "employer_name": "东风汽车集团有限公司",

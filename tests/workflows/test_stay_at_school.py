@@ -29,7 +29,13 @@ from domain.holdings import (
 from domain.orgs import OrgKind
 from domain.policy import policy_for
 from domain.transfers import ActorKind
-from messages.stay_at_school import HoldingRelease, RetentionApprove, RetentionReturn, RetentionWithdraw
+from messages.stay_at_school import (
+    HoldingRelease,
+    RetentionApprove,
+    RetentionReturn,
+    RetentionWithdraw,
+    holding_workflow_id,
+)
 from messages.transfers import SYSTEM_ACTOR, Actor
 from models import AuditLog, Member, MembershipHistory, Notification, Org, User
 from models.db import session_factory, session_scope
@@ -37,9 +43,9 @@ from models.tables import AbroadRetention, Holding
 from service import registers
 from service import stay_at_school as stay
 from service.errors import ServiceError
-from service.transfers import admin_actor
+from service.permissions import admin_actor
 from worker import build_worker
-from workflows.stay_at_school import HoldingWorkflow, holding_workflow_id
+from workflows.stay_at_school import HoldingWorkflow
 
 ABROAD_FORM = {
     "abroad_place": "英国伦敦 帝国理工学院",

@@ -7,10 +7,13 @@ from temporalio.api.enums.v1 import EventType
 
 from domain.transfers import Channel, NodeRole, NodeStatus, TransferStatus, TransferType
 from messages import search_attributes as sa
-from messages.transfers import ApproveInput, AssignBranchInput, OrgRef, ResubmitInput, ReturnInput, WithdrawInput
-from service import transfers as svc
+from messages.transfers import ApproveInput, ResubmitInput, WithdrawInput
 from service.errors import ServiceError
+from service.permissions import admin_actor
 from worker import build_worker
+from workflows.transfer import TransferWorkflow
+
+from .conftest import EMPLOYER_FORM, FORMS
 
 
 def _module_state() -> dict:
@@ -45,8 +48,7 @@ async def test_out_with_one_node_then_branch_assignment(dev_driver):
             channel=Channel.OUT,
             target="DFM",
             by="whu",
-            acting_for="WHU",
-            form={"employer_name": "东风汽车集团有限公司", "employer_address": "武汉市汉南区"},
+            form=EMPLOYER_FORM,
         )
         assert started.created
         v = started.view
@@ -58,7 +60,7 @@ async def test_out_with_one_node_then_branch_assignment(dev_driver):
         assert v.status == TransferStatus.PENDING and v.current_seq == 2
         assert v.nodes[1].status == NodeStatus.PENDING and v.nodes[1].deadline is not None
 
-        v = await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("dfm", "DFM"), comment="同意接收"))
+        v = await d.approve(v, "dfm", comment="同意接收")
         v = await d.view(v)
         assert v.status == TransferStatus.AWAITING_ASSIGNMENT
         assert (await d.member(member.id)).branch_id == member.branch_id  # nothing moves before assignment
@@ -66,19 +68,9 @@ async def test_out_with_one_node_then_branch_assignment(dev_driver):
         # a branch outside the receiving org, or a non-branch org, is refused before the update
         for bad, rule in (("WHU-CS-2022-2", "不在接收组织之下"), ("DFM-XY", "不是团支部级组织")):
             with pytest.raises(ServiceError, match=rule) as info:
-                await svc.assign_branch(
-                    d.engine,
-                    h,
-                    AssignBranchInput(actor=await d.admin("dfm", "DFM"), branch=OrgRef(code=bad, name="?")),
-                    "DFM",
-                )
+                await d.assign_branch(v, "dfm", bad)
             assert info.value.status == 422
-        v = await svc.assign_branch(
-            d.engine,
-            h,
-            AssignBranchInput(actor=await d.admin("dfm", "DFM"), branch=OrgRef(code="DFM-RD", name="")),
-            "DFM",
-        )
+        v = await d.assign_branch(v, "dfm", "DFM-RD")
         assert v.status == TransferStatus.COMPLETED and v.branch.code == "DFM-RD"
         assert (await h.result()).status == TransferStatus.COMPLETED
 
@@ -116,7 +108,7 @@ async def test_self_with_two_nodes(dev_driver):
                 type=TransferType.UNEMPLOYED,
                 channel=Channel.SELF,
                 target="HB-WH-HS-GS-TMP",
-                form={"address": "洪山区关山街道"},
+                form=FORMS[TransferType.UNEMPLOYED],
             )
         ).view
         assert [(n.org_code, n.role, n.status) for n in v.nodes] == [
@@ -131,10 +123,14 @@ async def test_self_with_two_nodes(dev_driver):
         assert attrs.get(sa.NODE_DEADLINE) == v.nodes[0].deadline
         # the receiving node cannot decide before the sending node
         with pytest.raises(ServiceError, match="尚未轮到") as info:
-            await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-hs-gs", "HB-WH-HS-GS")))
+            await d.update(
+                v,
+                TransferWorkflow.approve,
+                ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-hs-gs", "HB-WH-HS-GS")),
+            )
         assert info.value.status == 409
-        await svc.approve(h, ApproveInput(round=1, seq=1, actor=await d.admin("whu-cs", "WHU-CS")))
-        v = await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-hs-gs", "HB-WH-HS-GS")))
+        v = await d.approve(v, "whu-cs")
+        v = await d.approve(v, "hb-wh-hs-gs")
         result = await h.result()
         attrs = (await h.describe()).typed_search_attributes
         assert attrs.get(sa.TRANSFER_STATUS) == "completed" and attrs.get(sa.CURRENT_NODE_ORG) is None
@@ -179,8 +175,6 @@ async def test_special_unit_goes_through_the_provincial_node(dev_driver):
                 channel=Channel.OUT,
                 target="HB-SU",
                 by="hust",
-                acting_for="HUST",
-                form={"unit_kind": "military", "joined_unit_on": "2026-09-01"},
             )
         ).view
         assert [(n.org_code, n.role, n.status) for n in v.nodes][-1] == ("HB", NodeRole.PROVINCIAL, NodeStatus.PENDING)
@@ -188,10 +182,9 @@ async def test_special_unit_goes_through_the_provincial_node(dev_driver):
         h = d.handle(v)
         # an admin of a college may not decide the provincial node
         with pytest.raises(ServiceError) as info:
-            await svc.admin_actor(d.engine, await d.user("whu-cs"), "HB")
+            await admin_actor(d.engine, await d.user("whu-cs"), "HB")
         assert info.value.status == 403
-        seq = len(v.nodes)
-        await svc.approve(h, ApproveInput(round=1, seq=seq, actor=await d.admin("hb", "HB")))
+        await d.approve(v, "hb")
         result = await h.result()
     assert result.status == TransferStatus.COMPLETED and result.branch.code == "HB-SU"
     assert (await d.member(member.id)).branch_id == await d.org_id("HB-SU")
@@ -208,33 +201,24 @@ async def test_return_then_resubmit_then_approve(dev_driver):
                 channel=Channel.OUT,
                 target="HB-WH-HS-LN-TMP",
                 by="whu",
-                acting_for="WHU",
-                form={"employer_name": "某公司"},
             )
         ).view
         h = d.handle(v)
         ln = await d.admin("hb-wh-hs-ln", "HB-WH-HS-LN")
-        v = await svc.return_request(
-            h, ReturnInput(round=1, seq=2, actor=ln, reason_code="form_incomplete", reason_text="工作单位地址未填写")
-        )
+        v = await d.return_request(v, "hb-wh-hs-ln", "form_incomplete", "工作单位地址未填写")
         assert v.status == TransferStatus.RETURNED
         assert (await d.transfer_row(v)).status == "returned"
         # only the initiator may resubmit
         with pytest.raises(ServiceError, match="发起方"):
-            await svc.resubmit(h, ResubmitInput(actor=ln, form={}))
-        v = await svc.resubmit(
-            h,
-            ResubmitInput(
-                actor=await d.admin("whu", "WHU"), form={"employer_name": "某公司", "employer_address": "珞南街道1号"}
-            ),
-        )
+            await d.update(v, TransferWorkflow.resubmit, ResubmitInput(actor=ln, form={}))
+        v = await d.resubmit(v, "whu", {**FORMS[TransferType.EMPLOYED_WITHOUT_ORG], "employer_address": "珞南街道1号"})
         v = await d.view(v)
         assert v.round == 2 and v.status == TransferStatus.PENDING
         assert v.nodes[1].status == NodeStatus.PENDING and v.nodes[1].started_at > v.history[0].at  # fresh clock
         # a stale click from round 1 is refused
         with pytest.raises(ServiceError, match="重新提交"):
-            await svc.approve(h, ApproveInput(round=1, seq=2, actor=ln))
-        await svc.approve(h, ApproveInput(round=2, seq=2, actor=ln))
+            await d.update(v, TransferWorkflow.approve, ApproveInput(round=1, seq=2, actor=ln))
+        await d.approve(v, "hb-wh-hs-ln")
         result = await h.result()
     assert result.status == TransferStatus.COMPLETED
     row = await d.transfer_row(result)
@@ -270,17 +254,11 @@ async def test_forbidden_return_grounds_are_refused_before_history(dev_driver, r
                 channel=Channel.OUT,
                 target="DFM",
                 by="whu",
-                acting_for="WHU",
             )
         ).view
         h = d.handle(v)
         with pytest.raises(ServiceError, match="不得以非本单位正式编制职工、非本地区正式户籍居民") as info:
-            await svc.return_request(
-                h,
-                ReturnInput(
-                    round=1, seq=2, actor=await d.admin("dfm", "DFM"), reason_code=reason_code, reason_text=text
-                ),
-            )
+            await d.return_request(v, "dfm", reason_code, text)
         assert info.value.status == 422
         history = await h.fetch_history()
         accepted = [
@@ -301,15 +279,20 @@ async def test_withdraw_by_member(dev_driver):
         started = await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.SELF, target="HB-WH-HS-GS-TMP")
         v = started.view
         h = d.handle(v)
-        me = svc.member_actor(await d.user(f"m{member.id}"))
-        # an org may not withdraw a member's own request
+        # an org may not withdraw a member's own request (the service refuses it too; the workflow
+        # refuses an org actor on its own)
         with pytest.raises(ServiceError, match="发起方"):
-            await svc.withdraw(h, WithdrawInput(actor=await d.admin("whu-cs", "WHU-CS"), reason="x"))
-        v = await svc.withdraw(h, WithdrawInput(actor=me, reason="已找到工作，另行申请"))
+            await d.update(
+                v, TransferWorkflow.withdraw, WithdrawInput(actor=await d.admin("whu-cs", "WHU-CS"), reason="x")
+            )
+        with pytest.raises(ServiceError, match="本人") as info:
+            await d.withdraw(v, "whu-cs", "x")
+        assert info.value.status == 403
+        v = await d.withdraw(v, f"m{member.id}", "已找到工作，另行申请")
         assert v.status == TransferStatus.WITHDRAWN and v.withdrawn_by == "member"
         assert (await h.result()).status == TransferStatus.WITHDRAWN
         with pytest.raises(ServiceError):
-            await svc.approve(h, ApproveInput(round=1, seq=1, actor=await d.admin("whu-cs", "WHU-CS")))
+            await d.approve(v, "whu-cs")
     row = await d.transfer_row(v)
     assert row.status == "withdrawn"
     assert (await d.member(member.id)).branch_id == member.branch_id
@@ -328,14 +311,12 @@ async def test_withdraw_by_org_while_awaiting_assignment(dev_driver):
                 channel=Channel.OUT,
                 target="DFM",
                 by="whu-cs",
-                acting_for="WHU-CS",
             )
         ).view
-        h = d.handle(v)
-        await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("dfm", "DFM")))
+        await d.approve(v, "dfm")
         assert (await d.view(v)).status == TransferStatus.AWAITING_ASSIGNMENT
         # an admin of an ancestor acts for the initiating org
-        v = await svc.withdraw(h, WithdrawInput(actor=await d.admin("whu", "WHU-CS"), reason="去向有变"))
+        v = await d.withdraw(v, "whu", "去向有变")
         assert v.status == TransferStatus.WITHDRAWN and v.withdrawn_by == "org"
     assert (await d.transfer_row(v)).status == "withdrawn"
     assert (await d.member(member.id)).branch_id == member.branch_id
@@ -352,15 +333,15 @@ async def test_two_concurrent_approvals_give_one_decision(dev_driver):
                 channel=Channel.OUT,
                 target="DFM",
                 by="whu",
-                acting_for="WHU",
             )
         ).view
         h = d.handle(v)
         a1 = await d.admin("dfm", "DFM")
         a2 = await d.admin("hb", "DFM")  # the provincial admin acts for an org below it
+        # both sent for the node pending now, at once: the validators see them one after the other
         results = await asyncio.gather(
-            svc.approve(h, ApproveInput(round=1, seq=2, actor=a1, comment="一")),
-            svc.approve(h, ApproveInput(round=1, seq=2, actor=a2, comment="二")),
+            d.update(v, TransferWorkflow.approve, ApproveInput(round=1, seq=2, actor=a1, comment="一")),
+            d.update(v, TransferWorkflow.approve, ApproveInput(round=1, seq=2, actor=a2, comment="二")),
             return_exceptions=True,
         )
         ok = [r for r in results if not isinstance(r, Exception)]
@@ -377,9 +358,7 @@ async def test_second_start_returns_the_open_transfer(dev_driver):
     d = dev_driver
     member = await d.member_in("WHU-CS-2022-8")
     async with build_worker(d.client, d.engine, task_queue=d.task_queue):
-        first = await d.start(
-            member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM", by="whu", acting_for="WHU"
-        )
+        first = await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.OUT, target="DFM", by="whu")
         second = await d.start(member, type=TransferType.UNEMPLOYED, channel=Channel.SELF, target="HB-WH-HS-GS-TMP")
         assert first.created and not second.created
         assert second.view.workflow_id == first.view.workflow_id
@@ -398,11 +377,10 @@ async def test_request_id_makes_a_start_idempotent_after_completion(dev_driver):
             channel=Channel.OUT,
             target="HB-WH-HS-GS-TMP",
             by="whu",
-            acting_for="WHU",
-            request_id="sis-req-1",
+            idempotency_key="sis-req-1",
         )
         h = d.handle(first.view)
-        await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-hs-gs", "HB-WH-HS-GS")))
+        await d.approve(first.view, "hb-wh-hs-gs")
         assert (await h.result()).status == TransferStatus.COMPLETED
         # the client lost the answer and retries the same request: no second transfer
         again = await d.start(
@@ -411,13 +389,12 @@ async def test_request_id_makes_a_start_idempotent_after_completion(dev_driver):
             channel=Channel.OUT,
             target="HB-WH-HS-GS-TMP",
             by="whu",
-            acting_for="WHU",
-            request_id="sis-req-1",
+            idempotency_key="sis-req-1",
         )
         assert not again.created and again.view.status == TransferStatus.COMPLETED
         assert again.view.workflow_id == first.view.workflow_id
     assert await d.count_transfers(member.id) == 1
-    assert (await d.transfer_row(first.view)).request_id == "sis-req-1"
+    assert (await d.transfer_row(first.view)).request_id == "whu:sis-req-1"  # the key, per user
 
 
 async def test_completion_into_a_county_temp_branch_starts_its_holding(dev_driver):
@@ -438,10 +415,9 @@ async def test_completion_into_a_county_temp_branch_starts_its_holding(dev_drive
                 channel=Channel.OUT,
                 target="HB-WH-JX-TMP",
                 by="whu",
-                acting_for="WHU",
             )
         ).view
-        await svc.approve(d.handle(v), ApproveInput(round=1, seq=2, actor=await d.admin("hb-wh-jx", "HB-WH-JX")))
+        await d.approve(v, "hb-wh-jx")
         assert (await d.handle(v).result()).status == TransferStatus.COMPLETED
         async with session_factory(d.engine)() as s:
             (holding,) = (await s.execute(select(Holding).where(Holding.member_id == member.id))).scalars().all()
@@ -454,17 +430,11 @@ async def test_completion_into_a_county_temp_branch_starts_its_holding(dev_drive
                 channel=Channel.OUT,
                 target="DFM",
                 by="hb-wh-jx",
-                acting_for="HB-WH-JX",
             )
         ).view
         h2 = d.handle(v2)
-        await svc.approve(h2, ApproveInput(round=1, seq=2, actor=await d.admin("dfm", "DFM")))
-        await svc.assign_branch(
-            d.engine,
-            h2,
-            AssignBranchInput(actor=await d.admin("dfm", "DFM"), branch=OrgRef(code="DFM-HQ", name="")),
-            "DFM",
-        )
+        await d.approve(v2, "dfm")
+        await d.assign_branch(v2, "dfm", "DFM-HQ")
         assert (await h2.result()).status == TransferStatus.COMPLETED
         async with session_factory(d.engine)() as s:
             (holding,) = (await s.execute(select(Holding).where(Holding.member_id == member.id))).scalars().all()

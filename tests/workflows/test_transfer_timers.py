@@ -4,8 +4,6 @@ from datetime import timedelta
 
 from domain.policy import DEFAULT_POLICY
 from domain.transfers import Channel, NodeStatus, TransferStatus, TransferType
-from messages.transfers import ApproveInput, AssignBranchInput, OrgRef, ReturnInput
-from service import transfers as svc
 from worker import build_worker
 
 DAY = timedelta(days=1)
@@ -60,20 +58,10 @@ async def test_returned_request_expires_after_30_days(ts_driver):
                 channel=Channel.OUT,
                 target="DFM",
                 by="whu",
-                acting_for="WHU",
             )
         ).view
         h = d.handle(v)
-        await svc.return_request(
-            h,
-            ReturnInput(
-                round=1,
-                seq=2,
-                actor=await d.admin("dfm", "DFM"),
-                reason_code="wrong_target",
-                reason_text="应转入襄阳基地团委",
-            ),
-        )
+        await d.return_request(v, "dfm", "wrong_target", "应转入襄阳基地团委")
         await d.env.sleep(29 * DAY)
         assert (await d.view(v)).status == TransferStatus.RETURNED
         await d.env.sleep(2 * DAY)
@@ -100,11 +88,9 @@ async def test_assignment_reminders_repeat_and_nothing_completes_without_assignm
                 channel=Channel.OUT,
                 target="DFM",
                 by="whu",
-                acting_for="WHU",
             )
         ).view
-        h = d.handle(v)
-        await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("dfm", "DFM")))
+        await d.approve(v, "dfm")
         v = await d.view(v)
         assert v.status == TransferStatus.AWAITING_ASSIGNMENT
         approved_at = v.nodes[1].decided_at
@@ -124,11 +110,6 @@ async def test_assignment_reminders_repeat_and_nothing_completes_without_assignm
         assert (await d.transfer_row(v)).status == "awaiting_assignment"
         assert (await d.member(member.id)).branch_id == member.branch_id
 
-        v = await svc.assign_branch(
-            d.engine,
-            h,
-            AssignBranchInput(actor=await d.admin("dfm", "DFM"), branch=OrgRef(code="DFM-HQ", name="")),
-            "DFM",
-        )
+        v = await d.assign_branch(v, "dfm", "DFM-HQ")
     assert v.status == TransferStatus.COMPLETED
     assert (await d.member(member.id)).branch_id == await d.org_id("DFM-HQ")

@@ -11,17 +11,16 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from domain.transfers import Channel, TransferStatus, TransferType
-from messages.transfers import ApproveInput
 from models import ApprovalStep, AuditLog, MembershipHistory, Notification
 from models.db import session_factory
-from service import transfers as svc
+from service.errors import ServiceError
 
 ZHTJ = str(Path(sys.executable).parent / "zhtj")
 
 
 def _spawn_worker(env: dict, log: Path) -> subprocess.Popen:
-    out = open(log, "ab")  # noqa: SIM115
-    proc = subprocess.Popen([ZHTJ, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    with open(log, "ab") as out:  # the worker writes to its own copy of the descriptor
+        proc = subprocess.Popen([ZHTJ, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while b'"worker started"' not in log.read_bytes():
         assert proc.poll() is None, log.read_text(errors="replace")
@@ -47,9 +46,7 @@ async def test_worker_killed_and_restarted(dev_driver, database_url, tmp_path):
         v = (await d.start(member, type=TransferType.EMPLOYED_WITH_ORG, channel=Channel.SELF, target="DFM")).view
         h = d.handle(v)
         # the first decision is sent and the worker is killed (SIGKILL) while it is handling it
-        approving = asyncio.create_task(
-            svc.approve(h, ApproveInput(round=1, seq=1, actor=await d.admin("whu-lit", "WHU-LIT")))
-        )
+        approving = asyncio.create_task(d.approve(v, "whu-lit"))
         await asyncio.sleep(0.05)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
@@ -57,18 +54,13 @@ async def test_worker_killed_and_restarted(dev_driver, database_url, tmp_path):
         second = _spawn_worker(env, log)
         try:
             await asyncio.wait_for(approving, timeout=60)
-        except svc.ServiceError:
+        except ServiceError:
             pass  # the decision may have been lost with the worker before it was accepted: decide again
         view = await d.view(v)
         if view.nodes[0].status.value == "pending":
-            await svc.approve(h, ApproveInput(round=1, seq=1, actor=await d.admin("whu-lit", "WHU-LIT")))
-        await svc.approve(h, ApproveInput(round=1, seq=2, actor=await d.admin("dfm", "DFM")))
-        await svc.assign_branch(
-            d.engine,
-            h,
-            svc.AssignBranchInput(actor=await d.admin("dfm", "DFM"), branch=svc.OrgRef(code="DFM-HQ", name="")),
-            "DFM",
-        )
+            await d.approve(v, "whu-lit")
+        await d.approve(v, "dfm")
+        await d.assign_branch(v, "dfm", "DFM-HQ")
         result = await asyncio.wait_for(h.result(), timeout=60)
     finally:
         for p in (first, locals().get("second")):
