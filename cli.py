@@ -19,7 +19,7 @@ from core.runtime import exit_now, open_engine, run
 from core.settings import get_settings
 from core.temporal import connect, ensure_search_attributes
 from domain.roles import Role
-from imports.cli import members_app, orgs_app
+from imports.cli import members_app, orgs_app, transfers_app
 from messages.system import SystemCheckResult
 from models import User
 from models.db import DatabaseNotMigrated
@@ -27,7 +27,6 @@ from models.migrate import upgrade
 from seed.cli import seed_app
 from seed.demo import demo_login_lines, seed_demo
 from service.accounts import AccountError, add_user
-from starter.cli import transfers_app
 from web.app import create_app
 from worker import run_worker
 from workflows.system_check import SystemCheckWorkflow

@@ -23,8 +23,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench.env import ROOT, CpuMeter, free_port, gather_limited, rss_mb, spawn_worker, stop
+from bench.env import ROOT, CpuMeter, free_port, rss_mb, spawn_worker, stop
 from domain.idcard import make_id
+from starter.pool import gather_limited
 
 SCHOOL = "WHU"
 FORM = {
@@ -155,7 +156,8 @@ async def _plain(
     from models.directory import DIRECTORIES
     from service.intake import members_by_id_number
     from service.transfers import make_input
-    from workflows.transfer import TransferWorkflow, workflow_id_for
+    from messages.transfers import workflow_id_for
+    from workflows.transfer import TransferWorkflow
 
     engine = make_engine(database_url)
     try:  # the inputs as the service builds them, from rows read at once (not timed)
@@ -207,7 +209,7 @@ def _import(
         ZHTJ_LOG_LEVEL="WARNING",
         BENCH_PASSWORD="zhtj-demo-2026",
     )
-    log = open(workdir / "bulk-api.log", "wb")  # noqa: SIM115
+    log = open(workdir / "bulk-api.log", "wb")
     api = subprocess.Popen(
         [sys.executable, "-m", "cli", "api"],
         env=env,

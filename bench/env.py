@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -73,7 +72,7 @@ def dev_server(workdir: Path) -> Iterator[DevServer]:
     argv = [a for a in dev_server_command(s) if a != "--ui-disable-news-fetch"]
     argv += ["--headless"]
     argv[argv.index("--ui-port") : argv.index("--ui-port") + 2] = []
-    log = open(workdir / "dev-server.log", "wb")  # noqa: SIM115
+    log = open(workdir / "dev-server.log", "wb")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_port(port, proc, 60, "dev server")
@@ -134,7 +133,7 @@ def spawn_worker(
 ) -> subprocess.Popen:
     import sys
 
-    out = open(log, "ab")  # noqa: SIM115
+    out = open(log, "ab")
     argv = [sys.executable, "-m", module, *args]
     if os.environ.get("BENCH_PROFILE"):  # py-spy: collapsed stacks in bench/results/
         argv = [
@@ -180,13 +179,3 @@ def percentile(values: list[float], p: float) -> float:
     k = (len(v) - 1) * p / 100
     lo, hi = int(k), min(int(k) + 1, len(v) - 1)
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
-
-
-async def gather_limited(n: int, coros) -> list:
-    sem = asyncio.Semaphore(n)
-
-    async def one(c):
-        async with sem:
-            return await c
-
-    return await asyncio.gather(*(one(c) for c in coros))

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from bench.env import CpuMeter, gather_limited, spawn_worker, stop
+from bench.env import CpuMeter, spawn_worker, stop
+from starter.pool import gather_limited
 
 
 async def bare(
@@ -38,6 +39,7 @@ async def bare(
 async def member_logins(engine, count: int) -> list:
     """Member logins for `count` graduating members of WHU (they start 个人发起)."""
     from core.passwords import hash_password
+    from domain.roles import Role
     from models import Member, Org, User
     from models.db import session_scope
 
@@ -57,7 +59,9 @@ async def member_logins(engine, count: int) -> list:
         )
         h = hash_password("bench-password")
         users = [
-            User(username=f"bench-m{m.id}", password_hash=h, role="member", member_id=m.id, display_name=m.name)
+            User(
+                username=f"bench-m{m.id}", password_hash=h, role=Role.MEMBER.value, member_id=m.id, display_name=m.name
+            )
             for m in rows
         ]
         s.add_all(users)

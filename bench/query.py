@@ -323,12 +323,14 @@ async def load(database_url: str, members: int, transfers: int, busy_pending: in
         await conn.execute("ANALYZE")
         busy_code = orgs[busy_town - 1][1]
         from core.passwords import hash_password
+        from domain.roles import Role
 
         await conn.execute(
             "INSERT INTO users (username, password_hash, role, org_id, display_name, active, created_at) "
-            "VALUES ($1, $2, 'admin', $3, $4, true, now())",
+            "VALUES ($1, $2, $3, $4, $5, true, now())",
             "busy-admin",
             hash_password("bench-password"),
+            Role.ADMIN.value,
             busy_town,
             orgs[busy_town - 1][2],
         )
@@ -380,7 +382,7 @@ async def measure(database_url: str, busy_org: str, runs: int, workdir: Path) ->
         ZHTJ_LOG_LEVEL="WARNING",
         ZHTJ_SECRET_KEY="bench",
     )
-    log = open(workdir / "api.log", "wb")  # noqa: SIM115
+    log = open(workdir / "api.log", "wb")
     api = subprocess.Popen(
         [sys.executable, "-m", "cli", "api"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )

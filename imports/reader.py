@@ -2,7 +2,9 @@
 
 - CSV: UTF-8 with or without BOM; files Excel in China saves as GBK (GB18030 is read too).
 - XLSX: the first sheet, cell values (not formulas); numbers, dates and booleans become text.
-- Row 1 is the header; `Row.line` is the spreadsheet row number (first data row is line 2).
+- Row 1 is the header: a column is named by its template code, its Chinese label or an alias,
+  compared after NFKC (half-width brackets match full-width ones), case and blanks aside.
+- `Row.line` is the spreadsheet row number (first data row is line 2).
 - Fully empty rows are skipped; every cell is stripped of surrounding blanks.
 
 Header problems (a required column missing, an unknown or repeated column) are returned as
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,9 +83,15 @@ def cell_text(value: Any) -> tuple[str, str | None]:
     return str(value).replace("\ufeff", "").strip(), None
 
 
+def fold(text: str) -> str:
+    """A header name as compared: NFKC, no BOM or zero-width space, stripped, lower case."""
+    text = text.replace("\ufeff", "").replace("\u200b", "")
+    return unicodedata.normalize("NFKC", text).strip().lower()
+
+
 def header_key(raw: Any) -> str:
     text, _ = cell_text(raw)
-    return text.replace("\ufeff", "").replace("\u200b", "").strip().lower()
+    return fold(text)
 
 
 def _decode(data: bytes, path: Path) -> str:
@@ -146,12 +155,15 @@ def parse_records(
     columns: Sequence[str],
     required: Sequence[str],
     labels: Mapping[str, str],
+    aliases: Mapping[str, str] | None = None,
 ) -> Table:
-    """Header check and text cells; pure (records may come from any reader)."""
+    """Header check and text cells; pure (records may come from any reader). `aliases`: further
+    header names, each mapped to its column."""
     it: Iterator[Sequence[Any]] = iter(records)
     header = next(it, None)
-    known: dict[str, str] = {c.lower(): c for c in columns}
-    known.update({labels[c].lower(): c for c in columns if c in labels})
+    known: dict[str, str] = {fold(c): c for c in columns}
+    known.update({fold(labels[c]): c for c in columns if c in labels})
+    known.update({fold(a): c for a, c in (aliases or {}).items()})
 
     def name(col: str) -> str:
         return f"{col}（{labels[col]}）" if col in labels else col
@@ -237,6 +249,13 @@ def parse_records(
     return table
 
 
-def read_table(path: Path, *, columns: Sequence[str], required: Sequence[str], labels: Mapping[str, str]) -> Table:
+def read_table(
+    path: Path,
+    *,
+    columns: Sequence[str],
+    required: Sequence[str],
+    labels: Mapping[str, str],
+    aliases: Mapping[str, str] | None = None,
+) -> Table:
     """Read and header-check a CSV/XLSX file (see the module docstring)."""
-    return parse_records(read_records(path), columns=columns, required=required, labels=labels)
+    return parse_records(read_records(path), columns=columns, required=required, labels=labels, aliases=aliases)

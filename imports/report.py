@@ -62,6 +62,11 @@ class ImportReport:
         if not self.ok:
             self.created = self.updated = self.unchanged = 0  # partial counts would mislead
 
+    def detail(self, **extra: object) -> dict[str, object]:
+        """What the audit log records of a written import."""
+        counts = {"rows": self.rows, "created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+        return {"file": self.file, **counts, **extra}
+
     @property
     def bad_lines(self) -> int:
         return len({e.line for e in self.errors})

@@ -20,6 +20,7 @@ from seed.demo import (
     orgs_table_empty,
     seed_demo,
 )
+from seed.write import DemoDataConflict
 
 seed_app = typer.Typer(
     help="演示数据 (demo data): a Hubei org directory, graduating members and demo logins.",
@@ -68,7 +69,7 @@ async def _demo(seed: int, members: int, if_empty: bool) -> int:
             started = time.monotonic()
             summary = await seed_demo(engine, seed=seed, members=members)
             seconds = time.monotonic() - started
-    except DatabaseNotMigrated as e:
+    except (DatabaseNotMigrated, DemoDataConflict) as e:
         print(str(e), file=sys.stderr)
         return 1
     log.info(

@@ -15,7 +15,6 @@ A refused row starts nothing and does not stop the others.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from models.db import session_factory
 from models.directory import DirectoryCache
 from service.errors import Problem, ServiceError
 from service.intake import CheckedStart, ParsedRequest, StartRequest, check_start, members_by_id_number, parse_request
+from starter.pool import gather_limited
 from workflows.transfer import TransferWorkflow
 
 #: Starts in flight at once per call.
@@ -129,7 +129,6 @@ async def _start_all(
     concurrency: int,
 ) -> None:
     """Start each input, at most `concurrency` at a time; each row's outcome into `out`."""
-    pending = iter(todo)
 
     async def one(index: int, inp: TransferInput, route: Route) -> RowOutcome:
         wid = workflow_id_for(inp.member_id, id_prefix)
@@ -149,11 +148,10 @@ async def _start_all(
             )
         return RowOutcome(index=index, ok=True, status_code=201, created=True, workflow_id=wid, route=route)
 
-    async def worker() -> None:
-        for index, inp, route in pending:  # one shared iterator: each row is taken once
-            out[index] = await one(index, inp, route)
-
-    await asyncio.gather(*(worker() for _ in range(min(max(1, concurrency), len(todo)))))
+    for (index, _, _), outcome in zip(
+        todo, await gather_limited(concurrency, (one(*row) for row in todo)), strict=True
+    ):
+        out[index] = outcome
 
 
 async def bulk_start(

@@ -1,10 +1,16 @@
-"""Starter: an async, typed client for the zhtj-transfer REST API, and bulk start from a file.
+"""Starter: an async, typed client for the zhtj-transfer REST API, standalone.
 
-- `starter.client.ZhtjClient` / `ApiError`: the client (needs only httpx and pydantic).
-- `starter.models`: the request and response bodies (mirroring web.api.schemas).
-- `starter.bulk`: `zhtj transfers import FILE --as ORG` (reads CSV/XLSX with imports.reader,
-  checks every row, then starts one transfer per row with bounded concurrency).
-- `starter.cli.transfers_app`: the Typer sub-app registered as `zhtj transfers`.
+It imports no server package (an import-linter contract says so): a backend service installs it
+with httpx and pydantic only.
+
+- `starter.client.ZhtjClient` / `ApiError`: the client.
+- `starter.models`: the request and response bodies (mirroring web.api.schemas; a test keeps
+  them in step).
+- `starter.pool.gather_limited`: many calls with bounded concurrency.
+
+`zhtj transfers import FILE --as ORG` (bulk 办理转出 from CSV/XLSX through this client) is
+server-side tooling in imports/ (imports.transfer_start): it checks rows with the server's own
+rules and reads files with the one table reader.
 """
 
 from starter.client import ApiConnectionError, ApiError, ZhtjClient

@@ -129,9 +129,10 @@ def token_claims(token: str) -> dict[str, Any]:
     Useful for messages ("logged in as whu, role admin"); never for decisions."""
     try:
         payload = token.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError):
         return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 class ZhtjClient:
@@ -172,7 +173,7 @@ class ZhtjClient:
             after = response.headers.get("Retry-After", "")
             if after.isdigit():
                 return min(float(after), self.max_backoff)
-        base = min(self.max_backoff, self.backoff * (2**attempt))
+        base = min(self.max_backoff, self.backoff * 2.0**attempt)
         return base * (0.5 + random.random() / 2)
 
     async def _send(

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from imports.members import MEMBER_COLUMNS
-from imports.orgs import ORG_COLUMNS
+from imports.member_rows import MEMBER_COLUMNS
+from imports.org_rows import ORG_COLUMNS
 
 ZHTJ = str(Path(sys.executable).parent / "zhtj")
 

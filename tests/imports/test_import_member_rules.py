@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from domain.idcard import check_character, make_id
-from imports.members import MEMBER_COLUMNS, BranchInfo, MemberSnapshot, parse_member_row, resolve_members
+from imports.member_rows import MEMBER_COLUMNS, BranchInfo, MemberSnapshot, parse_member_row, resolve_members
 from imports.reader import Row
 
 TODAY = date(2024, 6, 1)

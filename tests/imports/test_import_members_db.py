@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from domain.idcard import check_character, make_id
-from imports.members import MEMBER_COLUMNS, import_members
-from imports.orgs import ORG_COLUMNS, import_orgs
+from imports.member_rows import MEMBER_COLUMNS
+from imports.members import import_members
+from imports.org_rows import ORG_COLUMNS
+from imports.orgs import import_orgs
 from models.db import session_scope
 from models.tables import AuditLog, Member, MembershipHistory, Org
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from imports.orgs import ORG_COLUMNS, OrgSnapshot, parse_org_row, resolve_orgs
+from imports.org_resolve import resolve_orgs
+from imports.org_rows import ORG_COLUMNS, OrgSnapshot, parse_org_row
 from imports.reader import Row
 
 

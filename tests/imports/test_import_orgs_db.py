@@ -9,7 +9,8 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from imports.orgs import ORG_COLUMNS, import_orgs
+from imports.org_rows import ORG_COLUMNS
+from imports.orgs import import_orgs
 from imports.reader import ImportFileError
 from models.db import session_scope
 from models.tables import AuditLog, Org

@@ -1,7 +1,7 @@
 """`zhtj transfers import`: check every row, refuse or skip the bad ones, start the rest once.
 
-Driven through the CLI's async core (`starter.bulk.import_transfers`) against the real API served
-in-process (the `api` fixture: real worker, real Temporal dev server)."""
+Driven through the CLI's async core (`imports.transfer_start.import_transfers`) against the real
+API served in-process (the `api` fixture: real worker, real Temporal dev server)."""
 
 from __future__ import annotations
 
@@ -20,19 +20,11 @@ from sqlalchemy import select
 
 from domain import idcard
 from imports.reader import Row
+from imports.transfer_rows import COLUMNS, check_row, column_of, idempotency_key, parse_type
+from imports.transfer_start import START_CHUNK, VALIDATE_CHUNK, import_transfers
 from models import Member, Org, Transfer
 from models.db import session_factory
 from seed.demo import DEMO_PASSWORD, EMPLOYER_WITHOUT_ORG, seed_demo
-from starter.bulk import (
-    COLUMNS,
-    START_CHUNK,
-    VALIDATE_CHUNK,
-    check_row,
-    column_of,
-    idempotency_key,
-    import_transfers,
-    parse_type,
-)
 from tests.conftest import REPO_ROOT
 from tests.web import conftest as web_conftest
 
@@ -83,8 +75,8 @@ class Counting(httpx.AsyncBaseTransport):
 
 async def recorded(api, n: int) -> None:
     """Wait until the workflows have written `n` transfers: the import's answer names each new
-    transfer's workflow without waiting for its first activity (the in-process worker records
-    ≈30 a second on 2 busy cores; the limit leaves it several times that)."""
+    transfer's workflow without waiting for its first activity (the limit is generous for the
+    in-process worker on a busy machine)."""
     timeout = 60 + n * 0.2
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
@@ -187,7 +179,7 @@ CONCURRENCY = 4  # requests of up to START_CHUNK rows in flight (each started 32
 
 async def test_two_thousand_rows_refused_then_skipped_then_nothing_twice(api, tmp_path):
     t0 = time.monotonic()
-    await seed_demo(api.engine, members=ROWS * 21 // 10 + 100)  # ≈49% are graduating WHU members
+    await seed_demo(api.engine, members=ROWS * 21 // 10 + 100)  # about half are graduating WHU members
     members = await whu_graduates(api.engine, ROWS)
     assert len(members) == ROWS
     hust = (await whu_graduates(api.engine, 1, school="HUST"))[0]
