@@ -151,12 +151,11 @@ async def _plain(
     from core.settings import Settings
     from core.temporal import connect
     from domain.transfers import Channel, TransferType
-    from messages.transfers import Actor
+    from messages.transfers import Actor, workflow_id_for
     from models.db import make_engine
     from models.directory import DIRECTORIES
     from service.intake import members_by_id_number
     from service.transfers import make_input
-    from messages.transfers import workflow_id_for
     from workflows.transfer import TransferWorkflow
 
     engine = make_engine(database_url)
