@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Table, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 #: Row ids are PostgreSQL `integer`s: a larger number can name no row (and would fail the query).
@@ -35,11 +35,30 @@ def table_of(model: type[SQLModel]) -> Table:
     return table
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """`timestamp with time zone` that always reads back aware UTC: PostgreSQL returns aware
+    values, SQLite naive ones (it keeps no zone), so every caller would otherwise have to mend
+    them. Written as UTC, so SQLite's stored wall clock is UTC whatever zone the value had."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 def _ts(**kw: Any) -> Any:
     """A timezone-aware timestamp column."""
     nullable = kw.pop("nullable", False)
     index = kw.pop("index", False)
-    return Field(sa_column=Column(DateTime(timezone=True), nullable=nullable, index=index), **kw)
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index), **kw)
 
 
 class Org(SQLModel, table=True):

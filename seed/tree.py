@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from domain.directory import OrgInfo
 from domain.orgs import OrgKind, Partition, parent_allowed, rule_for
 from seed.data import CLASSES_PER_COLLEGE, ENTRY_YEAR, GRADUATION_YEAR, HUBEI, HUBEI_CITIES, SCHOOLS
 
-
-@dataclass(frozen=True)
-class OrgSeed:
-    code: str
-    name: str
-    kind: str
-    parent_code: str | None
-    partition: str
-    province: str | None
-    city: str | None
-    county: str | None
-    township: str | None
-    address: str | None
-    can_receive: bool = True
-    new_student: bool = False
-
-    @property
-    def branch_level(self) -> bool:
-        return rule_for(self.kind).branch_level
-
-    @property
-    def approval_authority(self) -> bool:
-        return rule_for(self.kind).approves
+#: A demo org: the directory's own record of an org (no database id yet).
+OrgSeed = OrgInfo
 
 
 class _Tree:
@@ -60,6 +38,7 @@ class _Tree:
         if unknown:
             raise ValueError(f"demo tree: unknown region keys {unknown}")
         reg.update(region)
+        rule = rule_for(kind)
         org = OrgSeed(
             code=code,
             name=name,
@@ -69,6 +48,8 @@ class _Tree:
             address=address or (p.address if p else None),
             can_receive=can_receive,
             new_student=new_student,
+            branch_level=rule.branch_level,
+            approval_authority=rule.approves,
             **reg,
         )
         self.orgs.append(org)

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 from core.passwords import hash_password, password_problem
 from domain import idcard
+from domain.roles import Role
 from models import AuditLog, Member, Org, User
 from models.db import session_scope
 
-ROLES = ("admin", "member", "service")
+ROLES = tuple(Role)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$")
 
 
@@ -48,28 +50,28 @@ async def add_user(
         errors.append(FieldError("password", p))
     if role not in ROLES:
         errors.append(FieldError("role", f"角色须为 {', '.join(ROLES)} 之一"))
-    if role == "admin" and not org_code:
+    if role == Role.ADMIN and not org_code:
         errors.append(FieldError("org", "组织管理员须指定 --org 组织编码"))
-    if role == "member" and org_code:
+    if role == Role.MEMBER and org_code:
         errors.append(FieldError("org", "团员账号不能指定 --org（团员属于其所在团支部）"))
-    if role == "member" and not id_number:
+    if role == Role.MEMBER and not id_number:
         errors.append(FieldError("id_number", "团员账号须指定 --id-number 身份证号"))
-    if role != "member" and id_number:
+    if role != Role.MEMBER and id_number:
         errors.append(FieldError("id_number", "只有团员账号(member)可指定 --id-number"))
     if id_number and (problems := idcard.problems(id_number)):
         errors.append(FieldError("id_number", problems[0].message))
 
     async with session_scope(engine) as session:
         org = member = None
-        if username and (await session.execute(select(User.id).where(User.username == username))).first():
+        if username and (await session.execute(select(col(User.id)).where(col(User.username) == username))).first():
             errors.append(FieldError("username", f"用户名 {username} 已存在"))
-        if role in ("admin", "service") and org_code:
-            org = (await session.execute(select(Org).where(Org.code == org_code))).scalar_one_or_none()
+        if role in (Role.ADMIN, Role.SERVICE) and org_code:
+            org = (await session.execute(select(Org).where(col(Org.code) == org_code))).scalar_one_or_none()
             if org is None:
                 errors.append(FieldError("org", f"组织编码 {org_code} 不存在"))
-        if role == "member" and id_number and not any(e.field == "id_number" for e in errors):
+        if role == Role.MEMBER and id_number and not any(e.field == "id_number" for e in errors):
             nid = idcard.normalize(id_number)
-            member = (await session.execute(select(Member).where(Member.id_number == nid))).scalar_one_or_none()
+            member = (await session.execute(select(Member).where(col(Member.id_number) == nid))).scalar_one_or_none()
             if member is None:
                 errors.append(FieldError("id_number", f"身份证号 {idcard.mask(nid)} 不属于任何团员"))
         if errors:

@@ -7,22 +7,30 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
 
 import jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 from core.passwords import hash_password, verify_password
 from models import User
 from models.db import session_factory
+from service.errors import refuse
+from service.permissions import directory_for, may_act_for
 
 ALGORITHM = "HS256"
+
+#: Who a request acts as: the login `authenticate` and `load_user` return and every service takes
+#: as `user`. The web layer holds it and reads its fields; the services query.
+Caller: TypeAlias = User
 _DUMMY_HASH = hash_password("not-a-real-password")  # equal work for unknown usernames
 
 
 async def authenticate(engine: AsyncEngine, username: str, password: str) -> User | None:
     async with session_factory(engine)() as session:
-        user = (await session.execute(select(User).where(User.username == username))).scalar_one_or_none()
+        user = (await session.execute(select(User).where(col(User.username) == username))).scalar_one_or_none()
     if user is None:
         verify_password(_DUMMY_HASH, password)
         return None
@@ -49,6 +57,27 @@ async def load_user(engine: AsyncEngine, user_id: int) -> User | None:
     async with session_factory(engine)() as session:
         user = await session.get(User, user_id)
     return user if user is not None and user.active else None
+
+
+async def whoami(engine: AsyncEngine, user: User, org_code: str | None = None) -> dict[str, Any]:
+    """The login, its org, and with `org_code` whether it may act for that org (404 when there
+    is no such org)."""
+    directory = await directory_for(engine, user, [org_code])
+    own = directory.by_id(user.org_id) if user.org_id else None
+    may = None
+    if org_code is not None:
+        if org_code not in directory:
+            raise refuse(404, "org", f"组织 {org_code} 不存在")
+        may = may_act_for(directory, user, org_code)
+    return {
+        "username": user.username,
+        "role": user.role,
+        "display_name": user.display_name,
+        "org_code": own.code if own else None,
+        "org_name": own.name if own else None,
+        "member_id": user.member_id,
+        "may_act_for": may,
+    }
 
 
 @dataclass

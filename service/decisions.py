@@ -1,19 +1,24 @@
 """Decisions on a transfer by its id, as the API and the UI send them: find the node, check the
-caller may act for it, send the update. The workflow's validators refuse stale decisions."""
+caller may act for it (`service.permissions`, the answer the UI's action forms show too), send
+the update. The workflow's validators refuse stale decisions."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
-from temporalio.client import Client
+from sqlmodel import col
+from temporalio.client import Client, WorkflowHandle
 
 from domain.forms import validate_form
+from domain.roles import Role
 from domain.transfers import Channel, TransferType
 from messages.transfers import (
+    Actor,
     ApproveInput,
     AssignBranchInput,
     ResubmitInput,
@@ -24,6 +29,7 @@ from messages.transfers import (
 )
 from models import ApprovalStep, Org, Transfer, User
 from models.db import reader, session_factory
+from service import permissions
 from service import transfers as svc
 from service.errors import Problem, ServiceError, execute_update, refuse
 from service.queries import get_visible_transfer
@@ -47,27 +53,29 @@ class _Target:
     step_org_code: str | None
 
 
-def _load_statement():
+def _load_statement() -> Select[*tuple[Any, ...]]:
     """Built once: a statement's aliases are costly to build per call (most of a decision's CPU)."""
     target_org, step_org = aliased(Org), aliased(Org)
     return (
         select(
-            Transfer.id,
-            Transfer.workflow_id,
-            Transfer.run_id,
-            Transfer.channel,
-            Transfer.type,
-            Transfer.member_id,
-            target_org.code,
-            ApprovalStep.round,
-            ApprovalStep.seq,
-            step_org.code,
+            col(Transfer.id),
+            col(Transfer.workflow_id),
+            col(Transfer.run_id),
+            col(Transfer.channel),
+            col(Transfer.type),
+            col(Transfer.member_id),
+            col(target_org.code),
+            col(ApprovalStep.round),
+            col(ApprovalStep.seq),
+            col(step_org.code),
         )
-        .join(target_org, target_org.id == Transfer.target_org_id)
-        .outerjoin(ApprovalStep, and_(ApprovalStep.transfer_id == Transfer.id, ApprovalStep.status == "pending"))
-        .outerjoin(step_org, step_org.id == ApprovalStep.org_id)
-        .where(Transfer.id == bindparam("transfer_id"))
-        .order_by(ApprovalStep.round.desc())
+        .join(target_org, col(target_org.id) == Transfer.target_org_id)
+        .outerjoin(
+            ApprovalStep, and_(col(ApprovalStep.transfer_id) == Transfer.id, col(ApprovalStep.status) == "pending")
+        )
+        .outerjoin(step_org, col(step_org.id) == ApprovalStep.org_id)
+        .where(col(Transfer.id) == bindparam("transfer_id"))
+        .order_by(col(ApprovalStep.round).desc())
         .limit(1)
     )
 
@@ -81,22 +89,27 @@ async def _load(engine: AsyncEngine, user: User, transfer_id: int) -> _Target:
     permission implies it, and the subtree query is the costly part."""
     async with reader(engine).connect() as conn:
         row = (await conn.execute(_LOAD, {"transfer_id": transfer_id})).first()
-    if row is not None and user.role != "admin":
+    if row is not None and user.role != Role.ADMIN:
         async with session_factory(engine)() as session:
             if await get_visible_transfer(session, user, transfer_id) is None:
                 row = None
     if row is None:
         raise refuse(404, "id", f"转接申请 {transfer_id} 不存在")
-    if user.role == "service":
+    if user.role == Role.SERVICE:
         raise refuse(403, "user", "服务账号只能发起和查看转接申请，不能审批或撤回")
     return _Target(*row)
 
 
-async def _as_admin(engine: AsyncEngine, user: User, t: _Target, org_code: str):
+async def _as_admin(engine: AsyncEngine, user: User, t: _Target, org_code: str) -> Actor:
     """The admin's actor for an org of this transfer: 403 if they may not act for it, 404 if they
     may not even see the transfer."""
+    return await _unless_unseen(engine, user, t, permissions.admin_actor(engine, user, org_code))
+
+
+async def _unless_unseen(engine: AsyncEngine, user: User, t: _Target, actor: Awaitable[Actor]) -> Actor:
+    """The actor; a 403 becomes 404 when the user may not even see the transfer."""
     try:
-        return await svc.admin_actor(engine, user, org_code)
+        return await actor
     except ServiceError as e:
         if e.status == 403:
             async with session_factory(engine)() as session:
@@ -105,13 +118,16 @@ async def _as_admin(engine: AsyncEngine, user: User, t: _Target, org_code: str):
         raise
 
 
-def _handle(client: Client, t: _Target):
+def _handle(client: Client, t: _Target) -> WorkflowHandle[Any, Any]:
     return client.get_workflow_handle_for(TransferWorkflow.run, t.workflow_id, run_id=t.run_id)
 
 
 async def _send(client: Client, t: _Target, update: Any, arg: Any) -> TransferView:
     """The decision as an update of the transfer's workflow; its validator refuses stale ones."""
-    return await execute_update(_handle(client, t), update, arg, result_type=TransferView, closed=svc.TRANSFER_CLOSED)
+    view: TransferView = await execute_update(
+        _handle(client, t), update, arg, result_type=TransferView, closed=svc.TRANSFER_CLOSED
+    )
+    return view
 
 
 async def _pending_step(engine: AsyncEngine, user: User, t: _Target) -> tuple[int, int, str]:
@@ -121,6 +137,7 @@ async def _pending_step(engine: AsyncEngine, user: User, t: _Target) -> tuple[in
             if await get_visible_transfer(session, user, t.id) is None:  # not even theirs to see
                 raise refuse(404, "id", f"转接申请 {t.id} 不存在")
         raise refuse(409, "status", "该申请当前没有待审批的节点")
+    assert t.step_round is not None and t.step_org_code is not None  # a pending node has both
     return t.step_round, t.step_seq, t.step_org_code
 
 
@@ -149,16 +166,18 @@ async def return_request(
     )
 
 
-async def _initiator_actor(engine: AsyncEngine, client: Client, user: User, t: _Target):
-    view = await _handle(client, t).query(TransferWorkflow.status_query)
-    init = view.initiator
-    if t.channel == Channel.SELF.value:
-        if user.role != "member":
-            raise refuse(403, "user", "该申请由团员本人发起，只能由本人撤回或重新提交")
-        return svc.member_actor(user), view
-    if user.role == "member":
-        raise refuse(403, "user", "该申请由组织发起，只能由发起组织撤回或重新提交")
-    return await _as_admin(engine, user, t, init.org_code), view
+async def _initiator_actor(engine: AsyncEngine, client: Client, user: User, t: _Target) -> tuple[Actor, TransferView]:
+    view: TransferView = await _handle(client, t).query(TransferWorkflow.status_query)
+    actor = permissions.initiator_actor(
+        engine,
+        user,
+        channel=t.channel,
+        member_id=t.member_id,
+        initiator_org_code=view.initiator.org_code if view.initiator else None,
+    )
+    if t.channel == Channel.SELF or user.role == Role.MEMBER:
+        return await actor, view
+    return await _unless_unseen(engine, user, t, actor), view
 
 
 async def withdraw(engine: AsyncEngine, client: Client, user: User, transfer_id: int, reason: str) -> TransferView:
@@ -177,6 +196,7 @@ async def resubmit(
         raise ServiceError(
             422, [Problem(p.field if p.field.startswith("form") else f"form.{p.field}", p.message) for p in problems]
         )
+    assert parsed is not None  # no problems: the form parsed
     clean = parsed.model_dump(mode="json", exclude_none=True)
     d = ResubmitInput(actor=actor, form=clean)
     if target_org_code and target_org_code != view.target.code:
@@ -211,7 +231,7 @@ async def assign_branch(
 
 async def batch_approve(engine: AsyncEngine, client: Client, user: User, ids: list[int]) -> list[dict[str, Any]]:
     """One result per id; one refusal does not stop the others."""
-    out = []
+    out: list[dict[str, Any]] = []
     for i in ids:
         try:
             v = await approve(engine, client, user, i, None)

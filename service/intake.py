@@ -35,6 +35,7 @@ from models import Member, Org, User, table_of
 from models.db import reader
 from models.directory import DirectoryCache
 from service.errors import Problem, ServiceError, refuse
+from service.permissions import covers
 from service.transfers import StartResult, find_by_request_id, make_input, start
 
 
@@ -66,10 +67,6 @@ def initiator_for(user: User, user_org: OrgInfo | Org | None, channel: Channel, 
     return Actor(
         kind=kind, username=user.username, org_code=user_org.code, display_name=user.display_name or user_org.name
     )
-
-
-def _under(directory: Directory, ancestor_code: str, org: OrgInfo) -> bool:
-    return org.code == ancestor_code or directory.is_ancestor(ancestor_code, org)
 
 
 @dataclass(frozen=True)
@@ -144,7 +141,7 @@ def check_start(
     from_org = directory.by_id(member.branch_id)
     if from_org is None:
         raise ValueError(f"the directory does not hold the member's branch (id {member.branch_id})")
-    if req.channel == Channel.OUT and user_org is not None and not _under(directory, user_org.code, from_org):
+    if req.channel == Channel.OUT and user_org is not None and not covers(directory, user_org.code, from_org):
         raise refuse(403, "channel", f"{user_org.name}不是该团员所在组织或其上级，不能办理转出")
 
     if req.target_org_code:
@@ -187,7 +184,7 @@ def check_start(
         chosen = Route(clause=proposal.clause, explanation=proposal.explanation)
     if choice is not None and (p := target_partition_problem(choice, target)):
         raise refuse(422, "target_org_code", p)
-    if req.channel == Channel.IN and user_org is not None and not _under(directory, user_org.code, target):
+    if req.channel == Channel.IN and user_org is not None and not covers(directory, user_org.code, target):
         raise refuse(403, "channel", f"{user_org.name}不是转入组织或其上级，不能办理转入")
 
     inp = make_input(
@@ -220,7 +217,7 @@ async def members_by_id_number(engine: AsyncEngine, id_numbers: Iterable[str]) -
 
 async def start_request(
     engine: AsyncEngine,
-    client: Client,
+    client: Client | None,
     user: User,
     req: StartRequest,
     *,
@@ -256,5 +253,7 @@ async def start_request(
     )
     if dry_run:
         return None, checked.route
+    if client is None:
+        raise ValueError("start_request needs a Temporal client unless dry_run")
     result = await start(client, checked.inp, task_queue=task_queue, id_prefix=id_prefix)
     return result, result.route

@@ -13,12 +13,15 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 from domain import idcard
 from domain.deadlines import shanghai_date
+from domain.roles import Role
 from models import Member, Org, User
 from models.db import session_factory
 from service.errors import Problem, ServiceError
+from service.permissions import is_org_admin
 
 NOT_FOUND = "姓名与身份证号不对应任何团员，请核对后查询"
 
@@ -46,20 +49,21 @@ async def lookup_member(engine: AsyncEngine, user: User, name: str, id_number: s
         problems.append(Problem("id_number", bad[0].message))
     if problems:
         raise ServiceError(422, problems)
-    if user.role not in ("admin", "member") or (user.role == "admin" and user.org_id is None):
+    if not (is_org_admin(user) or user.role == Role.MEMBER):
         raise ServiceError(403, [Problem("user", "该账号不能查询团员")])
     nid = idcard.normalize(id_number)
     async with session_factory(engine)() as session:
-        if user.role == "member":
+        if user.role == Role.MEMBER:
             own = await session.get(Member, user.member_id) if user.member_id else None
             if own is None or own.id_number != nid or own.name != name:
                 raise ServiceError(403, [Problem("id_number", "团员只能查询本人信息")])
             member = own
         else:
-            member = (await session.execute(select(Member).where(Member.id_number == nid))).scalar_one_or_none()
-            if member is None or member.name != name:
+            found = (await session.execute(select(Member).where(col(Member.id_number) == nid))).scalar_one_or_none()
+            if found is None or found.name != name:
                 raise ServiceError(404, [Problem("id_number", NOT_FOUND)])
-        branch = await session.get(Org, member.branch_id)
+            member = found
+        branch = await session.get_one(Org, member.branch_id)
         school = await session.get(Org, member.school_id) if member.school_id else None
     return MemberLookup(
         name=member.name,

@@ -12,14 +12,15 @@ workbook with Chinese headers. Dates are Shanghai calendar dates. Read-only.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from domain import idcard
 from domain.deadlines import is_overdue, shanghai_date
@@ -30,10 +31,11 @@ from domain.holdings import (
     RegisterKind,
     RetentionStatus,
 )
-from models import Member, MembershipHistory, Org
+from models import Member, MembershipHistory, Org, row_id
 from models.db import session_factory
 from models.tables import AbroadRetention, Holding
 from service.errors import Problem, ServiceError
+from service.permissions import subtree_ids
 
 
 @dataclass(frozen=True)
@@ -63,25 +65,16 @@ class RegisterRow:
     workflow_id: str | None = None
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive UTC timestamps; PostgreSQL aware ones."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _day(moment: datetime | None) -> date | None:
-    return shanghai_date(_aware(moment)) if moment is not None else None
+    return shanghai_date(moment) if moment is not None else None
 
 
-async def _scope(session: AsyncSession, org_code: str):
-    """A CTE of the ids of the org and every org below it (404 when the org is unknown)."""
-    root_id = (await session.execute(select(Org.id).where(Org.code == org_code))).scalar_one_or_none()
+async def _scope(session: AsyncSession, org_code: str) -> Select[int]:
+    """The ids of the org and every org below it (404 when the org is unknown)."""
+    root_id = (await session.execute(select(col(Org.id)).where(col(Org.code) == org_code))).scalar_one_or_none()
     if root_id is None:
         raise ServiceError(404, [Problem("org", f"组织 {org_code} 不存在")])
-    scope = select(Org.id.label("id")).where(Org.id == root_id).cte("scope", recursive=True)
-    child = aliased(Org)
-    return scope.union_all(select(child.id).where(child.parent_id == scope.c.id))
+    return subtree_ids(root_id)
 
 
 # --- the four registers --------------------------------------------------------------------------
@@ -93,29 +86,28 @@ async def abroad_study_register(engine: AsyncEngine, org_code: str, *, today: da
     today = today or shanghai_date(datetime.now(UTC))
     branch, school = aliased(Org), aliased(Org)
     async with session_factory(engine)() as session:
-        scope = await _scope(session, org_code)
-        ids = select(scope.c.id)
+        ids = await _scope(session, org_code)
         rows = (
             await session.execute(
                 select(AbroadRetention, Member, branch, school)
-                .join(Member, Member.id == AbroadRetention.member_id)
-                .join(branch, branch.id == Member.branch_id)
-                .join(school, school.id == AbroadRetention.school_id)
+                .join(Member, col(Member.id) == AbroadRetention.member_id)
+                .join(branch, col(branch.id) == Member.branch_id)
+                .join(school, col(school.id) == AbroadRetention.school_id)
                 .where(
-                    AbroadRetention.status == RetentionStatus.APPROVED.value,
+                    col(AbroadRetention.status) == RetentionStatus.APPROVED.value,
                     or_(
-                        AbroadRetention.school_id.in_(ids),
-                        AbroadRetention.from_branch_id.in_(ids),
-                        AbroadRetention.branch_id.in_(ids),
+                        col(AbroadRetention.school_id).in_(ids),
+                        col(AbroadRetention.from_branch_id).in_(ids),
+                        col(AbroadRetention.branch_id).in_(ids),
                     ),
                 )
-                .order_by(AbroadRetention.registered_at, AbroadRetention.id)
+                .order_by(col(AbroadRetention.registered_at), col(AbroadRetention.id))
             )
         ).all()
     return [
         RegisterRow(
             kind=RegisterKind.ABROAD_STUDY,
-            member_id=m.id,
+            member_id=row_id(m.id),
             member_name=m.name,
             id_number_masked=idcard.mask(m.id_number),
             responsible_org=s.name,
@@ -153,31 +145,30 @@ async def _holdings(
     branch, responsible = aliased(Org), aliased(Org)
     register = RegisterKind.MOBILE if kind == HoldingKind.MOBILE else RegisterKind.COUNTY_TEMP
     async with session_factory(engine)() as session:
-        scope = await _scope(session, org_code)
-        ids = select(scope.c.id)
+        ids = await _scope(session, org_code)
         q = (
             select(Holding, Member, branch, responsible)
-            .join(Member, Member.id == Holding.member_id)
-            .join(branch, branch.id == Holding.org_id)
-            .join(responsible, responsible.id == Holding.notify_org_id)
-            .where(Holding.kind == kind.value, or_(Holding.org_id.in_(ids), Holding.notify_org_id.in_(ids)))
-            .order_by(Holding.due_at, Holding.id)
+            .join(Member, col(Member.id) == Holding.member_id)
+            .join(branch, col(branch.id) == Holding.org_id)
+            .join(responsible, col(responsible.id) == Holding.notify_org_id)
+            .where(
+                col(Holding.kind) == kind.value, or_(col(Holding.org_id).in_(ids), col(Holding.notify_org_id).in_(ids))
+            )
+            .order_by(col(Holding.due_at), col(Holding.id))
         )
         if not include_released:
-            q = q.where(Holding.status != HoldingStatus.RELEASED.value)
+            q = q.where(col(Holding.status) != HoldingStatus.RELEASED.value)
         rows = (await session.execute(q)).all()
     out: list[RegisterRow] = []
     for h, m, b, r in rows:
         status = HoldingStatus(h.status)
-        overdue = status == HoldingStatus.OVERDUE or (
-            status == HoldingStatus.ACTIVE and is_overdue(_aware(h.due_at), now)
-        )
+        overdue = status == HoldingStatus.OVERDUE or (status == HoldingStatus.ACTIVE and is_overdue(h.due_at, now))
         if overdue_only and not overdue:
             continue
         out.append(
             RegisterRow(
                 kind=register,
-                member_id=m.id,
+                member_id=row_id(m.id),
                 member_name=m.name,
                 id_number_masked=idcard.mask(m.id_number),
                 responsible_org=r.name,
@@ -239,27 +230,27 @@ async def delayed_register(engine: AsyncEngine, org_code: str) -> list[RegisterR
     moved into the delayed branch (from the membership history; empty for imported members)."""
     branch, school = aliased(Org), aliased(Org)
     marked = (
-        select(MembershipHistory.member_id, func.max(MembershipHistory.at).label("at"))
-        .where(MembershipHistory.reason == "delayed_graduation")
-        .group_by(MembershipHistory.member_id)
+        select(col(MembershipHistory.member_id), func.max(MembershipHistory.at).label("at"))
+        .where(col(MembershipHistory.reason) == "delayed_graduation")
+        .group_by(col(MembershipHistory.member_id))
         .subquery()
     )
     async with session_factory(engine)() as session:
-        scope = await _scope(session, org_code)
+        ids = await _scope(session, org_code)
         rows = (
             await session.execute(
                 select(Member, branch, school, marked.c.at)
-                .join(branch, branch.id == Member.branch_id)
-                .outerjoin(school, school.id == func.coalesce(Member.school_id, branch.parent_id))
+                .join(branch, col(branch.id) == Member.branch_id)
+                .outerjoin(school, col(school.id) == func.coalesce(Member.school_id, branch.parent_id))
                 .outerjoin(marked, marked.c.member_id == Member.id)
-                .where(Member.delayed_graduation.is_(True), Member.branch_id.in_(select(scope.c.id)))
-                .order_by(branch.code, Member.id)
+                .where(col(Member.delayed_graduation).is_(True), col(Member.branch_id).in_(ids))
+                .order_by(col(branch.code), col(Member.id))
             )
         ).all()
     return [
         RegisterRow(
             kind=RegisterKind.DELAYED,
-            member_id=m.id,
+            member_id=row_id(m.id),
             member_name=m.name,
             id_number_masked=idcard.mask(m.id_number),
             responsible_org=s.name if s is not None else "",
@@ -279,13 +270,13 @@ async def delayed_register(engine: AsyncEngine, org_code: str) -> list[RegisterR
 
 async def register(engine: AsyncEngine, kind: RegisterKind | str, org_code: str, **kw: Any) -> list[RegisterRow]:
     """One register by kind (the UI's and API's single entry point)."""
-    fn = {
+    lists: dict[RegisterKind, Callable[..., Awaitable[list[RegisterRow]]]] = {
         RegisterKind.ABROAD_STUDY: abroad_study_register,
         RegisterKind.MOBILE: mobile_register,
         RegisterKind.DELAYED: delayed_register,
         RegisterKind.COUNTY_TEMP: county_temp_register,
-    }[RegisterKind(kind)]
-    return await fn(engine, org_code, **kw)
+    }
+    return await lists[RegisterKind(kind)](engine, org_code, **kw)
 
 
 # --- XLSX export ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -62,17 +62,13 @@ from messages.stay_at_school import (
     retention_workflow_id,
 )
 from messages.transfers import SYSTEM_ACTOR, Actor, OrgRef
-from models import AuditLog, Member, Org, Transfer, row_id
+from models import AuditLog, Member, Org, Transfer, row_id, utcnow
 from models.db import session_factory, session_scope
 from models.directory import load_with_ancestors, org_info
 from service.errors import Problem, ServiceError, execute_update, refuse, update_refusals
 from workflows.stay_at_school import AbroadRetentionWorkflow, HoldingWorkflow
 
 OPEN_TRANSFER_STATUSES = tuple(s.value for s in TransferStatus if s.is_open)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -259,7 +255,7 @@ async def mark_mobile(
     and puts them into its 毕业学生流动团员团支部 (created when missing) for at most 6 months.
 
     `now` is the instant the 07-25 rule is checked against (default: the wall clock)."""
-    now = now or _utcnow()
+    now = now or utcnow()
     async with session_factory(engine)() as session:
         member, _directory, branch, school = await _member_and_school(session, member_id)
         _check_school_actor(actor, school, what="标记毕业学生流动团员")
@@ -367,7 +363,7 @@ async def mark_delayed_graduation(
     """§I.7: mark the member as delayed and move them into the school's 延迟毕业团支部, created
     when first needed (``<school>-DLY``). One transaction with a membership-history row and an
     audit row. Marking a member who is marked and in the branch already changes nothing."""
-    now = now or _utcnow()
+    now = now or utcnow()
     for attempt in (1, 2):
         try:
             return await _mark_delayed(engine, member_id, actor, graduation_year, now)

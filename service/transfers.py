@@ -1,7 +1,8 @@
-"""Starting transfers and sending decisions: authorise, build the workflow input, talk to Temporal.
+"""Building a transfer's workflow input and starting its workflow.
 
 The database rows of a transfer are written only by its workflow's activities; this module reads
-the directory, checks who may act, and starts or updates the workflow.
+the directory, builds the input (target checks, approval chain) and starts the workflow. Who may
+act is `service.permissions`; decisions are `service.decisions`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""FastAPI application: JSON API under /api (later issues), the Chinese UI, health checks."""
+"""FastAPI application: the JSON API under /api, the Chinese UI under /ui, the home page and the
+health check."""
 
 from __future__ import annotations
 
@@ -9,22 +10,21 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, select
+from temporalio.client import Client
 
 from core.logging import configure_from_settings, get_logger
 from core.settings import Settings, get_settings
-from models import Member, Org, Transfer
-from models.db import assert_migrated, current_revision, make_engine, session_factory
+from models.db import assert_migrated, current_revision, make_engine
 from models.directory import DIRECTORIES
 from service.auth import LoginThrottle
+from service.pages import home_counts
 from web.api import errors
 from web.api import routes as api_routes
 from web.nul_guard import NulGuard
 from web.ui import router as ui_router
+from web.ui.views import templates
 
 HERE = Path(__file__).resolve().parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))
 log = get_logger(__name__)
 
 
@@ -37,7 +37,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(s.effective_database_url)
         await assert_migrated(engine)  # refuses to serve an unmigrated database
         app.state.engine = engine
-        app.state.sessions = session_factory(engine)
         app.state.temporal = None
         app.state.signing_key = s.signing_key()
         app.state.directories = DIRECTORIES
@@ -61,18 +60,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_routes.router)
     app.include_router(ui_router)
 
-    async def _client():
+    async def temporal_client() -> Client:
         """One Temporal client per app, connected on first use (the API starts without Temporal)."""
         from core.temporal import connect
 
         if app.state.temporal is None:
             app.state.temporal = await connect(s)
-        return app.state.temporal
+        client: Client = app.state.temporal
+        return client
 
-    app.state.temporal_client = _client
-
-    async def temporal_client(request: Request):
-        return await _client()
+    app.state.temporal_client = temporal_client
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(request: Request) -> JSONResponse:
@@ -85,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as e:  # noqa: BLE001
             ok, checks["database"] = False, f"error: {type(e).__name__}"
         try:
-            client = await temporal_client(request)
+            client = await temporal_client()
             await client.service_client.check_health()
             checks["temporal"] = "ok"
         except Exception as e:  # noqa: BLE001
@@ -95,12 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> HTMLResponse:
-        async with request.app.state.sessions() as session:
-            counts = {
-                "orgs": (await session.execute(select(func.count()).select_from(Org))).scalar_one(),
-                "members": (await session.execute(select(func.count()).select_from(Member))).scalar_one(),
-                "transfers": (await session.execute(select(func.count()).select_from(Transfer))).scalar_one(),
-            }
+        counts = await home_counts(request.app.state.engine)
         temporal_ui = None if s.temporal_address else f"http://127.0.0.1:{s.temporal_ui_port}"
         return templates.TemplateResponse(request, "home.html", {"counts": counts, "temporal_ui": temporal_ui})
 

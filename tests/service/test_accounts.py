@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.passwords import verify_password
+from domain.roles import Role
 from models import AuditLog, Member, Org, User
 from models.db import session_scope
 from service.accounts import AccountError, add_user
@@ -33,10 +34,10 @@ async def _count(engine, model) -> int:
 
 
 async def test_admin_member_and_service_logins(directory):
-    admin = await add_user(directory, "whu-admin", "s3cret-pass", "admin", org_code="WHU")
-    member = await add_user(directory, "zhangsan", "s3cret-pass", "member", id_number=ID.lower())
-    service = await add_user(directory, "sis-whu", "s3cret-pass", "service")
-    bound = await add_user(directory, "sis-whu-2", "s3cret-pass", "service", org_code="WHU")
+    admin = await add_user(directory, "whu-admin", "s3cret-pass", Role.ADMIN, org_code="WHU")
+    member = await add_user(directory, "zhangsan", "s3cret-pass", Role.MEMBER, id_number=ID.lower())
+    service = await add_user(directory, "sis-whu", "s3cret-pass", Role.SERVICE)
+    bound = await add_user(directory, "sis-whu-2", "s3cret-pass", Role.SERVICE, org_code="WHU")
     assert admin.org_id is not None and admin.display_name == "武汉大学团委"
     assert bound.org_id == admin.org_id  # a service account acting for its school
     assert member.member_id is not None and member.display_name == "张三"
@@ -52,16 +53,16 @@ async def test_admin_member_and_service_logins(directory):
 @pytest.mark.parametrize(
     "args, kwargs, fields",
     [
-        (("x", "s3cret-pass", "admin"), {"org_code": "WHU"}, ["username"]),
-        (("whu-admin", "short", "admin"), {"org_code": "WHU"}, ["password"]),
+        (("x", "s3cret-pass", Role.ADMIN), {"org_code": "WHU"}, ["username"]),
+        (("whu-admin", "short", Role.ADMIN), {"org_code": "WHU"}, ["password"]),
         (("whu-admin", "s3cret-pass", "root"), {}, ["role"]),
-        (("whu-admin", "s3cret-pass", "admin"), {}, ["org"]),
-        (("whu-admin", "s3cret-pass", "admin"), {"org_code": "NOPE"}, ["org"]),
-        (("zs", "s3cret-pass", "member"), {}, ["username", "id_number"]),
-        (("zhangsan", "s3cret-pass", "member"), {"id_number": "130402198207290622"}, ["id_number"]),
-        (("zhangsan", "s3cret-pass", "member"), {"id_number": "440524188001010014"}, ["id_number"]),
-        (("zs2", "s3cret-pass", "member"), {"id_number": ID, "org_code": "WHU"}, ["org"]),
-        (("svc1", "s3cret-pass", "service"), {"org_code": "NOPE"}, ["org"]),
+        (("whu-admin", "s3cret-pass", Role.ADMIN), {}, ["org"]),
+        (("whu-admin", "s3cret-pass", Role.ADMIN), {"org_code": "NOPE"}, ["org"]),
+        (("zs", "s3cret-pass", Role.MEMBER), {}, ["username", "id_number"]),
+        (("zhangsan", "s3cret-pass", Role.MEMBER), {"id_number": "130402198207290622"}, ["id_number"]),
+        (("zhangsan", "s3cret-pass", Role.MEMBER), {"id_number": "440524188001010014"}, ["id_number"]),
+        (("zs2", "s3cret-pass", Role.MEMBER), {"id_number": ID, "org_code": "WHU"}, ["org"]),
+        (("svc1", "s3cret-pass", Role.SERVICE), {"org_code": "NOPE"}, ["org"]),
     ],
 )
 async def test_refusals_name_the_field_and_write_nothing(directory, args, kwargs, fields):
@@ -73,9 +74,9 @@ async def test_refusals_name_the_field_and_write_nothing(directory, args, kwargs
 
 
 async def test_duplicate_username_refused(directory):
-    await add_user(directory, "sis-whu", "s3cret-pass", "service")
+    await add_user(directory, "sis-whu", "s3cret-pass", Role.SERVICE)
     with pytest.raises(AccountError, match="已存在"):
-        await add_user(directory, "sis-whu", "other-pass1", "service")
+        await add_user(directory, "sis-whu", "other-pass1", Role.SERVICE)
     assert await _count(directory, User) == 1
 
 

@@ -507,9 +507,11 @@ async def test_bulk_start_per_row_outcomes(api):
     assert first[0]["workflow_id"] == dry[0]["workflow_id"] and first[0]["route"] == dry[0]["route"]
     assert first[1]["errors"] == dry[1]["errors"] and first[2]["errors"] == dry[2]["errors"]
     await _recorded(api, 2)
-    async with api.app.state.sessions() as s:
-        from sqlalchemy import select
+    from sqlalchemy import select
 
+    from models.db import session_factory
+
+    async with session_factory(api.engine)() as s:
         recorded = dict((await s.execute(select(Transfer.workflow_id, Transfer.id))).all())
     assert set(recorded) == {first[0]["workflow_id"], first[3]["workflow_id"]}
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from temporalio.client import Client
 
-from models import User
+from messages.transfers import Route
 from models.tables import MAX_ROW_ID
 from service import auth, decisions, queries
+from service.auth import Caller
 from service.bulk_start import BulkStartRow, bulk_start
-from service.intake import StartRequest, start_request
 from service.errors import Problem, ServiceError
+from service.intake import StartRequest, start_request
+from service.transfers import StartResult
 from web.api import schemas as s
 
 router = APIRouter(prefix="/api", tags=["api"])
@@ -26,7 +29,7 @@ def _unauthorized(message: str) -> ServiceError:
 
 async def current_user(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> User:
+) -> Caller:
     if creds is None or creds.scheme.lower() != "bearer":
         raise _unauthorized("需要 Authorization: Bearer 令牌")
     state = request.app.state
@@ -37,20 +40,20 @@ async def current_user(
     return user
 
 
-CurrentUser = Annotated[User, Depends(current_user)]
+CurrentUser = Annotated[Caller, Depends(current_user)]
 TransferId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the transfer's id")]
 
 
-async def _client(request: Request):
-    return await request.app.state.temporal_client()
+async def _client(request: Request) -> Client:
+    client: Client = await request.app.state.temporal_client()
+    return client
 
 
-async def _detail(request: Request, user: User, transfer_id: int) -> dict:
-    async with request.app.state.sessions() as session:
-        t = await queries.get_visible_transfer(session, user, transfer_id)
-        if t is None:
-            raise ServiceError(404, [Problem("id", f"转接申请 {transfer_id} 不存在")])
-        return await queries.transfer_detail(session, user, t)
+async def _detail(request: Request, user: Caller, transfer_id: int) -> dict[str, Any]:
+    d = await queries.visible_detail(request.app.state.engine, user, transfer_id)
+    if d is None:
+        raise ServiceError(404, [Problem("id", f"转接申请 {transfer_id} 不存在")])
+    return d
 
 
 @router.post("/auth/token", response_model=s.TokenResponse, tags=["auth"])
@@ -70,31 +73,12 @@ async def token(body: s.TokenRequest, request: Request) -> s.TokenResponse:
 
 
 @router.get("/me", response_model=s.MeOut, tags=["auth"])
-async def me(request: Request, user: CurrentUser, org: Annotated[str | None, Query(max_length=64)] = None) -> dict:
+async def me(
+    request: Request, user: CurrentUser, org: Annotated[str | None, Query(max_length=64)] = None
+) -> dict[str, Any]:
     """Who the token belongs to; with `?org=CODE`, whether it may act for that org (start 转出 for
     its members, decide its nodes): an admin or service account of the org or of one above it."""
-    state = request.app.state
-    directory = await state.directories.get(state.engine, ids=[user.org_id] if user.org_id else [])
-    own = directory.by_id(user.org_id) if user.org_id else None
-    may = None
-    if org is not None:
-        target = directory.get(org)
-        if target is None:
-            raise ServiceError(404, [Problem("org", f"组织 {org} 不存在")])
-        may = (
-            own is not None
-            and user.role in ("admin", "service")
-            and (own.code == target.code or directory.is_ancestor(own.code, target))
-        )
-    return {
-        "username": user.username,
-        "role": user.role,
-        "display_name": user.display_name,
-        "org_code": own.code if own else None,
-        "org_name": own.name if own else None,
-        "member_id": user.member_id,
-        "may_act_for": may,
-    }
+    return await auth.whoami(request.app.state.engine, user, org)
 
 
 @router.get("/orgs", response_model=list[s.OrgOut], tags=["orgs"])
@@ -105,9 +89,8 @@ async def orgs(
     partition: s.PartitionCode | None = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[dict]:
-    async with request.app.state.sessions() as session:
-        return await queries.search_orgs(session, q=q, partition=partition, kind=kind, limit=limit)
+) -> list[dict[str, Any]]:
+    return await queries.find_orgs(request.app.state.engine, q=q, partition=partition, kind=kind, limit=limit)
 
 
 def _request_of(body: s.StartTransferRequest) -> StartRequest:
@@ -123,8 +106,8 @@ def _request_of(body: s.StartTransferRequest) -> StartRequest:
 
 
 async def _start(
-    request: Request, user: User, body: s.StartTransferRequest, idempotency_key: str | None, dry_run: bool = False
-):
+    request: Request, user: Caller, body: s.StartTransferRequest, idempotency_key: str | None, dry_run: bool = False
+) -> tuple[StartResult | None, Route]:
     state = request.app.state
     return await start_request(
         state.engine,
@@ -145,7 +128,7 @@ async def validate_transfer(
     request: Request,
     user: CurrentUser,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
-) -> dict:
+) -> dict[str, Any]:
     """Every check of a start, and the route it would take; nothing is started or written.
     With the Idempotency-Key of a start already made, the answer is that transfer's (so a bulk
     file re-run after its transfers completed is not refused because the members moved)."""
@@ -175,20 +158,19 @@ async def start_transfer(
     response: Response,
     user: CurrentUser,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
-) -> dict:
-    state = request.app.state
+) -> dict[str, Any]:
     result, _ = await _start(request, user, body, idempotency_key)
+    assert result is not None  # not a dry run
     if not result.created:
         response.status_code = 200
-    async with state.sessions() as session:
-        t = await queries.get_visible_transfer(session, user, result.transfer_id)
-        if t is None:  # the member's open transfer was started by someone this caller may not see
-            raise ServiceError(409, [Problem("id_number", "该团员已有办理中的转接申请")])
-        return await queries.transfer_detail(session, user, t)
+    d = await queries.visible_detail(request.app.state.engine, user, result.transfer_id)
+    if d is None:  # the member's open transfer was started by someone this caller may not see
+        raise ServiceError(409, [Problem("id_number", "该团员已有办理中的转接申请")])
+    return d
 
 
 @router.post("/transfers/bulk", response_model=s.BulkStartResponse, tags=["transfers"])
-async def bulk_start_transfers(body: s.BulkStartRequest, request: Request, user: CurrentUser) -> dict:
+async def bulk_start_transfers(body: s.BulkStartRequest, request: Request, user: CurrentUser) -> dict[str, Any]:
     """Up to 500 starts in one call, each row checked exactly as POST /api/transfers checks it
     (with its own `idempotency_key`); one result per row, in order, HTTP 200 as a whole.
 
@@ -234,7 +216,7 @@ async def list_transfers(
     overdue: bool | None = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> dict:
+) -> dict[str, Any]:
     f = queries.TransferFilter(
         node_org=node_org,
         from_org=from_org,
@@ -243,30 +225,33 @@ async def list_transfers(
         overdue=overdue,
         type=type.value if type else None,
     )
-    async with request.app.state.sessions() as session:
-        items, total = await queries.list_transfers(session, user, f, page=page, page_size=page_size)
+    items, total = await queries.transfer_page(request.app.state.engine, user, f, page=page, page_size=page_size)
     return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
 @router.get("/transfers/{transfer_id}", response_model=s.TransferOut, tags=["transfers"])
-async def get_transfer(transfer_id: TransferId, request: Request, user: CurrentUser) -> dict:
+async def get_transfer(transfer_id: TransferId, request: Request, user: CurrentUser) -> dict[str, Any]:
     return await _detail(request, user, transfer_id)
 
 
 @router.post("/transfers/batch/approve", response_model=s.BatchResponse, tags=["decisions"])
-async def batch_approve(body: s.BatchApproveRequest, request: Request, user: CurrentUser) -> dict:
+async def batch_approve(body: s.BatchApproveRequest, request: Request, user: CurrentUser) -> dict[str, Any]:
     results = await decisions.batch_approve(request.app.state.engine, await _client(request), user, body.ids)
     return {"results": results}
 
 
 @router.post("/transfers/{transfer_id}/approve", response_model=s.TransferOut, tags=["decisions"])
-async def approve(transfer_id: TransferId, body: s.ApproveRequest, request: Request, user: CurrentUser) -> dict:
+async def approve(
+    transfer_id: TransferId, body: s.ApproveRequest, request: Request, user: CurrentUser
+) -> dict[str, Any]:
     await decisions.approve(request.app.state.engine, await _client(request), user, transfer_id, body.comment)
     return await _detail(request, user, transfer_id)
 
 
 @router.post("/transfers/{transfer_id}/return", response_model=s.TransferOut, tags=["decisions"])
-async def return_request(transfer_id: TransferId, body: s.ReturnRequest, request: Request, user: CurrentUser) -> dict:
+async def return_request(
+    transfer_id: TransferId, body: s.ReturnRequest, request: Request, user: CurrentUser
+) -> dict[str, Any]:
     await decisions.return_request(
         request.app.state.engine, await _client(request), user, transfer_id, body.reason_code, body.reason_text
     )
@@ -274,13 +259,17 @@ async def return_request(transfer_id: TransferId, body: s.ReturnRequest, request
 
 
 @router.post("/transfers/{transfer_id}/withdraw", response_model=s.TransferOut, tags=["decisions"])
-async def withdraw(transfer_id: TransferId, body: s.WithdrawRequest, request: Request, user: CurrentUser) -> dict:
+async def withdraw(
+    transfer_id: TransferId, body: s.WithdrawRequest, request: Request, user: CurrentUser
+) -> dict[str, Any]:
     await decisions.withdraw(request.app.state.engine, await _client(request), user, transfer_id, body.reason)
     return await _detail(request, user, transfer_id)
 
 
 @router.post("/transfers/{transfer_id}/resubmit", response_model=s.TransferOut, tags=["decisions"])
-async def resubmit(transfer_id: TransferId, body: s.ResubmitRequest, request: Request, user: CurrentUser) -> dict:
+async def resubmit(
+    transfer_id: TransferId, body: s.ResubmitRequest, request: Request, user: CurrentUser
+) -> dict[str, Any]:
     await decisions.resubmit(
         request.app.state.engine, await _client(request), user, transfer_id, body.form, body.target_org_code
     )
@@ -290,6 +279,6 @@ async def resubmit(transfer_id: TransferId, body: s.ResubmitRequest, request: Re
 @router.post("/transfers/{transfer_id}/assign-branch", response_model=s.TransferOut, tags=["decisions"])
 async def assign_branch(
     transfer_id: TransferId, body: s.AssignBranchRequest, request: Request, user: CurrentUser
-) -> dict:
+) -> dict[str, Any]:
     await decisions.assign_branch(request.app.state.engine, await _client(request), user, transfer_id, body.branch_code)
     return await _detail(request, user, transfer_id)

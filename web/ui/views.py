@@ -1,10 +1,10 @@
-"""Presentation helpers of the UI: the templates with their filters, Chinese labels of what the
-glossary does not name (timeline actions), and the mapping of service problems onto form fields."""
+"""Presentation helpers of the UI: the templates with their filters and the glossary's labels,
+local times, and the mapping of service problems onto form fields."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from domain.glossary import (
     TRANSFER_TYPE_LABELS,
     UNIT_KIND_LABELS,
 )
+from domain.roles import Role
 from domain.transfers import FORBIDDEN_RETURN_REASONS
 from service.errors import Problem
 
@@ -40,17 +41,15 @@ def label_of(mapping: dict, code: Any) -> str:
 
 
 def local_time(value: datetime | date | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """An instant as Asia/Shanghai wall time (SQLite hands back naive UTC)."""
+    """An instant as Asia/Shanghai wall time."""
     if value is None:
         return "—"
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
         return value.astimezone(SHANGHAI).strftime(fmt)
     return value.strftime("%Y-%m-%d")
 
 
-#: Timeline actions (the workflow's event names) → what people read.
+#: The 退回 form's choices: (code, label, whether the 《通知》 forbids it as a ground).
 RETURN_REASON_CHOICES: list[tuple[str, str, bool]] = [
     (code.value, label, code in FORBIDDEN_RETURN_REASONS) for code, label in RETURN_REASON_LABELS.items()
 ]
@@ -118,6 +117,7 @@ def _install() -> None:
         FORM_FIELD_LABELS=FORM_FIELD_LABELS,
         UNIT_KIND_LABELS=UNIT_KIND_LABELS,
         RETURN_REASON_CHOICES=RETURN_REASON_CHOICES,
+        Role=Role,
     )
 
 

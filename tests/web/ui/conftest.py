@@ -25,7 +25,7 @@ from worker import build_worker
 
 CHROMIUM = os.environ.get("ZHTJ_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 SCREENSHOTS = os.environ.get("UI_SCREENSHOTS") == "1"
 
 

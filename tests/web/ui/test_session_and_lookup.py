@@ -10,8 +10,8 @@ from sqlalchemy import select
 from models import Member, User
 from models.db import session_factory
 from seed.demo import seed_demo
-from service.lookup import NOT_FOUND, lookup_member, regions
 from service.errors import ServiceError
+from service.lookup import NOT_FOUND, lookup_member, regions
 from web.ui import session as sess
 
 KEY = "k" * 40
