@@ -10,7 +10,10 @@ holding does the same for 毕业学生流动团员团支部.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -112,6 +115,17 @@ async def move_member(session: AsyncSession, member: Member, branch_id: int, rea
     return True
 
 
+RowT = TypeVar("RowT", AbroadRetention, Holding)
+
+
+async def _row_of_run(session: AsyncSession, model: type[RowT], run_id: str, what: str) -> RowT:
+    """The row the first event of the workflow run created (one row per run)."""
+    row = (await session.execute(select(model).where(col(model.run_id) == run_id))).scalar_one_or_none()
+    if row is None:
+        raise InvalidStayData(f"no {what} row for run {run_id}")
+    return row
+
+
 def _not_again(_entity_id: str) -> bool:
     """The answer for an event a concurrent attempt applied: nothing written by this one."""
     return False
@@ -173,152 +187,149 @@ class StayAtSchoolActivities:
             )
         )
 
+    async def _apply(
+        self,
+        event: RetentionEvent | HoldingEvent,
+        entity: str,
+        create_codes: set[str],
+        write: Callable[[AsyncSession, dict[str, int]], Awaitable[AbroadRetention | Holding]],
+    ) -> bool:
+        """Apply one event once, in one transaction: `write` creates or finds its row and changes it
+        (the org codes of the event's notifications and `create_codes` resolved to ids), then the
+        notifications and the audit row; False when applied already."""
+
+        async def transaction() -> bool:
+            async with session_scope(self.engine) as session:
+                if await already_applied(session, event.key, event.action) is not None:
+                    return False
+                codes = {n.org_code for n in event.notifications if n.org_code} | create_codes
+                org_ids = await self._org_ids(session, codes)
+                row = await write(session, org_ids)
+                self._notifications(session, event.key, event.notifications, org_ids, row.member_id, event.at)
+                self._audit(session, event, entity, row_id(row.id))
+            log.info("event applied", action=event.action, status=event.status.value, key=event.key)
+            return True
+
+        return await apply_once(self.engine, event.key, transaction, applied=_not_again)
+
     # --- abroad-study retention ----------------------------------------------------------------
 
     @activity.defn
     async def apply_retention_event(self, event: RetentionEvent) -> bool:
         """Persist one state change of a retention application; False when applied already."""
-        return await apply_once(self.engine, event.key, lambda: self._apply_retention(event), applied=_not_again)
+        c = event.create
+        codes = {c.school.code, c.from_branch.code} if c is not None else set()
+        return await self._apply(event, "abroad_retention", codes, partial(self._write_retention, event))
 
-    async def _apply_retention(self, event: RetentionEvent) -> bool:
-        async with session_scope(self.engine) as session:
-            if await already_applied(session, event.key, event.action) is not None:
-                return False
-            codes = {n.org_code for n in event.notifications if n.org_code}
-            if event.create is not None:
-                codes |= {event.create.school.code, event.create.from_branch.code}
-            org_ids = await self._org_ids(session, codes)
+    async def _write_retention(
+        self, event: RetentionEvent, session: AsyncSession, org_ids: dict[str, int]
+    ) -> AbroadRetention:
+        if event.create is not None:
+            c = event.create
+            row = AbroadRetention(
+                workflow_id=event.workflow_id,
+                run_id=event.run_id,
+                request_id=c.request_id,
+                member_id=c.member_id,
+                school_id=org_ids[c.school.code],
+                from_branch_id=org_ids[c.from_branch.code],
+                abroad_place=c.form.abroad_place,
+                abroad_from=c.form.abroad_from,
+                abroad_to=c.form.abroad_to,
+                contact_name=c.form.contact_name,
+                contact_phone=c.form.contact_phone,
+                status=event.status.value,
+                initiated_by=c.initiator.username,
+                submitted_at=event.at,
+                created_at=event.at,
+                updated_at=event.at,
+            )
+            session.add(row)
+            await session.flush()
+        else:
+            row = await _row_of_run(session, AbroadRetention, event.run_id, "retention")
 
-            if event.create is not None:
-                c = event.create
-                row = AbroadRetention(
-                    workflow_id=event.workflow_id,
-                    run_id=event.run_id,
-                    request_id=c.request_id,
-                    member_id=c.member_id,
-                    school_id=org_ids[c.school.code],
-                    from_branch_id=org_ids[c.from_branch.code],
-                    abroad_place=c.form.abroad_place,
-                    abroad_from=c.form.abroad_from,
-                    abroad_to=c.form.abroad_to,
-                    contact_name=c.form.contact_name,
-                    contact_phone=c.form.contact_phone,
-                    status=event.status.value,
-                    initiated_by=c.initiator.username,
-                    submitted_at=event.at,
-                    created_at=event.at,
-                    updated_at=event.at,
-                )
-                session.add(row)
-                await session.flush()
-            else:
-                found = (
-                    await session.execute(select(AbroadRetention).where(col(AbroadRetention.run_id) == event.run_id))
-                ).scalar_one_or_none()
-                if found is None:
-                    raise InvalidStayData(f"no retention row for run {event.run_id}")
-                row = found
+        row.status = event.status.value
+        row.updated_at = event.at
+        for name in ("remind_at", "deadline", "reminded_at", "decided_at", "decided_by", "comment", "reason_code"):
+            value = getattr(event, name)
+            if value is not None:
+                setattr(row, name, value)
+        if event.action == "retention.auto_approved":
+            row.auto_approved = True
 
-            row.status = event.status.value
-            row.updated_at = event.at
-            for name in ("remind_at", "deadline", "reminded_at", "decided_at", "decided_by", "comment", "reason_code"):
-                value = getattr(event, name)
-                if value is not None:
-                    setattr(row, name, value)
-            if event.action == "retention.auto_approved":
-                row.auto_approved = True
-
-            if event.approve_into is not None and event.status == RetentionStatus.APPROVED:
-                branch, _created = await find_or_create_branch(session, event.approve_into, at=event.at)
-                member = await session.get_one(Member, row.member_id, with_for_update=True)
-                await move_member(session, member, row_id(branch.id), "abroad_study_retention", event.at)
-                member.abroad_retention = True
-                member.updated_at = event.at
-                row.branch_id = branch.id
-                row.registered_at = event.at  # 登记造册备案
-
-            self._notifications(session, event.key, event.notifications, org_ids, row.member_id, event.at)
-            self._audit(session, event, "abroad_retention", row_id(row.id))
-        log.info("event applied", action=event.action, status=event.status.value, key=event.key)
-        return True
+        if event.approve_into is not None and event.status == RetentionStatus.APPROVED:
+            branch, _created = await find_or_create_branch(session, event.approve_into, at=event.at)
+            member = await session.get_one(Member, row.member_id, with_for_update=True)
+            await move_member(session, member, row_id(branch.id), "abroad_study_retention", event.at)
+            member.abroad_retention = True
+            member.updated_at = event.at
+            row.branch_id = branch.id
+            row.registered_at = event.at  # 登记造册备案
+        return row
 
     # --- holdings ------------------------------------------------------------------------------
 
     @activity.defn
     async def apply_holding_event(self, event: HoldingEvent) -> bool:
         """Persist one state change of a holding; False when applied already."""
-        return await apply_once(self.engine, event.key, lambda: self._apply_holding(event), applied=_not_again)
+        c = event.create
+        codes = {c.notify_org.code, c.from_branch.code} if c is not None else set()
+        return await self._apply(event, "holding", codes, partial(self._write_holding, event))
 
-    async def _apply_holding(self, event: HoldingEvent) -> bool:
-        async with session_scope(self.engine) as session:
-            if await already_applied(session, event.key, event.action) is not None:
-                return False
-            codes = {n.org_code for n in event.notifications if n.org_code}
-            if event.create is not None:
-                codes |= {event.create.notify_org.code, event.create.from_branch.code}
-            org_ids = await self._org_ids(session, codes)
-
-            if event.create is not None:
-                c = event.create
-                if event.due_at is None:
-                    raise InvalidStayData(f"the start of holding {event.workflow_id} has no due date")
-                if c.move_in:
-                    branch, _created = await find_or_create_branch(session, c.branch, at=event.at)
-                    branch_id = row_id(branch.id)
-                else:
-                    branch_id = (await self._org_ids(session, {c.branch.code}))[c.branch.code]
-                member = await session.get(Member, c.member_id, with_for_update=True)
-                if member is None:
-                    raise InvalidStayData(f"no member {c.member_id}")
-                if c.move_in:
-                    await move_member(session, member, branch_id, f"holding:{c.kind.value}", event.at)
-                if c.kind == HoldingKind.MOBILE:
-                    member.mobile = True
-                    member.updated_at = event.at
-                row = Holding(
-                    workflow_id=event.workflow_id,
-                    run_id=event.run_id,
-                    request_id=c.request_id,
-                    member_id=c.member_id,
-                    kind=c.kind.value,
-                    org_id=branch_id,
-                    notify_org_id=org_ids[c.notify_org.code],
-                    from_branch_id=org_ids[c.from_branch.code],
-                    status=event.status.value,
-                    started_at=event.started_at or event.at,
-                    due_at=event.due_at,
-                    started_by=c.started_by.username,
-                    created_at=event.at,
-                    updated_at=event.at,
-                )
-                session.add(row)
-                await session.flush()
+    async def _write_holding(self, event: HoldingEvent, session: AsyncSession, org_ids: dict[str, int]) -> Holding:
+        if event.create is not None:
+            c = event.create
+            if event.due_at is None:
+                raise InvalidStayData(f"the start of holding {event.workflow_id} has no due date")
+            if c.move_in:
+                branch, _created = await find_or_create_branch(session, c.branch, at=event.at)
+                branch_id = row_id(branch.id)
             else:
-                existing = (
-                    await session.execute(select(Holding).where(col(Holding.run_id) == event.run_id))
-                ).scalar_one_or_none()
-                if existing is None:
-                    raise InvalidStayData(f"no holding row for run {event.run_id}")
-                row = existing
+                branch_id = (await self._org_ids(session, {c.branch.code}))[c.branch.code]
+            member = await session.get(Member, c.member_id, with_for_update=True)
+            if member is None:
+                raise InvalidStayData(f"no member {c.member_id}")
+            if c.move_in:
+                await move_member(session, member, branch_id, f"holding:{c.kind.value}", event.at)
+            if c.kind == HoldingKind.MOBILE:
+                member.mobile = True
+                member.updated_at = event.at
+            row = Holding(
+                workflow_id=event.workflow_id,
+                run_id=event.run_id,
+                request_id=c.request_id,
+                member_id=c.member_id,
+                kind=c.kind.value,
+                org_id=branch_id,
+                notify_org_id=org_ids[c.notify_org.code],
+                from_branch_id=org_ids[c.from_branch.code],
+                status=event.status.value,
+                started_at=event.started_at or event.at,
+                due_at=event.due_at,
+                started_by=c.started_by.username,
+                created_at=event.at,
+                updated_at=event.at,
+            )
+            session.add(row)
+            await session.flush()
+        else:
+            row = await _row_of_run(session, Holding, event.run_id, "holding")
 
-            row.status = event.status.value
-            row.updated_at = event.at
-            if event.reminders_sent is not None:
-                row.reminders_sent = event.reminders_sent
-                row.last_reminded_at = event.at
-            if event.overdue_at is not None:
-                row.overdue_at = event.overdue_at
-            if event.status == HoldingStatus.RELEASED:
-                row.released_at = event.released_at or event.at
-                row.released_by = event.actor
-                row.release_reason = event.release_reason
-                row.transfer_workflow_id = event.transfer_workflow_id
-                if row.kind == HoldingKind.MOBILE.value:
-                    held = await session.get_one(Member, row.member_id, with_for_update=True)
-                    held.mobile = False
-                    held.updated_at = event.at
-
-            self._notifications(session, event.key, event.notifications, org_ids, row.member_id, event.at)
-            self._audit(session, event, "holding", row_id(row.id))
-        log.info("event applied", action=event.action, status=event.status.value, key=event.key)
-        return True
+        row.status = event.status.value
+        row.updated_at = event.at
+        if event.reminders_sent is not None:
+            row.reminders_sent = event.reminders_sent
+            row.last_reminded_at = event.at
+        if event.overdue_at is not None:
+            row.overdue_at = event.overdue_at
+        if event.status == HoldingStatus.RELEASED:
+            row.released_at = event.released_at or event.at
+            row.released_by = event.actor
+            row.release_reason = event.release_reason
+            row.transfer_workflow_id = event.transfer_workflow_id
+            if row.kind == HoldingKind.MOBILE.value:
+                held = await session.get_one(Member, row.member_id, with_for_update=True)
+                held.mobile = False
+                held.updated_at = event.at
+        return row

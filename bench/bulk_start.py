@@ -39,7 +39,8 @@ async def load_graduates(database_url: str, count: int, seed: int = 11) -> list[
     """COPY `count` graduating members into the school's class branches; (id, 身份证号, 姓名)."""
     import asyncpg
 
-    from bench.query import GIVEN, SURNAMES
+    from bench.query import GIVEN, SURNAMES, copy_rows, graduate_row
+    from models.tables import Member
 
     rng = random.Random(seed)
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
@@ -62,50 +63,8 @@ async def load_graduates(database_url: str, count: int, seed: int = 11) -> list[
                     seen.add(idn)
                     break
             name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
-            rows.append(
-                (
-                    first + i,
-                    idn,
-                    name,
-                    branches[i % len(branches)],
-                    school,
-                    None,
-                    now.year,
-                    None,
-                    None,
-                    None,
-                    True,
-                    False,
-                    False,
-                    False,
-                    False,
-                    now,
-                    now,
-                )
-            )
-        await conn.copy_records_to_table(
-            "members",
-            records=rows,
-            columns=[
-                "id",
-                "id_number",
-                "name",
-                "branch_id",
-                "school_id",
-                "joined_on",
-                "graduation_year",
-                "hukou_address",
-                "residence_address",
-                "phone",
-                "graduating",
-                "delayed_graduation",
-                "mobile",
-                "abroad_retention",
-                "in_special_unit_db",
-                "created_at",
-                "updated_at",
-            ],
-        )
+            rows.append(graduate_row(first + i, idn, name, branches[i % len(branches)], school, now.year, now))
+        await copy_rows(conn, Member, rows)
         await conn.execute("SELECT setval(pg_get_serial_sequence('members', 'id'), (SELECT max(id) FROM members))")
         await conn.execute("ANALYZE members")
     finally:

@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.env import free_port, percentile, stop
 from domain.idcard import make_id
@@ -20,6 +21,42 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 GIVEN = (
     "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红娥玲芬燕彬鹏辉斌宇浩凯晨雪琳欣怡梓涵子轩思远雨萱佳豪俊熙"
 )
+
+
+async def copy_rows(conn: Any, model: Any, records: list[tuple]) -> None:
+    """COPY `records` into the table of `model` (asyncpg), each a tuple in the table's column order."""
+    from models.tables import table_of
+
+    table = table_of(model)
+    await conn.copy_records_to_table(table.name, records=records, columns=[c.name for c in table.columns])
+
+
+def graduate_row(
+    member_id: int, id_number: str, name: str, branch_id: int, school_id: int, graduation_year: int, now: datetime
+) -> tuple:
+    """A `members` row for COPY: a graduating member with no other details."""
+    # id, id_number, name, branch_id, school_id, joined_on, graduation_year, hukou_address,
+    # residence_address, phone, graduating, delayed_graduation, mobile, abroad_retention,
+    # in_special_unit_db, created_at, updated_at
+    return (
+        member_id,
+        id_number,
+        name,
+        branch_id,
+        school_id,
+        None,
+        graduation_year,
+        None,
+        None,
+        None,
+        True,
+        False,
+        False,
+        False,
+        False,
+        now,
+        now,
+    )
 
 
 def _org_rows(rng: random.Random) -> tuple[list[tuple], dict]:
@@ -98,34 +135,14 @@ async def load(database_url: str, members: int, transfers: int, busy_pending: in
     """Bulk-load with COPY; returns the busy org's code and admin username."""
     import asyncpg
 
+    from models.tables import ApprovalStep, Member, Org, Transfer
+
     rng = random.Random(seed)
     conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
     t0 = time.perf_counter()
     try:
         orgs, info = _org_rows(rng)
-        await conn.copy_records_to_table(
-            "orgs",
-            records=orgs,
-            columns=[
-                "id",
-                "code",
-                "name",
-                "kind",
-                "parent_id",
-                "partition",
-                "province",
-                "city",
-                "county",
-                "township",
-                "address",
-                "branch_level",
-                "approval_authority",
-                "can_receive",
-                "new_student",
-                "created_at",
-                "updated_at",
-            ],
-        )
+        await copy_rows(conn, Org, orgs)
         school_of = {}
         for br, college in info["colleges"].items():
             school_of[br] = orgs[college - 1][4]
@@ -143,49 +160,11 @@ async def load(database_url: str, members: int, transfers: int, busy_pending: in
                     break
             br = branches[i % len(branches)]
             member_rows.append(
-                (
-                    i,
-                    idn,
-                    rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
-                    br,
-                    school_of[br],
-                    None,
-                    2026,
-                    None,
-                    None,
-                    None,
-                    True,
-                    False,
-                    False,
-                    False,
-                    False,
-                    now,
-                    now,
+                graduate_row(
+                    i, idn, rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN), br, school_of[br], 2026, now
                 )
             )
-        await conn.copy_records_to_table(
-            "members",
-            records=member_rows,
-            columns=[
-                "id",
-                "id_number",
-                "name",
-                "branch_id",
-                "school_id",
-                "joined_on",
-                "graduation_year",
-                "hukou_address",
-                "residence_address",
-                "phone",
-                "graduating",
-                "delayed_graduation",
-                "mobile",
-                "abroad_retention",
-                "in_special_unit_db",
-                "created_at",
-                "updated_at",
-            ],
-        )
+        await copy_rows(conn, Member, member_rows)
         del member_rows, seen
 
         busy_temp, busy_town = info["temps"][0]
@@ -273,51 +252,8 @@ async def load(database_url: str, members: int, transfers: int, busy_pending: in
                     None,
                 )
             )
-        await conn.copy_records_to_table(
-            "transfers",
-            records=t_rows,
-            columns=[
-                "id",
-                "workflow_id",
-                "run_id",
-                "request_id",
-                "member_id",
-                "type",
-                "channel",
-                "status",
-                "from_org_id",
-                "target_org_id",
-                "branch_id",
-                "current_node_org_id",
-                "form",
-                "route_clause",
-                "route_explanation",
-                "initiated_by",
-                "created_at",
-                "updated_at",
-                "completed_at",
-            ],
-        )
-        await conn.copy_records_to_table(
-            "approval_steps",
-            records=s_rows,
-            columns=[
-                "id",
-                "transfer_id",
-                "round",
-                "seq",
-                "org_id",
-                "status",
-                "started_at",
-                "remind_at",
-                "deadline",
-                "reminded_at",
-                "decided_at",
-                "decided_by",
-                "reason_code",
-                "comment",
-            ],
-        )
+        await copy_rows(conn, Transfer, t_rows)
+        await copy_rows(conn, ApprovalStep, s_rows)
         for table in ("orgs", "members", "transfers", "approval_steps"):
             await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         await conn.execute("ANALYZE")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any
 
@@ -39,17 +39,6 @@ PHONE_MAX = 32
 YEAR_MIN, YEAR_MAX = 2000, 2100
 PHONE_PATTERN = re.compile(r"^\+?\d[\d-]*\d$")
 
-#: Fields compared to decide update vs unchanged.
-PLAN_FIELDS: tuple[str, ...] = (
-    "name",
-    "branch_id",
-    "school_id",
-    "joined_on",
-    "graduation_year",
-    "hukou_address",
-    "residence_address",
-    "phone",
-)
 OPTIONAL_COLUMNS: tuple[str, ...] = ("joined_on", "graduation_year", "hukou_address", "residence_address", "phone")
 
 
@@ -84,40 +73,43 @@ class BranchInfo:
 
 
 @dataclass(frozen=True)
-class MemberSnapshot:
+class MemberValues:
+    """What an import writes of a member besides the key (身份证号) and the flags of a new member:
+    the fields compared to decide update vs unchanged."""
+
+    name: str
+    branch_id: int
+    school_id: int | None
+    joined_on: date | None
+    graduation_year: int | None
+    hukou_address: str | None
+    residence_address: str | None
+    phone: str | None
+
+    def values(self) -> dict[str, object]:
+        return {f: getattr(self, f) for f in PLAN_FIELDS}
+
+
+#: Fields compared to decide update vs unchanged.
+PLAN_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MemberValues))
+
+
+@dataclass(frozen=True)
+class MemberSnapshot(MemberValues):
     id: int
     id_number: str
-    name: str
-    branch_id: int
-    school_id: int | None
-    joined_on: date | None
-    graduation_year: int | None
-    hukou_address: str | None
-    residence_address: str | None
-    phone: str | None
 
 
-@dataclass
-class MemberPlan:
+@dataclass(frozen=True)
+class MemberPlan(MemberValues):
     line: int
     id_number: str
-    name: str
-    branch_id: int
-    school_id: int | None
-    joined_on: date | None
-    graduation_year: int | None
-    hukou_address: str | None
-    residence_address: str | None
-    phone: str | None
     action: str = "create"  # create | update | unchanged
     changed: tuple[str, ...] = ()
     member_id: int | None = None  # an existing member's
     old_branch_id: int | None = None
     graduating: bool = False  # written only when the member is created
     delayed_graduation: bool = False
-
-    def values(self) -> dict[str, object]:
-        return {f: getattr(self, f) for f in PLAN_FIELDS}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,9 +287,13 @@ def _plan(inp: MemberInput, id_number: str, branch: BranchInfo, snap: MemberSnap
         delayed_graduation=inp.delayed_graduation,
         **{c: kept(c) for c in OPTIONAL_COLUMNS},
     )
-    if snap is not None:
-        plan.changed = tuple(f for f in PLAN_FIELDS if getattr(snap, f) != getattr(plan, f))
-        plan.action = "update" if plan.changed else "unchanged"
-        plan.member_id = snap.id
-        plan.old_branch_id = snap.branch_id
-    return plan
+    if snap is None:
+        return plan
+    changed = tuple(f for f in PLAN_FIELDS if getattr(snap, f) != getattr(plan, f))
+    return replace(
+        plan,
+        changed=changed,
+        action="update" if changed else "unchanged",
+        member_id=snap.id,
+        old_branch_id=snap.branch_id,
+    )

@@ -28,7 +28,6 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain.glossary import MEMBER_COLUMN_LABELS
 from domain.orgs import OrgKind
 from imports.member_rows import (
     MEMBER_COLUMNS,
@@ -40,26 +39,13 @@ from imports.member_rows import (
     parse_member_row,
     resolve_members,
 )
-from imports.reader import read_table
+from imports.reader import Row
 from imports.report import ImportReport, RowError
-from models.db import session_scope
+from imports.upsert import import_file
 from models.directory import chunked, load_orgs_with_ancestors
-from models.tables import AuditLog, Member, MembershipHistory, Org, table_of, utcnow
+from models.tables import Member, MembershipHistory, Org, table_of
 
 _SNAPSHOT_COLUMNS = tuple(f.name for f in dataclasses.fields(MemberSnapshot))
-
-
-def member_inputs(path: Path, *, today: date | None = None) -> tuple[list[MemberInput], list[RowError], int, bool]:
-    """Read and cell-check a file: (inputs, errors, data rows, header ok)."""
-    table = read_table(path, columns=MEMBER_COLUMNS, required=MEMBER_REQUIRED, labels=MEMBER_COLUMN_LABELS)
-    errors = list(table.errors)
-    header_ok = not any(e.line == 1 for e in table.errors)
-    inputs: list[MemberInput] = []
-    for row in table.rows:
-        inp, errs = parse_member_row(row, table.columns, today=today)
-        inputs.append(inp)
-        errors.extend(errs)
-    return inputs, errors, len(table.rows), header_ok
 
 
 async def load_branches(session: AsyncSession, codes: Iterable[str]) -> dict[str, BranchInfo]:
@@ -155,30 +141,22 @@ async def import_members(
 
     Raises `imports.reader.ImportFileError` when the file cannot be read at all.
     """
-    path = Path(path)
-    report = ImportReport(entity="members", file=path.name, dry_run=dry_run)
-    inputs, errors, report.rows, header_ok = member_inputs(path, today=today)
-    report.errors.extend(errors)
-    if not header_ok:
-        return report
 
-    async with session_scope(engine) as session:
-        planning = await plan_members(session, inputs)
-        report.errors.extend(planning.errors)
-        report.tally(p.action for p in planning.plans)
-        if not report.ok or dry_run or not (report.created or report.updated):
-            return report
-        now = utcnow()
-        moved = await apply_members(session, planning.plans, now)
-        session.add(
-            AuditLog(
-                at=now,
-                actor=actor,
-                action="members.import",
-                entity="import",
-                entity_id=None,
-                detail=report.detail(moved=moved),
-            )
-        )
-    report.written = True
-    return report
+    def parse(row: Row, present: list[str]) -> tuple[MemberInput, list[RowError]]:
+        return parse_member_row(row, present, today=today)
+
+    async def apply(session: AsyncSession, planning: MemberPlanning, now: datetime) -> dict[str, object]:
+        return {"moved": await apply_members(session, planning.plans, now)}
+
+    return await import_file(
+        engine,
+        path,
+        entity="members",
+        columns=MEMBER_COLUMNS,
+        required=MEMBER_REQUIRED,
+        parse=parse,
+        plan=plan_members,
+        apply=apply,
+        dry_run=dry_run,
+        actor=actor,
+    )

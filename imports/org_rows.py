@@ -18,22 +18,19 @@ from imports.fields import BOOL_HINT, clip, parse_bool
 from imports.reader import Row
 from imports.report import RowError
 
+REGION_COLUMNS: tuple[str, ...] = ("province", "city", "county", "township")
 ORG_COLUMNS: tuple[str, ...] = (
     "code",
     "name",
     "kind",
     "parent_code",
     "partition",
-    "province",
-    "city",
-    "county",
-    "township",
+    *REGION_COLUMNS,
     "address",
     "can_receive",
     "new_student",
 )
 ORG_REQUIRED: tuple[str, ...] = ("code", "name", "kind")
-REGION_COLUMNS: tuple[str, ...] = ("province", "city", "county", "township")
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 CODE_MAX = 64
@@ -87,19 +84,10 @@ class OrgInput:
 OrgSnapshot = OrgInfo
 
 
-#: Fields compared to decide update vs unchanged, in the order they are reported.
+#: Fields compared to decide update vs unchanged, in the order they are reported: every template
+#: column but the key, then what the kind implies.
 PLAN_FIELDS: tuple[str, ...] = (
-    "name",
-    "kind",
-    "parent_code",
-    "partition",
-    "province",
-    "city",
-    "county",
-    "township",
-    "address",
-    "can_receive",
-    "new_student",
+    *(c for c in ORG_COLUMNS if c != "code"),
     "branch_level",
     "approval_authority",
 )

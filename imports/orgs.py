@@ -34,29 +34,20 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
-from domain.glossary import ORG_COLUMN_LABELS
 from imports.org_resolve import resolve_orgs
 from imports.org_rows import ORG_COLUMNS, ORG_REQUIRED, OrgInput, OrgPlan, OrgSnapshot, parse_org_row
-from imports.reader import read_table
+from imports.reader import Row
 from imports.report import ImportReport, RowError
-from models.db import session_scope
+from imports.upsert import import_file
 from models.directory import chunked, load_orgs_with_ancestors, org_info
-from models.tables import AuditLog, Member, Org, row_id, utcnow
+from models.tables import Member, Org, row_id
 
 
-def org_inputs(path: Path) -> tuple[list[OrgInput], list[RowError], int, bool]:
-    """Read and cell-check a file: (inputs, errors, data rows, header ok)."""
-    table = read_table(path, columns=ORG_COLUMNS, required=ORG_REQUIRED, labels=ORG_COLUMN_LABELS)
-    errors = list(table.errors)
-    header_ok = not any(e.line == 1 for e in table.errors)
-    inputs: list[OrgInput] = []
-    for row in table.rows:
-        inp, errs = parse_org_row(row, table.columns)
-        if row.damaged:
-            inp.cells_ok = False
-        inputs.append(inp)
-        errors.extend(errs)
-    return inputs, errors, len(table.rows), header_ok
+def _parse(row: Row, present: list[str]) -> tuple[OrgInput, list[RowError]]:
+    inp, errs = parse_org_row(row, present)
+    if row.damaged:
+        inp.cells_ok = False
+    return inp, errs
 
 
 @dataclass
@@ -140,23 +131,20 @@ async def import_orgs(engine: AsyncEngine, path: Path, *, dry_run: bool = False,
 
     Raises `imports.reader.ImportFileError` when the file cannot be read at all.
     """
-    path = Path(path)
-    report = ImportReport(entity="orgs", file=path.name, dry_run=dry_run)
-    inputs, errors, report.rows, header_ok = org_inputs(path)
-    report.errors.extend(errors)
-    if not header_ok:
-        return report
 
-    async with session_scope(engine) as session:
-        planning = await plan_orgs(session, inputs)
-        report.errors.extend(planning.errors)
-        report.tally(p.action for p in planning.plans)
-        if not report.ok or dry_run or not (report.created or report.updated):
-            return report
-        now = utcnow()
+    async def apply(session: AsyncSession, planning: OrgPlanning, now: datetime) -> dict[str, object]:
         await apply_orgs(session, planning.plans, planning.ids, now)
-        session.add(
-            AuditLog(at=now, actor=actor, action="orgs.import", entity="import", entity_id=None, detail=report.detail())
-        )
-    report.written = True
-    return report
+        return {}
+
+    return await import_file(
+        engine,
+        path,
+        entity="orgs",
+        columns=ORG_COLUMNS,
+        required=ORG_REQUIRED,
+        parse=_parse,
+        plan=plan_orgs,
+        apply=apply,
+        dry_run=dry_run,
+        actor=actor,
+    )

@@ -56,11 +56,19 @@ class _Tree:
         self._by_code[code] = org
         return org
 
+    def county(self, code: str, parent: str, city: str, county: str, *, address: str) -> None:
+        """A county-level committee (区/县团委) of a city."""
+        self.add(code, f"共青团{city}{county}委员会", OrgKind.COUNTY, parent, county=county, address=address)
 
-def _township_names(county: str, township: str) -> tuple[str, str]:
-    """(committee name, temporary branch name) of a 街道 (团工委) or 镇 (团委)."""
-    committee = f"{county}{township}{'团工委' if township.endswith('街道') else '团委'}"
-    return committee, f"{county}{township}学社衔接临时团支部"
+    def township(
+        self, code: str, parent: str, county: str, township: str, *, address: str, can_receive: bool = True
+    ) -> None:
+        """A 街道 (团工委) or 镇 (团委) committee and its 学社衔接临时团支部 (`<code>-TMP`)."""
+        committee = f"{county}{township}{'团工委' if township.endswith('街道') else '团委'}"
+        self.add(code, committee, OrgKind.TOWNSHIP, parent, township=township, can_receive=can_receive, address=address)
+        self.add(
+            f"{code}-TMP", f"{county}{township}学社衔接临时团支部", OrgKind.TEMP_BRANCH, code, can_receive=can_receive
+        )
 
 
 def build_org_tree() -> list[OrgSeed]:
@@ -75,30 +83,14 @@ def build_org_tree() -> list[OrgSeed]:
         t.add(city_code, f"共青团{c_name}委员会", K.CITY, "HB", city=c_name, address=f"{HUBEI}{c_name}{c_addr}")
         for k_code, k_name, _area, k_addr, townships in counties:
             county_code = f"{city_code}-{k_code}"
-            t.add(
-                county_code,
-                f"共青团{c_name}{k_name}委员会",
-                K.COUNTY,
-                city_code,
-                county=k_name,
-                address=f"{HUBEI}{c_name}{k_name}{k_addr}",
-            )
+            t.county(county_code, city_code, c_name, k_name, address=f"{HUBEI}{c_name}{k_name}{k_addr}")
             closed = [tw for tw in townships if not tw[3]]
             if closed:  # §I.1: a county-level temporary branch for townships that cannot receive
                 t.add(f"{county_code}-TMP", f"{k_name}学社衔接临时团支部", K.TEMP_BRANCH, county_code)
             for w_code, w_name, w_addr, receives, villages in townships:
                 tw_code = f"{county_code}-{w_code}"
-                committee, temp = _township_names(k_name, w_name)
-                t.add(
-                    tw_code,
-                    committee,
-                    K.TOWNSHIP,
-                    county_code,
-                    township=w_name,
-                    can_receive=receives,
-                    address=f"{HUBEI}{c_name}{k_name}{w_name}{w_addr}",
-                )
-                t.add(f"{tw_code}-TMP", temp, K.TEMP_BRANCH, tw_code, can_receive=receives)
+                address = f"{HUBEI}{c_name}{k_name}{w_name}{w_addr}"
+                t.township(tw_code, county_code, k_name, w_name, address=address, can_receive=receives)
                 for v_code, v_name in villages:
                     t.add(
                         f"{tw_code}-{v_code}",
@@ -167,16 +159,8 @@ def build_org_tree() -> list[OrgSeed]:
     )
     # Beijing is a municipality: its districts are county-level and hang under the city
     # (province-level) committee directly; there is no prefecture-level city in between.
-    t.add("BJ-HD", "共青团北京市海淀区委员会", K.COUNTY, "BJ", county="海淀区", address="北京市海淀区长春桥路17号")
-    t.add(
-        "BJ-HD-ZGC",
-        "海淀区中关村街道团工委",
-        K.TOWNSHIP,
-        "BJ-HD",
-        township="中关村街道",
-        address="北京市海淀区中关村街道中关村南路12号",
-    )
-    t.add("BJ-HD-ZGC-TMP", "海淀区中关村街道学社衔接临时团支部", K.TEMP_BRANCH, "BJ-HD-ZGC")
+    t.county("BJ-HD", "BJ", "北京市", "海淀区", address="北京市海淀区长春桥路17号")
+    t.township("BJ-HD-ZGC", "BJ-HD", "海淀区", "中关村街道", address="北京市海淀区中关村街道中关村南路12号")
     t.add(
         "PKU", "北京大学团委", K.SCHOOL, "BJ", county="海淀区", township="燕园街道", address="北京市海淀区颐和园路5号"
     )
@@ -196,23 +180,8 @@ def build_org_tree() -> list[OrgSeed]:
         address="广东省广州市越秀区东风中路437号",
     )
     t.add("GD-GZ", "共青团广州市委员会", K.CITY, "GD", city="广州市", address="广东省广州市越秀区府前路1号")
-    t.add(
-        "GD-GZ-TH",
-        "共青团广州市天河区委员会",
-        K.COUNTY,
-        "GD-GZ",
-        county="天河区",
-        address="广东省广州市天河区天府路1号",
-    )
-    t.add(
-        "GD-GZ-TH-SP",
-        "天河区石牌街道团工委",
-        K.TOWNSHIP,
-        "GD-GZ-TH",
-        township="石牌街道",
-        address="广东省广州市天河区石牌街道石牌东路20号",
-    )
-    t.add("GD-GZ-TH-SP-TMP", "天河区石牌街道学社衔接临时团支部", K.TEMP_BRANCH, "GD-GZ-TH-SP")
+    t.county("GD-GZ-TH", "GD-GZ", "广州市", "天河区", address="广东省广州市天河区天府路1号")
+    t.township("GD-GZ-TH-SP", "GD-GZ-TH", "天河区", "石牌街道", address="广东省广州市天河区石牌街道石牌东路20号")
     t.add(
         "GAC",
         "广州汽车集团股份有限公司团委",
@@ -235,23 +204,8 @@ def build_org_tree() -> list[OrgSeed]:
         "FJ", "共青团福建省委员会", K.PROVINCE, partition=fj, province="福建省", address="福建省福州市鼓楼区湖东路128号"
     )
     t.add("FJ-XM", "共青团厦门市委员会", K.CITY, "FJ", city="厦门市", address="福建省厦门市思明区湖滨北路61号")
-    t.add(
-        "FJ-XM-SM",
-        "共青团厦门市思明区委员会",
-        K.COUNTY,
-        "FJ-XM",
-        county="思明区",
-        address="福建省厦门市思明区市府大道1号",
-    )
-    t.add(
-        "FJ-XM-SM-JL",
-        "思明区嘉莲街道团工委",
-        K.TOWNSHIP,
-        "FJ-XM-SM",
-        township="嘉莲街道",
-        address="福建省厦门市思明区嘉莲街道莲岳路210号",
-    )
-    t.add("FJ-XM-SM-JL-TMP", "思明区嘉莲街道学社衔接临时团支部", K.TEMP_BRANCH, "FJ-XM-SM-JL")
+    t.county("FJ-XM-SM", "FJ-XM", "厦门市", "思明区", address="福建省厦门市思明区市府大道1号")
+    t.township("FJ-XM-SM-JL", "FJ-XM-SM", "思明区", "嘉莲街道", address="福建省厦门市思明区嘉莲街道莲岳路210号")
     t.add(
         "XMU",
         "厦门大学团委",

@@ -15,6 +15,7 @@ import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -69,6 +70,23 @@ def _day(moment: datetime | None) -> date | None:
     return shanghai_date(moment) if moment is not None else None
 
 
+def _row(kind: RegisterKind, m: Member, branch: Org, responsible_org: str, **entry: Any) -> RegisterRow:
+    """A register's row of a member in a branch: who and where from the member and the branch,
+    the entry's own columns (dates, status, ...) from `entry`."""
+    return RegisterRow(
+        kind=kind,
+        member_id=row_id(m.id),
+        member_name=m.name,
+        id_number_masked=idcard.mask(m.id_number),
+        responsible_org=responsible_org,
+        org_code=branch.code,
+        org_name=branch.name,
+        phone=m.phone,
+        graduation_year=m.graduation_year,
+        **entry,
+    )
+
+
 async def _scope(session: AsyncSession, org_code: str) -> Select[int]:
     """The ids of the org and every org below it (404 when the org is unknown)."""
     root_id = (await session.execute(select(col(Org.id)).where(col(Org.code) == org_code))).scalar_one_or_none()
@@ -105,21 +123,16 @@ async def abroad_study_register(engine: AsyncEngine, org_code: str, *, today: da
             )
         ).all()
     return [
-        RegisterRow(
-            kind=RegisterKind.ABROAD_STUDY,
-            member_id=row_id(m.id),
-            member_name=m.name,
-            id_number_masked=idcard.mask(m.id_number),
-            responsible_org=s.name,
-            org_code=b.code,
-            org_name=b.name,
+        _row(
+            RegisterKind.ABROAD_STUDY,
+            m,
+            b,
+            s.name,
             started_on=_day(r.registered_at or r.decided_at),
             due_on=r.abroad_to,
             status=r.status,
             status_label=RETENTION_STATUS_LABELS[RetentionStatus(r.status)],
             overdue=r.abroad_to < today,
-            phone=m.phone,
-            graduation_year=m.graduation_year,
             abroad_place=r.abroad_place,
             abroad_from=r.abroad_from,
             abroad_to=r.abroad_to,
@@ -132,15 +145,17 @@ async def abroad_study_register(engine: AsyncEngine, org_code: str, *, today: da
     ]
 
 
-async def _holdings(
+async def holding_register(
     engine: AsyncEngine,
-    kind: HoldingKind,
     org_code: str,
     *,
-    now: datetime | None,
-    include_released: bool,
-    overdue_only: bool,
+    kind: HoldingKind,
+    now: datetime | None = None,
+    include_released: bool = False,
+    overdue_only: bool = False,
 ) -> list[RegisterRow]:
+    """The holdings of one kind in scope (their branch or the org reminded), soonest end first.
+    `overdue`: the holding is over (the workflow marked it, or the end passed and it has not yet)."""
     now = now or datetime.now(UTC)
     branch, responsible = aliased(Org), aliased(Org)
     register = RegisterKind.MOBILE if kind == HoldingKind.MOBILE else RegisterKind.COUNTY_TEMP
@@ -166,21 +181,16 @@ async def _holdings(
         if overdue_only and not overdue:
             continue
         out.append(
-            RegisterRow(
-                kind=register,
-                member_id=row_id(m.id),
-                member_name=m.name,
-                id_number_masked=idcard.mask(m.id_number),
-                responsible_org=r.name,
-                org_code=b.code,
-                org_name=b.name,
+            _row(
+                register,
+                m,
+                b,
+                r.name,
                 started_on=_day(h.started_at),
                 due_on=_day(h.due_at),
                 status=status.value,
                 status_label=HOLDING_STATUS_LABELS[HoldingStatus.OVERDUE if overdue else status],
                 overdue=overdue,
-                phone=m.phone,
-                graduation_year=m.graduation_year,
                 reminders_sent=h.reminders_sent,
                 released_on=_day(h.released_at),
                 workflow_id=h.workflow_id,
@@ -189,33 +199,12 @@ async def _holdings(
     return out
 
 
-async def mobile_register(
-    engine: AsyncEngine,
-    org_code: str,
-    *,
-    now: datetime | None = None,
-    include_released: bool = False,
-    overdue_only: bool = False,
-) -> list[RegisterRow]:
-    """Graduates kept at school in 毕业学生流动团员团支部 (§I.4), soonest end first. `overdue`: the
-    6 months are over (the workflow marked it, or the end passed and it has not yet)."""
-    return await _holdings(
-        engine, HoldingKind.MOBILE, org_code, now=now, include_released=include_released, overdue_only=overdue_only
-    )
+#: Graduates kept at school in 毕业学生流动团员团支部 (§I.4), soonest end first. `overdue`: the
+#: 6 months are over (the workflow marked it, or the end passed and it has not yet).
+mobile_register = partial(holding_register, kind=HoldingKind.MOBILE)
 
-
-async def county_temp_register(
-    engine: AsyncEngine,
-    org_code: str,
-    *,
-    now: datetime | None = None,
-    include_released: bool = False,
-    overdue_only: bool = False,
-) -> list[RegisterRow]:
-    """Members a county-level 学社衔接临时团支部 holds (§I.1), soonest end first."""
-    return await _holdings(
-        engine, HoldingKind.COUNTY_TEMP, org_code, now=now, include_released=include_released, overdue_only=overdue_only
-    )
+#: Members a county-level 学社衔接临时团支部 holds (§I.1), soonest end first.
+county_temp_register = partial(holding_register, kind=HoldingKind.COUNTY_TEMP)
 
 
 async def overdue_register(engine: AsyncEngine, org_code: str, *, now: datetime | None = None) -> list[RegisterRow]:
@@ -248,21 +237,16 @@ async def delayed_register(engine: AsyncEngine, org_code: str) -> list[RegisterR
             )
         ).all()
     return [
-        RegisterRow(
-            kind=RegisterKind.DELAYED,
-            member_id=row_id(m.id),
-            member_name=m.name,
-            id_number_masked=idcard.mask(m.id_number),
-            responsible_org=s.name if s is not None else "",
-            org_code=b.code,
-            org_name=b.name,
+        _row(
+            RegisterKind.DELAYED,
+            m,
+            b,
+            s.name if s is not None else "",
             started_on=_day(at),
             due_on=None,
             status="delayed",
             status_label="延迟毕业",
             overdue=False,
-            phone=m.phone,
-            graduation_year=m.graduation_year,
         )
         for m, b, s, at in rows
     ]
@@ -293,12 +277,21 @@ _COMMON_HEAD: list[_Col] = [
     ("姓名", lambda r: r.member_name, 10),
     ("身份证号", lambda r: r.id_number_masked, 22),
 ]
+_SCHOOL: list[_Col] = [
+    ("学校团委", lambda r: r.responsible_org, 22),
+    ("所在团支部", lambda r: r.org_name, 32),
+]
+_HOLDING_STATE: list[_Col] = [  # the two holding registers end alike
+    ("状态", lambda r: r.status_label, 10),
+    ("是否超期", lambda r: _yes_no(r.overdue), 10),
+    ("已提醒次数", lambda r: r.reminders_sent, 10),
+    ("转出日期", lambda r: r.released_on, 14),
+]
 
 COLUMNS: dict[RegisterKind, list[_Col]] = {
     RegisterKind.ABROAD_STUDY: [
         *_COMMON_HEAD,
-        ("学校团委", lambda r: r.responsible_org, 22),
-        ("所在团支部", lambda r: r.org_name, 32),
+        *_SCHOOL,
         ("境外学习研究地点", lambda r: r.abroad_place, 30),
         ("出国（境）开始日期", lambda r: r.abroad_from, 14),
         ("出国（境）结束日期", lambda r: r.abroad_to, 14),
@@ -310,20 +303,15 @@ COLUMNS: dict[RegisterKind, list[_Col]] = {
     ],
     RegisterKind.MOBILE: [
         *_COMMON_HEAD,
-        ("学校团委", lambda r: r.responsible_org, 22),
-        ("所在团支部", lambda r: r.org_name, 32),
+        *_SCHOOL,
         ("毕业年份", lambda r: r.graduation_year, 10),
         ("编入日期", lambda r: r.started_on, 14),
         ("保留期满日期", lambda r: r.due_on, 14),
-        ("状态", lambda r: r.status_label, 10),
-        ("是否超期", lambda r: _yes_no(r.overdue), 10),
-        ("已提醒次数", lambda r: r.reminders_sent, 10),
-        ("转出日期", lambda r: r.released_on, 14),
+        *_HOLDING_STATE,
     ],
     RegisterKind.DELAYED: [
         *_COMMON_HEAD,
-        ("学校团委", lambda r: r.responsible_org, 22),
-        ("所在团支部", lambda r: r.org_name, 32),
+        *_SCHOOL,
         ("预计毕业年份", lambda r: r.graduation_year, 12),
         ("标记日期", lambda r: r.started_on, 14),
         ("状态", lambda r: r.status_label, 10),
@@ -334,10 +322,7 @@ COLUMNS: dict[RegisterKind, list[_Col]] = {
         ("临时团支部", lambda r: r.org_name, 30),
         ("接收日期", lambda r: r.started_on, 14),
         ("转出期限", lambda r: r.due_on, 14),
-        ("状态", lambda r: r.status_label, 10),
-        ("是否超期", lambda r: _yes_no(r.overdue), 10),
-        ("已提醒次数", lambda r: r.reminders_sent, 10),
-        ("转出日期", lambda r: r.released_on, 14),
+        *_HOLDING_STATE,
     ],
 }
 
