@@ -13,6 +13,7 @@ from types import FrameType
 import typer
 import uvicorn
 
+from core.clock import calendar
 from core.dev import DevStack, dev_server_command, port_open, wait_for_port
 from core.logging import configure_from_settings, get_logger
 from core.runtime import exit_now, open_engine, run
@@ -176,6 +177,9 @@ def dev(
     signal.signal(signal.SIGTERM, _on_signal)
 
     env = dict(os.environ)
+    if s.rehearsal_start is not None and s.rehearsal_epoch is None:
+        # one rehearsal calendar for the worker and the API: it began when `zhtj dev` started
+        env["ZHTJ_REHEARSAL_EPOCH"] = str(calendar(s).epoch)
     env.update(
         ZHTJ_DATA_DIR=str(data_dir),
         DATABASE_URL=s.effective_database_url,
@@ -209,6 +213,11 @@ def dev(
             typer.echo(f"  Temporal      127.0.0.1:{s.temporal_port} (namespace {s.temporal_namespace})")
         typer.echo(f"  database      {_redact(s.effective_database_url)}")
         typer.echo(f"  data          {result.orgs} orgs, {result.members} members, {result.users} logins")
+        if s.rehearsal_start is not None:
+            typer.echo(
+                f"  calendar      rehearsal from {s.rehearsal_start}, {s.time_scale:g}× real time "
+                f"(today {calendar(s).today()}; ZHTJ_REHEARSAL_EPOCH={calendar(s).epoch} continues it after a restart)"
+            )
         if logins:
             typer.echo("  demo logins:")
             for line in logins:

@@ -107,33 +107,43 @@ async def _plain(
     address: str, database_url: str, members: list[tuple[int, str, str]], queue: str, prefix: str
 ) -> float:
     """Starts/s of plain start_workflow with the inputs built beforehand."""
+    from core.clock import calendar
     from core.settings import Settings
     from core.temporal import connect
     from domain.transfers import Channel, TransferType
-    from messages.transfers import Actor, workflow_id_for
+    from messages.transfers import workflow_id_for
     from models.db import make_engine
     from models.directory import DIRECTORIES
-    from service.intake import members_by_id_number
-    from service.transfers import make_input
+    from service.accounts import user_by_username
+    from service.intake import StartRequest, check_start, members_by_id_number, parse_request
     from workflows.transfer import TransferWorkflow
 
     engine = make_engine(database_url)
-    try:  # the inputs as the service builds them, from rows read at once (not timed)
-        initiator = Actor(kind="org_admin", username=SCHOOL.lower(), org_code=SCHOOL)
+    try:  # the inputs as the gate builds them, from rows read at once (not timed)
+        user = await user_by_username(engine, SCHOOL.lower())
         rows = await members_by_id_number(engine, [idn for _, idn, _ in members])
         directory = await DIRECTORIES.get(engine)
-        inputs = [
-            make_input(
-                directory,
-                rows[idn],
-                transfer_type=TransferType.EMPLOYED_WITH_ORG,
+        today = calendar().today()
+        inputs = []
+        for _, idn, name in members:
+            req = StartRequest(
+                id_number=idn,
+                name=name,
+                type=TransferType.EMPLOYED_WITH_ORG,
                 channel=Channel.OUT,
-                target_org_code="DFM",
                 form=FORM,
-                initiator=initiator,
+                target_org_code="DFM",
             )
-            for _, idn, _ in members
-        ]
+            checked = check_start(
+                req,
+                parse_request(req, today=today),
+                user=user,
+                user_org=directory.get(SCHOOL),
+                member=rows[idn],
+                directory=directory,
+                today=today,
+            )
+            inputs.append(checked.inp)
     finally:
         await engine.dispose()
     client = await connect(Settings(temporal_address=address))

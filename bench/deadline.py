@@ -23,12 +23,15 @@ SCALE = 86400.0  # a day is a second: 15 days are 15 seconds
 
 
 async def run(address: str, database_url: str, n: int, workdir: Path, pids: dict[str, int], rate: float = 10.0) -> dict:
+    from bench.bulk_start import FORM
     from core.settings import Settings
     from core.temporal import connect
+    from domain.policy import policy_for
     from domain.transfers import Channel, TransferType
-    from messages.transfers import Actor
     from models.db import make_engine
-    from service import transfers as svc
+    from models.directory import DIRECTORIES
+    from service.accounts import user_by_username
+    from service.intake import StartRequest, member_by_id, start_request
 
     queue = f"bench-deadline-{uuid.uuid4().hex[:6]}"
     env = dict(
@@ -56,20 +59,29 @@ async def run(address: str, database_url: str, n: int, workdir: Path, pids: dict
                 .scalars()
                 .all()
             )
-        admin = Actor(kind="org_admin", username="hust", org_code="HUST")
+        admin = await user_by_username(engine, "hust")
+        policy = policy_for(SCALE)
 
-        async def start(member_id: int) -> None:
-            inp = await svc.build_input(
-                engine,
-                member_id=member_id,
-                transfer_type=TransferType.EMPLOYED_WITH_ORG,
+        async def start(member_id: int) -> None:  # as the API starts one: through the gate
+            m = await member_by_id(engine, member_id)
+            req = StartRequest(
+                id_number=m.id_number,
+                name=m.name,
+                type=TransferType.EMPLOYED_WITH_ORG,
                 channel=Channel.OUT,
+                form=FORM,
                 target_org_code="DFM",
-                form={},
-                initiator=admin,
-                time_scale=SCALE,
             )
-            await svc.start(client, inp, task_queue=queue, id_prefix=f"deadline-{queue}-")
+            await start_request(
+                engine,
+                client,
+                admin,
+                req,
+                directories=DIRECTORIES,
+                task_queue=queue,
+                id_prefix=f"deadline-{queue}-",
+                policy=policy,
+            )
 
         meter = CpuMeter(worker=worker.pid, **pids)
         meter.start()

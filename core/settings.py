@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     temporal_port: int = Field(default=7233, alias="ZHTJ_TEMPORAL_PORT")
     temporal_ui_port: int = Field(default=8233, alias="ZHTJ_TEMPORAL_UI_PORT")
     time_scale: float = Field(default=1.0, alias="ZHTJ_TIME_SCALE")
+    rehearsal_start: date | None = Field(default=None, alias="ZHTJ_REHEARSAL_START")
+    rehearsal_epoch: float | None = Field(default=None, alias="ZHTJ_REHEARSAL_EPOCH")
     log_format: Literal["json", "console"] = Field(default="json", alias="ZHTJ_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="ZHTJ_LOG_LEVEL")
     secret_key: str | None = Field(default=None, alias="ZHTJ_SECRET_KEY")

@@ -14,8 +14,12 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from domain.directory import OrgInfo
 from domain.glossary import PARTITION_LABELS, PARTITION_QUESTION
 from domain.orgs import Partition
+from domain.transfers import Channel
 
 SPECIAL_PARTITIONS = frozenset({Partition.BEIJING, Partition.GUANGDONG, Partition.FUJIAN})
+
+#: The channels whose forms ask the partition question (A2 note 2: 办理转出 and 个人发起).
+PARTITION_CHANNELS = frozenset({Channel.OUT, Channel.SELF})
 
 
 class PartitionChoice(BaseModel):
@@ -79,3 +83,20 @@ def target_partition_problem(choice: PartitionChoice, target: OrgInfo) -> str | 
         f"已选择转入组织不属于北京／广东／福建，但“{target.name}”属于{target_label}；"
         f"请在“{PARTITION_QUESTION}”中选择“是”并选择{target_label}（操作说明注意事项2）"
     )
+
+
+def partition_answer_problem(asked: bool, choice: PartitionChoice | None, target: OrgInfo) -> str | None:
+    """Why the answer to the partition question does not fit `target` (Chinese), or None.
+
+    Where the question is asked (`asked`: 办理转出 and 个人发起, A2 note 2) it is mandatory for a
+    target in 北京/广东/福建's partitions: their orgs can only be picked by answering “是” and
+    naming the province. An answer that was given must fit the target on every channel."""
+    if choice is not None:
+        return target_partition_problem(choice, target)
+    if asked and target.partition in {str(p) for p in SPECIAL_PARTITIONS}:
+        label = PARTITION_LABELS[Partition(target.partition)]
+        return (
+            f"“{target.name}”属于{label}：办理转出和个人发起须回答“{PARTITION_QUESTION}”，"
+            f"选择“是”并选择{label}（操作说明注意事项2）"
+        )
+    return None

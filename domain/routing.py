@@ -473,6 +473,11 @@ def _kind_label(org: OrgInfo) -> str:
         return org.kind
 
 
+def _is_county_temp_branch(directory: Directory, org: OrgInfo) -> bool:
+    parent = directory.get(org.parent_code) if org.parent_code else None
+    return org.kind == K.TEMP_BRANCH and parent is not None and parent.kind == K.COUNTY
+
+
 def _is_employer_org(directory: Directory, org: OrgInfo) -> bool:
     if org.kind == K.ENTERPRISE:
         return True
@@ -500,11 +505,22 @@ def check_override(
     target: OrgInfo,
     *,
     partition_choice: PartitionChoice | None,
+    today: date,
     from_org: OrgInfo | None = None,
+    graduation_year: int | None = None,
 ) -> list[str]:
-    """Why the initiator's own choice of target is refused (Chinese reasons; empty when it fits)."""
+    """Why the initiator's own choice of target is refused (Chinese reasons; empty when it fits).
+
+    The same calendar rule as routing's: a county-level 学社衔接临时团支部 receives only from 09-01
+    of the graduation year (or of `today`'s year) (§I.1, 从9月份起)."""
     ttype = TransferType(transfer_type)
     out: list[str] = []
+    year = graduation_year or today.year
+    if _is_county_temp_branch(directory, target) and not county_temp_branch_allowed(today, year):
+        out.append(
+            f"“{target.name}”是县级团组织建立的学社衔接临时团支部；按《通知》一、1，从9月份起方由其接收"
+            f"乡镇街道团组织接收确有困难的团员，{year}年9月1日前不能转入。请另选乡镇街道学社衔接临时团支部，或9月1日后再发起"
+        )
     if not _fits(directory, ttype, target):
         out.append(
             f"转接类型“{TRANSFER_TYPE_LABELS[ttype]}”应转入{FITTING_TARGETS[ttype]}，"

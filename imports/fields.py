@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
+
+from core.clock import calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -18,7 +20,8 @@ SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
 
 
 def today_shanghai() -> date:
-    return datetime.now(SHANGHAI).date()
+    """Today on the one calendar clock (`core.clock`): the date the import's age rules read."""
+    return calendar().today()
 
 
 def parse_bool(text: str) -> bool | None:

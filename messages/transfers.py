@@ -73,6 +73,9 @@ class TransferInput(BaseModel):
     policy: TransferPolicy = Field(default_factory=TransferPolicy)
     initiator: Actor
     request_id: str | None = None
+    #: the answer to 转入组织是否属于北京/广东/福建 (national, beijing, guangdong, fujian), None when
+    #: it was not asked (办理转入) or not given for a target outside those partitions
+    partition: str | None = None
 
 
 # --- decisions (updates) ---------------------------------------------------------------------
@@ -105,6 +108,7 @@ class ResubmitInput(BaseModel):
     target_branch_level: bool | None = None
     route: Route | None = None
     nodes: list[NodeSpec] | None = None  # the service recomputes the chain when the target changes
+    partition: str | None = None  # a new answer to the partition question (None: keep the one given)
 
 
 class AssignBranchInput(BaseModel):
@@ -157,6 +161,7 @@ class TransferView(BaseModel):
     branch: OrgRef | None = None
     form: dict[str, Any] = Field(default_factory=dict)
     route: Route = Field(default_factory=Route)
+    partition: str | None = None
     withdrawn_by: str | None = None  # "org" | "member"
     request_id: str | None = None
     initiator: Actor | None = None

@@ -13,7 +13,7 @@ from core.passwords import hash_password, password_problem
 from domain import idcard
 from domain.roles import Role
 from models import AuditLog, Member, Org, User
-from models.db import session_scope
+from models.db import session_factory, session_scope
 
 ROLES = tuple(Role)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$")
@@ -95,4 +95,13 @@ async def add_user(
                 detail={"username": username, "role": role, "org": org_code},
             )
         )
+    return user
+
+
+async def user_by_username(engine: AsyncEngine, username: str) -> User:
+    """The login with this username (LookupError when there is none)."""
+    async with session_factory(engine)() as session:
+        user = (await session.execute(select(User).where(col(User.username) == username))).scalar_one_or_none()
+    if user is None:
+        raise LookupError(f"no login named {username!r}")
     return user

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +27,7 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from core.clock import calendar
 from core.settings import get_settings
 from domain.deadlines import shanghai_date
 from domain.policy import policy_for
@@ -169,7 +170,7 @@ async def bulk_start(
 ) -> list[RowOutcome]:
     """Check every row as a single start would and (unless `dry_run`) start the good ones; one
     outcome per row, in order. `client` may be None for a dry run."""
-    today = shanghai_date(now or datetime.now(UTC))
+    today = shanghai_date(now) if now is not None else calendar().today()
     out: list[RowOutcome | None] = [None] * len(rows)
     request_ids = [f"{user.username}:{r.idempotency_key}" if r.idempotency_key else None for r in rows]
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 from temporalio.client import Client, WorkflowHandle
 
-from domain.forms import validate_form
+from core.clock import calendar
 from domain.roles import Role
 from domain.transfers import Channel, TransferType
 from messages.transfers import (
@@ -23,15 +23,15 @@ from messages.transfers import (
     AssignBranchInput,
     ResubmitInput,
     ReturnInput,
-    Route,
     TransferView,
     WithdrawInput,
 )
 from models import ApprovalStep, Org, Transfer, User
 from models.db import reader, session_factory
-from service import permissions
+from models.directory import DIRECTORIES
+from service import intake, permissions
 from service import transfers as svc
-from service.errors import Problem, ServiceError, execute_update, refuse
+from service.errors import ServiceError, execute_update, refuse
 from service.queries import get_visible_transfer
 from workflows.transfer import TransferWorkflow
 
@@ -187,34 +187,58 @@ async def withdraw(engine: AsyncEngine, client: Client, user: User, transfer_id:
 
 
 async def resubmit(
-    engine: AsyncEngine, client: Client, user: User, transfer_id: int, form: dict[str, Any], target_org_code: str | None
+    engine: AsyncEngine,
+    client: Client,
+    user: User,
+    transfer_id: int,
+    form: dict[str, Any],
+    target_org_code: str | None,
+    partition: str | None = None,
 ) -> TransferView:
+    """The initiator's corrected request: through the same gate as a start (the member, the route,
+    the target's checks, the partition answer, the calendar) with the original initiator, keeping
+    the target (or moving to `target_org_code`) and the partition answer unless a new one is given."""
     t = await _load(engine, user, transfer_id)
     actor, view = await _initiator_actor(engine, client, user, t)
-    parsed, problems = validate_form(t.type, form)
-    if problems:
-        raise ServiceError(
-            422, [Problem(p.field if p.field.startswith("form") else f"form.{p.field}", p.message) for p in problems]
-        )
-    assert parsed is not None  # no problems: the form parsed
-    clean = parsed.model_dump(mode="json", exclude_none=True)
-    d = ResubmitInput(actor=actor, form=clean)
-    if target_org_code and target_org_code != view.target.code:
-        inp = await svc.build_input(
-            engine,
-            member_id=t.member_id,
-            transfer_type=TransferType(t.type),
-            channel=Channel(t.channel),
-            target_org_code=target_org_code,
-            form=clean,
-            initiator=view.initiator,
-        )
+    if view.initiator is None:
+        raise ValueError(f"transfer {transfer_id} has no initiator")
+    member = await intake.member_by_id(engine, t.member_id)
+    initiator_org = view.initiator.org_code
+    req = intake.StartRequest(
+        id_number=member.id_number,
+        name=member.name,
+        type=TransferType(t.type),
+        channel=Channel(t.channel),
+        form=form,
+        target_org_code=target_org_code or view.target.code,
+        partition=partition or view.partition,
+    )
+    today = calendar().today()
+    parsed = intake.parse_request(req, today=today)
+    directory = await DIRECTORIES.get(
+        engine, codes=[c for c in (req.target_org_code, initiator_org) if c], ids=[member.branch_id]
+    )
+    branch = directory.by_id(member.branch_id)
+    if branch is not None and (p := intake.member_problem(member, branch, directory, today=today)):
+        raise refuse(422, "id_number", p)
+    checked = intake.check_route(
+        req,
+        parsed,
+        initiator=view.initiator,
+        initiator_org=directory.get(initiator_org) if initiator_org else None,
+        member=member,
+        directory=directory,
+        today=today,
+        request_id=view.request_id,
+    )
+    d = ResubmitInput(actor=actor, form=checked.inp.form, partition=checked.inp.partition)
+    if checked.inp.target.code != view.target.code:
         d = d.model_copy(
             update={
-                "target": inp.target,
-                "target_branch_level": inp.target_branch_level,
-                "nodes": inp.nodes,
-                "route": Route(explanation=f"重新提交时由发起方改为转入{inp.target.name}"),
+                "target": checked.inp.target,
+                "target_branch_level": checked.inp.target_branch_level,
+                "nodes": checked.inp.nodes,
+                "route": checked.inp.route,
             }
         )
     return await _send(client, t, TransferWorkflow.resubmit, d)

@@ -8,15 +8,14 @@ tells nothing); a member may look up only themself. The answer is minimal: name,
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
+from core.clock import calendar
 from domain import idcard
-from domain.deadlines import shanghai_date
 from domain.roles import Role
 from models import Member, Org, User
 from models.db import session_factory
@@ -45,7 +44,7 @@ async def lookup_member(engine: AsyncEngine, user: User, name: str, id_number: s
     problems: list[Problem] = []
     if not name:
         problems.append(Problem("name", "请填写姓名"))
-    if bad := idcard.problems(id_number or "", today=shanghai_date(datetime.now(UTC))):
+    if bad := idcard.problems(id_number or "", today=calendar().today()):
         problems.append(Problem("id_number", bad[0].message))
     if problems:
         raise ServiceError(422, problems)

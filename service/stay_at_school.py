@@ -17,10 +17,12 @@ written only by their workflows' activities. Callers check who acts first and pa
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +33,7 @@ from temporalio.client import Client, WorkflowHandle
 from activities import holdings
 from activities.holdings import HoldingRefused, HoldingStart
 from activities.stay_at_school import find_or_create_branch, move_member
+from core.clock import calendar
 from core.temporal import start_and_wait_recorded
 from domain import idcard
 from domain.deadlines import mobile_marking_allowed
@@ -61,7 +64,7 @@ from messages.stay_at_school import (
     RetentionWithdraw,
     retention_workflow_id,
 )
-from messages.transfers import SYSTEM_ACTOR, Actor, OrgRef
+from messages.transfers import Actor, OrgRef
 from models import AuditLog, Member, Org, Transfer, row_id, utcnow
 from models.db import session_factory, session_scope
 from models.directory import load_with_ancestors, org_info
@@ -69,6 +72,9 @@ from service.errors import Problem, ServiceError, execute_update, refuse, update
 from workflows.stay_at_school import AbroadRetentionWorkflow, HoldingWorkflow
 
 OPEN_TRANSFER_STATUSES = tuple(s.value for s in TransferStatus if s.is_open)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -120,18 +126,21 @@ async def _school_branch(session: AsyncSession, school: OrgInfo, kind: OrgKind) 
     return BranchSpec(code=p.code, name=p.name, kind=kind.value, parent_code=school.code)
 
 
-async def _open_transfer(session: AsyncSession, member_id: int) -> Transfer | None:
-    return (
+async def _check_no_open_transfer(session: AsyncSession, member: Member) -> None:
+    """409 while the member has a transfer in progress."""
+    open_transfer = (
         (
             await session.execute(
                 select(Transfer).where(
-                    col(Transfer.member_id) == member_id, col(Transfer.status).in_(OPEN_TRANSFER_STATUSES)
+                    col(Transfer.member_id) == member.id, col(Transfer.status).in_(OPEN_TRANSFER_STATUSES)
                 )
             )
         )
         .scalars()
         .first()
     )
+    if open_transfer is not None:
+        raise refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
 
 
 def _check_school_actor(actor: Actor, school: OrgInfo, *, what: str) -> None:
@@ -171,8 +180,7 @@ async def build_retention_input(
             _check_school_actor(initiator, school, what="代团员提交保留团组织关系申请")
         if member.abroad_retention:
             raise refuse(409, "member", f"{member.name}的团组织关系已保留在学校并登记备案")
-        if await _open_transfer(session, member_id) is not None:
-            raise refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
+        await _check_no_open_transfer(session, member)
         target = await _school_branch(session, school, OrgKind.ABROAD_STUDY_BRANCH)
     return RetentionInput(
         member_id=member.id,
@@ -254,8 +262,8 @@ async def mark_mobile(
     """§I.4: from 07-25 (Shanghai) of the graduation year, the school marks an unemployed graduate
     and puts them into its 毕业学生流动团员团支部 (created when missing) for at most 6 months.
 
-    `now` is the instant the 07-25 rule is checked against (default: the wall clock)."""
-    now = now or utcnow()
+    `now` is the instant the 07-25 rule is checked against (default: the calendar clock's)."""
+    now = now or calendar().now()
     async with session_factory(engine)() as session:
         member, _directory, branch, school = await _member_and_school(session, member_id)
         _check_school_actor(actor, school, what="标记毕业学生流动团员")
@@ -267,8 +275,7 @@ async def mark_mobile(
             raise refuse(422, "member", f"{member.name}已标记为延迟毕业，不能编入毕业学生流动团员团支部")
         if member.abroad_retention:
             raise refuse(409, "member", f"{member.name}已保留团组织关系并编入出国（境）学习研究团员团支部")
-        if await _open_transfer(session, member_id) is not None:
-            raise refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
+        await _check_no_open_transfer(session, member)
         target = await _school_branch(session, school, OrgKind.MOBILE_BRANCH)
     inp = HoldingInput(
         kind=HoldingKind.MOBILE,
@@ -286,39 +293,24 @@ async def mark_mobile(
     return await holdings.start_holding(client, inp, task_queue=task_queue, id_prefix=id_prefix)
 
 
-async def start_county_holding(
-    client: Client,
-    engine: AsyncEngine,
-    *,
-    member_id: int,
-    task_queue: str,
-    actor: Actor = SYSTEM_ACTOR,
-    started_at: datetime | None = None,
-    policy: HoldingPolicy | None = None,
-    time_scale: float = 1.0,
-    id_prefix: str = HOLDING_ID_PREFIX,
-    request_id: str | None = None,
-) -> HoldingStart:
-    """§I.1: a member received by a county-level 学社衔接临时团支部 must be moved out within a year.
+def _with_refusals(start: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """`start`, its `HoldingRefused` raised as the service's refusal."""
 
-    A transfer completing into such a branch starts it in its follow-up (`started_at`: the
-    completion time; default the workflow's start). Refused (422) when the member's branch is not
-    a temp branch directly under a county committee."""
-    try:
-        return await holdings.start_county_holding(
-            client,
-            engine,
-            member_id=member_id,
-            task_queue=task_queue,
-            actor=actor,
-            started_at=started_at,
-            policy=policy,
-            time_scale=time_scale,
-            id_prefix=id_prefix,
-            request_id=request_id,
-        )
-    except HoldingRefused as e:
-        raise refuse(e.status, e.field, e.message) from e
+    @functools.wraps(start)
+    async def refusing(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await start(*args, **kwargs)
+        except HoldingRefused as e:
+            raise refuse(e.status, e.field, e.message) from e
+
+    return refusing
+
+
+#: §I.1: a member received by a county-level 学社衔接临时团支部 must be moved out within a year
+#: (`activities.holdings.start_county_holding`). A transfer completing into such a branch starts
+#: it in its follow-up (`started_at`: the completion time; default the workflow's start). Refused
+#: (422) when the member's branch is not a temp branch directly under a county committee.
+start_county_holding = _with_refusals(holdings.start_county_holding)
 
 
 HoldingHandle = WorkflowHandle[HoldingWorkflow, HoldingView]
@@ -394,8 +386,7 @@ async def _mark_delayed(
             raise refuse(409, "member", f"{member.name}已编入毕业学生流动团员团支部，不能标记为延迟毕业")
         if member.abroad_retention:
             raise refuse(409, "member", f"{member.name}已保留团组织关系并编入出国（境）学习研究团员团支部")
-        if await _open_transfer(session, member_id) is not None:
-            raise refuse(409, "member", f"{member.name}有正在办理的组织关系转接，请先撤回")
+        await _check_no_open_transfer(session, member)
         branch, created = await find_or_create_branch(session, spec, at=now)
         from_branch_id = member.branch_id
         await move_member(session, member, row_id(branch.id), "delayed_graduation", now)

@@ -7,33 +7,23 @@ act is `service.permissions`; decisions are `service.decisions`.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 from temporalio.client import Client
 
-from core.settings import get_settings
 from core.temporal import start_and_wait_recorded
-from domain import idcard
-from domain.approval import ChainError, approval_chain
-from domain.directory import Directory
-from domain.policy import TransferPolicy, policy_for
-from domain.transfers import Channel, TransferType
 from messages.transfers import (
     WORKFLOW_ID_PREFIX,
-    Actor,
-    NodeSpec,
     OrgRef,
     Route,
     TransferInput,
     TransferView,
     workflow_id_for,
 )
-from models import Member, Org, Transfer, row_id
+from models import Org, Transfer, row_id
 from models.db import session_factory
 from models.directory import DIRECTORIES, load_with_ancestors
 from service.errors import refuse
@@ -46,83 +36,6 @@ class StartResult:
     created: bool  # False when the member's open transfer (or this request id's) was returned
     route: Route
     view: TransferView | None = None  # the live state (None when answered from the database)
-
-
-async def load_for_input(engine: AsyncEngine, member_id: int, target_org_code: str) -> tuple[Member, Directory]:
-    """The rows `make_input` needs: the member, and the directory holding their branch and the target."""
-    async with session_factory(engine)() as session:
-        member = await session.get(Member, member_id)
-    if member is None:
-        raise refuse(404, "member", "团员不存在")
-    directory = await DIRECTORIES.get(engine, codes=[target_org_code], ids=[member.branch_id])
-    return member, directory
-
-
-def make_input(
-    directory: Directory,
-    member: Member,
-    *,
-    transfer_type: TransferType,
-    channel: Channel,
-    target_org_code: str,
-    form: dict[str, Any],
-    initiator: Actor,
-    route: Route | None = None,
-    request_id: str | None = None,
-    policy: TransferPolicy | None = None,
-    time_scale: float | None = None,
-) -> TransferInput:
-    """Everything the workflow needs, from rows already loaded (no I/O): the target's checks and
-    the approval chain. `directory` must hold the member's branch (by id) and its ancestors."""
-    branch = directory.by_id(member.branch_id)
-    if branch is None:
-        raise ValueError(f"the directory does not hold the member's branch (id {member.branch_id})")
-    target = directory.get(target_org_code)
-    if target is None:
-        raise refuse(422, "target_org_code", f"转入组织 {target_org_code} 不存在")
-    if target.code == branch.code:
-        raise refuse(422, "target_org_code", "转入组织不能是团员当前所在团支部")
-    if not target.can_receive:
-        raise refuse(422, "target_org_code", f"{target.name}当前无法接收团员")
-    try:
-        chain = approval_chain(
-            directory,
-            transfer_type=transfer_type,
-            channel=channel,
-            from_org=branch,
-            target=target,
-            initiator_org_code=initiator.org_code if channel != Channel.SELF else None,
-        )
-    except ChainError as e:
-        raise refuse(422, "target_org_code", str(e)) from e
-    return TransferInput(
-        member_id=member.id,
-        member_name=member.name,
-        member_id_masked=idcard.mask(member.id_number),
-        type=transfer_type,
-        channel=channel,
-        from_org=OrgRef(code=branch.code, name=branch.name),
-        target=OrgRef(code=target.code, name=target.name),
-        target_branch_level=target.branch_level,
-        form=form,
-        route=route or Route(),
-        nodes=[
-            NodeSpec(
-                org_code=n.org_code, org_name=n.org_name, role=n.role, approved_at_submission=n.approved_at_submission
-            )
-            for n in chain
-        ],
-        policy=policy or policy_for(time_scale if time_scale is not None else get_settings().time_scale),
-        initiator=initiator,
-        request_id=request_id or uuid.uuid4().hex,
-    )
-
-
-async def build_input(engine: AsyncEngine, *, member_id: int, target_org_code: str, **make: Any) -> TransferInput:
-    """Everything the workflow needs, resolved now and recorded in its history: the rows loaded
-    by `load_for_input`, then `make_input` with the rest of its keyword arguments."""
-    member, directory = await load_for_input(engine, member_id, target_org_code)
-    return make_input(directory, member, target_org_code=target_org_code, **make)
 
 
 async def find_by_request_id(

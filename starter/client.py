@@ -342,12 +342,16 @@ class ZhtjClient:
         return TransferOut.model_validate(r.json())
 
     async def resubmit(
-        self, transfer_id: int, form: Mapping[str, Any], target_org_code: str | None = None
+        self,
+        transfer_id: int,
+        form: Mapping[str, Any],
+        target_org_code: str | None = None,
+        partition: str | None = None,
     ) -> TransferOut:
         r = await self._send(
             "POST",
             f"/api/transfers/{int(transfer_id)}/resubmit",
-            json_body=_clean({"form": dict(form), "target_org_code": target_org_code}),
+            json_body=_clean({"form": dict(form), "target_org_code": target_org_code, "partition": partition}),
         )
         return TransferOut.model_validate(r.json())
 

@@ -103,6 +103,7 @@ class WithdrawRequest(_In):
 class ResubmitRequest(_In):
     form: dict[str, Any]
     target_org_code: str | None = Field(default=None, max_length=64)
+    partition: PartitionCode | None = None
 
 
 class AssignBranchRequest(_In):

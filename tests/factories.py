@@ -10,6 +10,7 @@ import itertools
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.passwords import hash_password
@@ -43,6 +44,11 @@ async def add_org(
     session.add(org)
     await session.flush()
     return org
+
+
+async def org_by_code(session: AsyncSession, code: str) -> Org:
+    """The org with this code (it must exist: the demo directory's, or one a test added)."""
+    return (await session.execute(select(Org).where(Org.code == code))).scalar_one()
 
 
 def new_id_number(born: date = date(2003, 5, 1), area: str = "420106") -> str:

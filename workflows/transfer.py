@@ -77,6 +77,7 @@ class TransferWorkflow(EventJournal[TransferEvent, int]):
         self.current_seq: int | None = None
         self.branch: OrgRef | None = None
         self.form: dict[str, Any] = {}
+        self.partition: str | None = None  # the answer to the partition question, kept for a resubmission
         self.target_branch_level = False
         self._submission_seqs: set[int] = set()  # the nodes approved at submission, by seq
         self.withdrawn_by: str | None = None
@@ -108,6 +109,7 @@ class TransferWorkflow(EventJournal[TransferEvent, int]):
         self.target = inp.target
         self.target_branch_level = inp.target_branch_level
         self.route = inp.route
+        self.partition = inp.partition
         self._start_round(inp.nodes)
         await self._emit(
             "transfer.started",
@@ -316,6 +318,8 @@ class TransferWorkflow(EventJournal[TransferEvent, int]):
                 self.target_branch_level = r.target_branch_level
         if r.route is not None:
             self.route = r.route
+        if r.partition is not None:
+            self.partition = r.partition
         self._start_round(
             r.nodes
             or [
@@ -480,6 +484,7 @@ class TransferWorkflow(EventJournal[TransferEvent, int]):
             branch=self.branch,
             form=self.form,
             route=self.route,
+            partition=self.partition,
             withdrawn_by=self.withdrawn_by,
             initiator=self.inp.initiator,
             next_reminder_at=self.next_reminder_at,

@@ -574,7 +574,7 @@ OVERRIDES = [
 )
 def test_check_override(ttype, target, choice, from_code, fragment):
     d = demo()
-    reasons = check_override(d, ttype, d[target], partition_choice=choice, from_org=d[from_code])
+    reasons = check_override(d, ttype, d[target], partition_choice=choice, today=SEPT, from_org=d[from_code])
     if fragment is None:
         assert reasons == []
     else:
@@ -583,6 +583,22 @@ def test_check_override(ttype, target, choice, from_code, fragment):
 
 def test_override_wrong_kind_and_partition_gives_both_reasons():
     d = demo()
-    reasons = check_override(d, T.UNEMPLOYED, d["GAC"], partition_choice=NATIONAL)
+    reasons = check_override(d, T.UNEMPLOYED, d["GAC"], partition_choice=NATIONAL, today=SEPT)
     assert len(reasons) == 2
     assert "未就业" in reasons[0] and "属于广东" in reasons[1]
+
+
+@pytest.mark.parametrize(
+    "today, graduation_year, refused",
+    [(JULY, None, True), (SEPT, None, False), (JULY, JULY.year - 1, False), (SEPT, SEPT.year + 1, True)],
+    ids=["july", "september", "earlier-graduate-in-july", "next-years-graduate-in-september"],
+)
+def test_a_county_temp_branch_picked_by_hand_follows_the_september_rule(today, graduation_year, refused):
+    """§I.1 从9月份起: routing proposes a county-level temp branch only from 09-01 of the graduation
+    year, and an initiator's own pick of one is refused before then too."""
+    d = demo()
+    county_temp = next(o for o in d if o.kind == "temp_branch" and d[o.parent_code].kind == "county")
+    reasons = check_override(
+        d, T.UNEMPLOYED, county_temp, partition_choice=NATIONAL, today=today, graduation_year=graduation_year
+    )
+    assert any("从9月份起" in r for r in reasons) is refused, reasons

@@ -57,3 +57,50 @@ def test_an_unknown_code_lists_only_the_allowed_codes():
 )
 def test_open_transfer_statuses(status, is_open):
     assert status.is_open is is_open
+
+
+# §III.4 in free text: the paraphrases an admin might write, and their obvious variants, are
+# refused under every reason code; text that names 户籍 or 单位 only to point at the right place is not.
+REFUSED_PHRASINGS = [
+    "外省户籍，不予接收",
+    "户口不在我街道",
+    "不是本单位在编人员",
+    "非我单位员工",
+    "没有编制",
+    "本地户籍才能接收",
+    "不是正式职工，无法接收",
+    "外地户口不接收",
+    "该生非本地户籍",
+    "户籍不在本地",
+    "不属于本单位员工",
+    "外省户籍，不予接收，应转至原籍",  # a refusal stays one, whatever it points to
+    "非 本 单 位 员 工",
+    "只接收本地户口",
+    "不是本社区居民",
+    "该团员不是我单位的职工",
+    "限本地户籍",
+    "户口在外省",
+    "外地人不予办理",
+    "ｎｏｔ：非本单位正式员工",  # full-width letters are normalised (NFKC)
+]
+ACCEPTED_PHRASINGS = [
+    "户籍地在洪山区，应转至洪山区对应街道",
+    "户籍不在本区，应转至洪山区对应街道",
+    "填写的户籍地址不完整",
+    "工作单位名称有误",
+    "单位没有团组织，应转至所在地街道临时团支部",
+    "请补充居住地详细地址",
+    "重复申请",
+    "身份证号与姓名不符",
+]
+
+
+@pytest.mark.parametrize("code", ["other", "wrong_target", "form_incomplete"])
+@pytest.mark.parametrize("text", REFUSED_PHRASINGS)
+def test_forbidden_grounds_are_refused_however_worded(code, text):
+    assert return_ground_problem(code, text) == FORBIDDEN_GROUND_MESSAGE
+
+
+@pytest.mark.parametrize("text", ACCEPTED_PHRASINGS)
+def test_grounds_that_point_at_the_right_place_are_accepted(text):
+    assert return_ground_problem("wrong_target", text) is None

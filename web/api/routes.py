@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Concatenate, ParamSpec
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from messages.transfers import Route
@@ -18,6 +20,8 @@ from service.errors import Problem, ServiceError
 from service.intake import StartRequest, start_request
 from service.transfers import StartResult
 from web.api import schemas as s
+
+P = ParamSpec("P")
 
 router = APIRouter(prefix="/api", tags=["api"])
 bearer = HTTPBearer(auto_error=False)
@@ -240,45 +244,51 @@ async def batch_approve(body: s.BatchApproveRequest, request: Request, user: Cur
     return {"results": results}
 
 
+async def _decided(
+    request: Request,
+    user: Caller,
+    transfer_id: int,
+    decide: Callable[Concatenate[AsyncEngine, Client, Caller, int, P], Awaitable[object]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> dict[str, Any]:
+    """One decision on a transfer (`decisions.approve`, ...), answered with the transfer as it is then."""
+    await decide(request.app.state.engine, await _client(request), user, transfer_id, *args, **kwargs)
+    return await _detail(request, user, transfer_id)
+
+
 @router.post("/transfers/{transfer_id}/approve", response_model=s.TransferOut, tags=["decisions"])
 async def approve(
     transfer_id: TransferId, body: s.ApproveRequest, request: Request, user: CurrentUser
 ) -> dict[str, Any]:
-    await decisions.approve(request.app.state.engine, await _client(request), user, transfer_id, body.comment)
-    return await _detail(request, user, transfer_id)
+    return await _decided(request, user, transfer_id, decisions.approve, body.comment)
 
 
 @router.post("/transfers/{transfer_id}/return", response_model=s.TransferOut, tags=["decisions"])
 async def return_request(
     transfer_id: TransferId, body: s.ReturnRequest, request: Request, user: CurrentUser
 ) -> dict[str, Any]:
-    await decisions.return_request(
-        request.app.state.engine, await _client(request), user, transfer_id, body.reason_code, body.reason_text
-    )
-    return await _detail(request, user, transfer_id)
+    return await _decided(request, user, transfer_id, decisions.return_request, body.reason_code, body.reason_text)
 
 
 @router.post("/transfers/{transfer_id}/withdraw", response_model=s.TransferOut, tags=["decisions"])
 async def withdraw(
     transfer_id: TransferId, body: s.WithdrawRequest, request: Request, user: CurrentUser
 ) -> dict[str, Any]:
-    await decisions.withdraw(request.app.state.engine, await _client(request), user, transfer_id, body.reason)
-    return await _detail(request, user, transfer_id)
+    return await _decided(request, user, transfer_id, decisions.withdraw, body.reason)
 
 
 @router.post("/transfers/{transfer_id}/resubmit", response_model=s.TransferOut, tags=["decisions"])
 async def resubmit(
     transfer_id: TransferId, body: s.ResubmitRequest, request: Request, user: CurrentUser
 ) -> dict[str, Any]:
-    await decisions.resubmit(
-        request.app.state.engine, await _client(request), user, transfer_id, body.form, body.target_org_code
+    return await _decided(
+        request, user, transfer_id, decisions.resubmit, body.form, body.target_org_code, body.partition
     )
-    return await _detail(request, user, transfer_id)
 
 
 @router.post("/transfers/{transfer_id}/assign-branch", response_model=s.TransferOut, tags=["decisions"])
 async def assign_branch(
     transfer_id: TransferId, body: s.AssignBranchRequest, request: Request, user: CurrentUser
 ) -> dict[str, Any]:
-    await decisions.assign_branch(request.app.state.engine, await _client(request), user, transfer_id, body.branch_code)
-    return await _detail(request, user, transfer_id)
+    return await _decided(request, user, transfer_id, decisions.assign_branch, body.branch_code)

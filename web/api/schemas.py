@@ -186,7 +186,10 @@ class WithdrawRequest(_In):
 
 class ResubmitRequest(_In):
     form: dict[str, Any]
-    target_org_code: str | None = Field(default=None, max_length=64)
+    target_org_code: str | None = Field(default=None, max_length=64, description="新的转入组织；省略时不变")
+    partition: PartitionCode | None = Field(
+        default=None, description="转入组织是否属于北京/广东/福建的新回答；省略时沿用发起时的回答"
+    )
 
 
 class AssignBranchRequest(_In):
