@@ -83,3 +83,28 @@ def test_choice_round_trips_through_json():
     c = PartitionChoice.special("fujian")
     assert PartitionChoice.model_validate_json(c.model_dump_json()) == c
     assert c.label == "福建"
+
+
+# A2 note 2: where the question is asked (办理转出, 个人发起) it is mandatory for a target in one of
+# the three partitions; a given answer must fit the target wherever it was given.
+from domain.partition import partition_answer_problem  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "asked, choice, target, fragment",
+    [
+        (True, None, GD_TEMP, "须回答"),
+        (True, None, BJ_TEMP, "北京"),
+        (True, None, HUBEI_TEMP, None),  # outside the three partitions an unanswered question is no problem
+        (False, None, GD_TEMP, None),  # 办理转入 does not ask
+        (True, PartitionChoice.special("guangdong"), GD_TEMP, None),
+        (True, PartitionChoice.national(), GD_TEMP, "属于广东"),
+        (False, PartitionChoice.special("fujian"), GD_TEMP, "不是福建"),
+    ],
+)
+def test_partition_answer_problem(asked, choice, target, fragment):
+    got = partition_answer_problem(asked, choice, target)
+    if fragment is None:
+        assert got is None
+    else:
+        assert got is not None and fragment in got, got

@@ -104,3 +104,18 @@ def test_forbidden_grounds_are_refused_however_worded(code, text):
 @pytest.mark.parametrize("text", ACCEPTED_PHRASINGS)
 def test_grounds_that_point_at_the_right_place_are_accepted(text):
     assert return_ground_problem("wrong_target", text) is None
+
+
+# Who may start what (§I preamble: the school, the receiving org or the member; §I.3: 转往特殊单位
+# 团组织 only the school or the member).
+from domain.transfers import Channel, TransferType, start_channel_problem  # noqa: E402
+
+
+@pytest.mark.parametrize("ttype", list(TransferType))
+@pytest.mark.parametrize("channel", list(Channel))
+def test_start_channels(ttype, channel):
+    refused = ttype is TransferType.SPECIAL_UNIT and channel is Channel.IN
+    got = start_channel_problem(ttype, channel)
+    assert (got is not None) is refused
+    if refused:
+        assert "《通知》一、3" in got
