@@ -116,7 +116,7 @@ async def run_start(
         # a form with problems of its own is still checked (a dry run) for what else is wrong
         result = await start_request(state.engine, client, user, req, dry_run=dry_run or bool(pre), **kwargs)
     except ServiceError as e:
-        if pre:
+        if pre and e.status != 403:  # who may start comes first, as on every other way in
             raise ServiceError(422, pre + e.problems) from e
         raise
     if pre:
