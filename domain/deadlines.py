@@ -94,6 +94,13 @@ def _reached(now: datetime | date, instant: datetime) -> bool:
     return shanghai_midnight(now) >= instant
 
 
+def time_left(now: datetime | date, end: datetime) -> timedelta:
+    """Calendar time from `now` to `end` (a plain date is taken as its Shanghai midnight): zero
+    or negative once `end` is reached."""
+    start = _aware(now, "now") if isinstance(now, datetime) else shanghai_midnight(now)
+    return _aware(end, "end") - start
+
+
 def mobile_marking_allowed(now: datetime | date, graduation_year: int) -> bool:
     """Schools may mark unemployed graduates into 毕业学生流动团员团支部 from 07-25 (§I.4)."""
     return _reached(now, campaign_dates(graduation_year).schools_started_by)

@@ -171,6 +171,10 @@ class HoldingInput(BaseModel):
     move_in: bool = False  # mobile: the start event moves the member into `branch` and marks them
     policy: HoldingPolicy = Field(default_factory=HoldingPolicy)
     started_at: datetime | None = None  # default: the workflow's start
+    # mobile, marked since the graduation limit (§I.4 [decision]): what the workflow needs of the
+    # calendar, measured by the service on the calendar clock when the school marks the member
+    ends_on: date | None = None  # the day the months at school end (06-30 of the graduation year + 6 months)
+    calendar_left: timedelta | None = None  # unscaled, marking → 00:00 of `ends_on`; waited ÷ time scale
     started_by: Actor
     request_id: str | None = None
 
@@ -190,6 +194,7 @@ class HoldingView(BaseModel):
     notify_org: OrgRef
     started_at: datetime
     due_at: datetime
+    ends_on: date | None = None  # the calendar day the holding ends (mobile, since the graduation limit)
     reminders_sent: int = 0
     next_reminder_at: datetime | None = None
     overdue_at: datetime | None = None

@@ -14,7 +14,10 @@ held for a limited time — kept at school in 毕业学生流动团员团支部 
 a county-level 学社衔接临时团支部 (≤ 1 year, §I.1). The holding's admins are reminded before the end
 (`HoldingPolicy.remind_before`), the holding turns `overdue` at the end (a notice, and it shows
 on the overdue lists), and it ends when `release` (update, or `release_signal` from another
-workflow) says the member was moved out.
+workflow) says the member was moved out. A mobile holding ends 6 months after graduation
+**[decision]**: its input carries the calendar day (`ends_on`) and the calendar time left at the
+marking (`calendar_left`, waited ÷ the time scale), both computed by the service; versioned by
+`GRADUATION_LIMIT_PATCH` — holdings started before run 6 months from their start, as they did.
 
 Both follow TransferWorkflow: decisions are updates whose validators refuse stale or duplicate
 ones before they reach history; only the main loop changes state, and every change goes to the
@@ -23,7 +26,7 @@ database through one idempotent activity keyed ``workflow id/first run id/event 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from temporalio import workflow
@@ -57,6 +60,9 @@ with workflow.unsafe.imports_passed_through():
         days_text,
     )
     from messages.transfers import SYSTEM_ACTOR, Actor, NotificationSpec, OrgRef
+
+#: Mobile holdings end 6 months after graduation, not 6 months after the marking (§I.4 [decision]).
+GRADUATION_LIMIT_PATCH = "mobile-holding-ends-after-graduation"
 
 #: Search-attribute "TransferType" values of these workflows (operators filter on them).
 RETENTION_SA_TYPE = "abroad_study"
@@ -354,6 +360,7 @@ class HoldingWorkflow(EventJournal[HoldingEvent, bool]):
         self.status = HoldingStatus.ACTIVE
         self.started_at: datetime | None = None
         self.due_at: datetime | None = None
+        self.ends_on: date | None = None  # the calendar day, when the input gives it
         self.reminders_sent = 0
         self.next_reminder_at: datetime | None = None
         self.overdue_at: datetime | None = None
@@ -368,13 +375,25 @@ class HoldingWorkflow(EventJournal[HoldingEvent, bool]):
     async def run(self, inp: HoldingInput) -> HoldingView:
         self.inp = inp
         started_at = inp.started_at or workflow.now()
-        due_at = inp.policy.due_at(inp.kind, started_at)
+        months = inp.policy.months(inp.kind)
+        detail: dict[str, Any] = {"branch": inp.branch.code, "months": months}
+        if inp.calendar_left is not None and inp.ends_on is not None and workflow.patched(GRADUATION_LIMIT_PATCH):
+            # §I.4 [decision]: 6 months after graduation; the calendar time left at the marking, scaled
+            due_at = started_at + inp.policy.due_after(inp.calendar_left)
+            self.ends_on = inp.ends_on
+            ends = inp.ends_on.isoformat()
+            within = f"毕业后{months}个月内（{ends}前）"
+            detail["ends_on"] = ends
+        else:  # started before the patch, or a county temp branch: months from the start
+            due_at = inp.policy.due_at(inp.kind, started_at)
+            ends = _date(due_at)
+            within = f"{months}个月内（{ends}前）"
+        detail["due_at"] = due_at.isoformat()
         self.started_at, self.due_at = started_at, due_at
         plan = inp.policy.reminders(started_at, due_at)
         self.next_reminder_at = plan[0][0] if plan else None
         label = HOLDING_KIND_LABELS[inp.kind]
         term = "保留期" if inp.kind == HoldingKind.MOBILE else "转出期限"
-        months = inp.policy.months(inp.kind)
         await self.write_event(
             "holding.started",
             inp.started_by,
@@ -386,11 +405,11 @@ class HoldingWorkflow(EventJournal[HoldingEvent, bool]):
                     kind="holding_started",
                     org_code=inp.notify_org.code,
                     title=f"{label}保留开始",
-                    body=f"{inp.member_name}（{inp.member_id_masked}）已编入{inp.branch.name}，须在{months}个月内"
-                    f"（{_date(due_at)}前）转出团组织关系。",
+                    body=f"{inp.member_name}（{inp.member_id_masked}）已编入{inp.branch.name}，须在{within}"
+                    "转出团组织关系。",
                 )
             ],
-            detail={"branch": inp.branch.code, "due_at": due_at.isoformat(), "months": months},
+            detail=detail,
         )
         self._recorded = True
         released = self._released
@@ -411,7 +430,7 @@ class HoldingWorkflow(EventJournal[HoldingEvent, bool]):
                         org_code=inp.notify_org.code,
                         title=f"{label}{term}还有{days_text(before)}届满",
                         body=f"{inp.member_name}（{inp.member_id_masked}）在{inp.branch.name}的{term}将于"
-                        f"{_date(due_at)}届满，请及时办理团组织关系转出。",
+                        f"{ends}届满，请及时办理团组织关系转出。",
                     )
                 ],
                 detail={"reminder": self.reminders_sent, "before": days_text(before)},
@@ -431,7 +450,7 @@ class HoldingWorkflow(EventJournal[HoldingEvent, bool]):
                         org_code=inp.notify_org.code,
                         title=f"{label}{term}已届满，尚未转出",
                         body=f"{inp.member_name}（{inp.member_id_masked}）在{inp.branch.name}的{term}已于"
-                        f"{_date(due_at)}届满，已列入超期名单，请尽快办理转出。",
+                        f"{ends}届满，已列入超期名单，请尽快办理转出。",
                     )
                 ],
             )
@@ -494,6 +513,7 @@ class HoldingWorkflow(EventJournal[HoldingEvent, bool]):
             released_at=self.released_at,
             released_by=self.released_by,
             release_reason=self.release_reason,
+            ends_on=self.ends_on,
         )
 
     @workflow.query

@@ -16,6 +16,7 @@ from domain.deadlines import (
     mobile_marking_allowed,
     node_deadlines,
     shanghai_date,
+    time_left,
 )
 from domain.policy import DEFAULT_POLICY, TransferPolicy
 
@@ -95,6 +96,27 @@ def test_campaign_dates_are_shanghai_midnights():
 )
 def test_mobile_marking_allowed_from_july_25_shanghai(now, allowed):
     assert mobile_marking_allowed(now, 2026) is allowed
+
+
+@pytest.mark.parametrize(
+    "now, left",
+    [
+        (sh(2026, 7, 26), timedelta(days=157)),
+        (sh(2026, 12, 29, 23, 0), timedelta(hours=1)),
+        (utc(2026, 12, 29, 16, 0), timedelta(0)),  # 12-30 00:00 Shanghai: reached
+        (date(2026, 12, 29), timedelta(days=1)),  # a date: its Shanghai midnight
+        (date(2027, 1, 1), -timedelta(days=2)),  # past: negative
+    ],
+)
+def test_time_left_to_a_shanghai_instant(now, left):
+    assert time_left(now, sh(2026, 12, 30)) == left
+
+
+def test_time_left_refuses_naive_datetimes():
+    with pytest.raises(ValueError):
+        time_left(datetime(2026, 7, 26), sh(2026, 12, 30))
+    with pytest.raises(ValueError):
+        time_left(sh(2026, 7, 26), datetime(2026, 12, 30))
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -72,6 +72,58 @@ def test_policy_refuses_nonsense(bad):
         HoldingPolicy(**bad)
     with pytest.raises(ValueError):
         DEFAULT_HOLDING_POLICY.scaled(-1)
+
+
+# ---- §I.4 [decision]: the 6 months at school run from graduation (06-30 of the graduation year) -----
+
+
+@pytest.mark.parametrize(
+    "case, policy, year, ends_on",
+    [
+        ("default", DEFAULT_HOLDING_POLICY, 2026, date(2026, 12, 30)),
+        ("another-year", DEFAULT_HOLDING_POLICY, 2027, date(2027, 12, 30)),
+        ("scaled-same-calendar", holding_policy_for(86_400), 2026, date(2026, 12, 30)),
+        ("graduation-07-15", HoldingPolicy(graduation_month=7, graduation_day=15), 2026, date(2027, 1, 15)),
+        ("graduation-08-31-clamped", HoldingPolicy(graduation_month=8, graduation_day=31), 2027, date(2028, 2, 29)),
+        ("three-months", HoldingPolicy(mobile_months=3), 2026, date(2026, 9, 30)),
+    ],
+)
+def test_mobile_holding_ends_months_after_graduation(case, policy, year, ends_on):
+    assert policy.graduated_on(year) == date(year, policy.graduation_month, policy.graduation_day)
+    assert policy.mobile_ends_on(year) == ends_on
+
+
+@pytest.mark.parametrize(
+    "case, now, left",
+    [
+        ("on-07-25", sh(2026, 7, 25), 158 * DAY),
+        ("after-07-25-wall-time-counts", sh(2026, 8, 15, 9, 30), 137 * DAY - timedelta(hours=9, minutes=30)),
+        ("a-date-is-its-shanghai-midnight", date(2026, 11, 20), 40 * DAY),
+        ("a-minute-before-the-end", sh(2026, 12, 29, 23, 59), timedelta(minutes=1)),
+        ("at-the-end", sh(2026, 12, 30), timedelta(0)),
+        ("at-the-end-seen-in-utc", datetime(2026, 12, 29, 16, 0, tzinfo=UTC), timedelta(0)),
+        ("the-next-year", date(2027, 3, 1), -61 * DAY),
+    ],
+)
+def test_time_left_of_the_months_at_school(case, now, left):
+    p = DEFAULT_HOLDING_POLICY
+    assert p.mobile_left(now, 2026) == left
+    assert p.mobile_term_over(now, 2026) is (left <= timedelta(0))
+    # scaling shrinks the wait, never the calendar
+    assert holding_policy_for(86_400).mobile_left(now, 2026) == left
+    assert holding_policy_for(86_400).due_after(left) == left / 86_400
+
+
+def test_marking_refused_once_over_says_to_move_out():
+    msg = DEFAULT_HOLDING_POLICY.mobile_term_over_message("张三", 2025)
+    assert msg.startswith("张三毕业已满6个月") and "2025-12-30届满" in msg and "应转出团组织关系" in msg
+    assert DEFAULT_HOLDING_POLICY.due_after(40 * DAY) == 40 * DAY
+
+
+@pytest.mark.parametrize("month, day", [(2, 30), (6, 31), (2, 29), (13, 1), (6, 0)])
+def test_graduation_day_must_be_a_day_of_every_year(month, day):
+    with pytest.raises(ValueError):
+        HoldingPolicy(graduation_month=month, graduation_day=day)
 
 
 def test_statuses():

@@ -1,20 +1,30 @@
 """The §6 flows end to end on the dev server, with scaled time: abroad-study retention (approve,
 return, withdraw, 系统默认通过), mobile and county temp branch holdings (reminders before the end,
-overdue after, release), delayed graduation, and the registers they feed."""
+overdue after, release), delayed graduation, and the registers they feed; the default, unscaled
+timelines on the time-skipping server.
+
+With ZHTJ_RECORD_HISTORIES=1 the closed histories of the tests run are saved as
+tests/histories/stay_<test>_<i>.json for the replay test: run only the tests whose workflows
+changed (-k), so the files of the others stay histories of the code that recorded them."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
+import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
 from sqlalchemy import func, select, update
+from temporalio.api.enums.v1 import EventType
 
 from domain import idcard
 from domain.deadlines import SHANGHAI, add_months
@@ -45,7 +55,7 @@ from service import stay_at_school as stay
 from service.errors import ServiceError
 from service.permissions import admin_actor
 from worker import build_worker
-from workflows.stay_at_school import HoldingWorkflow
+from workflows.stay_at_school import GRADUATION_LIMIT_PATCH, HoldingWorkflow
 
 ABROAD_FORM = {
     "abroad_place": "英国伦敦 帝国理工学院",
@@ -59,10 +69,20 @@ DAY = timedelta(days=1)
 # consecutive events are kept a second or more apart; the default offsets (30 d and 7 d before
 # the end) are tested with real durations on the time-skipping server below.
 RETENTION_SCALE = 864_000  # a day is 0.1 s: reminder at 1.0 s, 系统默认通过 at 1.5 s (fires at ≈ 2 s)
-MOBILE_SCALE = 5_184_000  # 60 days is 1 s: 6 months ≈ 3 s
-MOBILE_POLICY = HoldingPolicy(remind_before=(120 * DAY, 60 * DAY)).scaled(MOBILE_SCALE)  # at ≈ 1 s and 2 s
+MOBILE_SCALE = 4_320_000  # 50 days is 1 s: from 07-25 to 6 months after graduation (12-30), 158 days ≈ 3.2 s
+MOBILE_POLICY = HoldingPolicy(remind_before=(100 * DAY, 50 * DAY)).scaled(MOBILE_SCALE)  # at ≈ 1.2 s and 2.2 s
 COUNTY_SCALE = 10_368_000  # 120 days is 1 s: a year ≈ 3 s
 COUNTY_POLICY = HoldingPolicy(remind_before=(240 * DAY, 120 * DAY)).scaled(COUNTY_SCALE)  # at ≈ 1 s and 2 s
+
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+CLOSED = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+}
 
 
 @dataclass
@@ -70,6 +90,7 @@ class Stay:
     env: Any
     engine: Any
     task_queue: str
+    test_name: str = ""
     retention_prefix: str = field(default_factory=lambda: f"retention-{uuid.uuid4().hex[:8]}-")
     holding_prefix: str = field(default_factory=lambda: f"holding-{uuid.uuid4().hex[:8]}-")
     started: list[str] = field(default_factory=list)
@@ -79,13 +100,17 @@ class Stay:
         return self.env.client
 
     async def close(self) -> None:
-        from temporalio.client import WorkflowExecutionStatus
-
-        for wid in self.started:
+        """Terminate what a failed test left running; with ZHTJ_RECORD_HISTORIES=1 save the
+        closed histories (see the module's docstring)."""
+        record = os.environ.get("ZHTJ_RECORD_HISTORIES") == "1"
+        for i, wid in enumerate(dict.fromkeys(self.started)):
             h = self.client.get_workflow_handle(wid)
             try:
-                if (await h.describe()).status == WorkflowExecutionStatus.RUNNING:
+                history = await h.fetch_history()  # describe() cannot decode the test server's datetimes
+                if history.events[-1].event_type not in CLOSED:
                     await h.terminate("test teardown")
+                elif record:
+                    (HISTORIES / f"stay_{self.test_name.split('[')[0]}_{i}.json").write_text(history.to_json())
             except Exception:
                 pass
 
@@ -187,8 +212,8 @@ class Stay:
 
 
 @pytest.fixture
-async def st(dev_env, demo, task_queue):
-    s = Stay(env=dev_env, engine=demo, task_queue=task_queue)
+async def st(dev_env, demo, task_queue, request):
+    s = Stay(env=dev_env, engine=demo, task_queue=task_queue, test_name=request.node.name)
     yield s
     await s.close()
 
@@ -426,7 +451,9 @@ async def test_retention_reminded_then_approved_by_the_system(st):
 # =================================================================================================
 
 
-async def test_mobile_marking_refused_before_0725_then_reminded_overdue_and_released(st):
+async def test_mobile_marking_from_0725_until_six_months_after_graduation_reminded_overdue_released(st):
+    """Marked on 07-25 (graduation year 2026): kept until 6 months after 06-30, 12-30; 158
+    calendar days at 50 days a second."""
     member = await st.member_in("WHU-LAW-")
     whu = await st.admin("whu", "WHU")
     async with build_worker(st.client, st.engine, task_queue=st.task_queue):
@@ -447,7 +474,8 @@ async def test_mobile_marking_refused_before_0725_then_reminded_overdue_and_rele
         assert v.workflow_id == holding_workflow_id(HoldingKind.MOBILE, member.id, st.holding_prefix)
         assert v.workflow_id.endswith(f"mobile-{member.id}")
         assert v.branch.code == "WHU-MOB" and v.notify_org.code == "WHU"
-        assert timedelta(seconds=2.9) < v.due_at - v.started_at < timedelta(seconds=3.2)
+        assert v.ends_on == date(2026, 12, 30)
+        assert v.due_at - v.started_at == 158 * DAY / MOBILE_SCALE  # ≈ 3.16 s
         # recorded before the call returns: the member is in the mobile branch, marked
         m = await st.member(member.id)
         assert m.branch_id == (await st.org("WHU-MOB")).id and m.mobile
@@ -458,7 +486,7 @@ async def test_mobile_marking_refused_before_0725_then_reminded_overdue_and_rele
             return await st.notifications(v.workflow_id, "holding_reminder")
 
         (first,) = await eventually(first_reminder)
-        assert "120天" in first.title
+        assert "100天" in first.title
         assert aware(first.created_at) < v.due_at  # reminded before the end
         (r,) = await registers.mobile_register(st.engine, "WHU", now=aware(first.created_at))
         assert (r.member_id, r.overdue, r.status_label) == (member.id, False, "保留中")
@@ -471,9 +499,10 @@ async def test_mobile_marking_refused_before_0725_then_reminded_overdue_and_rele
         assert row.reminders_sent == 2 and aware(row.overdue_at) >= aware(row.due_at)
         reminders = await st.notifications(v.workflow_id, "holding_reminder")
         assert [n.title for n in reminders] == [
-            "毕业学生流动团员保留期还有120天届满",
-            "毕业学生流动团员保留期还有60天届满",
+            "毕业学生流动团员保留期还有100天届满",
+            "毕业学生流动团员保留期还有50天届满",
         ]
+        assert all("将于2026-12-30届满" in n.body for n in reminders)
         assert all(aware(n.created_at) < aware(row.due_at) for n in reminders), [
             (n.created_at, row.due_at, row.started_at) for n in reminders
         ]
@@ -636,26 +665,37 @@ async def test_delayed_branch_created_on_first_use_then_reused(st):
 
 
 @pytest.fixture
-async def ts(time_skipping_env, demo, task_queue):
-    s = Stay(env=time_skipping_env, engine=demo, task_queue=task_queue)
+async def ts(time_skipping_env, demo, task_queue, request):
+    s = Stay(env=time_skipping_env, engine=demo, task_queue=task_queue, test_name=request.node.name)
     yield s
     await s.close()
 
 
-async def test_default_mobile_holding_reminds_30_and_7_days_before_six_months(ts):
+async def test_default_mobile_holding_ends_six_months_after_graduation(ts):
+    """Marked on 08-15 (after 07-25): the holding ends 6 months after 06-30 of the graduation
+    year (12-30), not 6 months after the marking; reminded 30 and 7 days before, overdue after."""
     member = await ts.member_in("WHU-CS-")
     whu = await ts.admin("whu", "WHU")
     async with build_worker(ts.client, ts.engine, task_queue=ts.task_queue):
         v = (
             await ts.mark_mobile(
-                member, whu, now=datetime(2026, 7, 26, tzinfo=SHANGHAI), policy=holding_policy_for(1.0)
+                member, whu, now=datetime(2026, 8, 15, tzinfo=SHANGHAI), policy=holding_policy_for(1.0)
             )
         ).view
         span = v.due_at - v.started_at
-        assert v.due_at == add_months(v.started_at, 6) and timedelta(days=181) <= span <= timedelta(days=184)
+        assert v.ends_on == date(2026, 12, 30) and span == 137 * DAY  # 08-15 → 12-30
+        assert v.due_at != add_months(v.started_at, 6)
+        assert v.next_reminder_at == v.due_at - 30 * DAY
+        (row,) = await ts.rows(Holding, member_id=member.id)
+        assert aware(row.due_at) == v.due_at
+        (started,) = await ts.notifications(v.workflow_id, "holding_started")
+        assert "毕业后6个月内（2026-12-30前）" in started.body
+
+        async def notes(kind="holding_reminder"):
+            return await ts.notifications(v.workflow_id, kind)
 
         async def titles(kind="holding_reminder"):
-            return [n.title for n in await ts.notifications(v.workflow_id, kind)]
+            return [n.title for n in await notes(kind)]
 
         await ts.env.sleep(span - 31 * DAY)
         assert await titles() == []
@@ -665,14 +705,106 @@ async def test_default_mobile_holding_reminds_30_and_7_days_before_six_months(ts
         assert len(await titles()) == 1
         await ts.env.sleep(2 * DAY)  # 6 days before
         assert await titles() == ["毕业学生流动团员保留期还有30天届满", "毕业学生流动团员保留期还有7天届满"]
+        assert all("将于2026-12-30届满" in n.body for n in await notes())
         assert (await ts.rows(Holding, member_id=member.id))[0].status == "active"
         await ts.env.sleep(7 * DAY)  # a day after the end
         (row,) = await ts.rows(Holding, member_id=member.id)
-        assert row.status == "overdue" and await titles("holding_overdue")
+        assert row.status == "overdue" and aware(row.overdue_at) >= v.due_at
+        (late,) = await notes("holding_overdue")
+        assert "已于2026-12-30届满" in late.body
         h = stay.holding_handle(ts.client, v.workflow_id)
         v = await stay.release_holding(h, HoldingRelease(actor=whu, reason="已转出"))
         assert v.status == HoldingStatus.RELEASED and v.reminders_sent == 2
         await h.result()
+
+
+async def test_mobile_marking_refused_once_six_months_after_graduation_are_over(ts):
+    member = await ts.member_in("WHU-EIS-")
+    whu = await ts.admin("whu", "WHU")
+    async with build_worker(ts.client, ts.engine, task_queue=ts.task_queue):
+        for now in (datetime(2026, 12, 30, tzinfo=SHANGHAI), datetime(2027, 3, 1, 10, tzinfo=SHANGHAI)):
+            with pytest.raises(ServiceError) as info:
+                await ts.mark_mobile(member, whu, now=now, policy=holding_policy_for(1.0))
+            (problem,) = info.value.problems
+            assert info.value.status == 422 and problem.field == "member"
+            assert problem.message == f"{member.name}毕业已满6个月（保留期已于2026-12-30届满），应转出团组织关系，" + (
+                "不能再编入毕业学生流动团员团支部（《通知》一、4）"
+            )
+        assert await ts.rows(Holding, member_id=member.id) == []
+        assert (await ts.member(member.id)).branch_id == member.branch_id and not (await ts.member(member.id)).mobile
+        # a minute before the end: marked, both reminders already past, overdue a minute later
+        v = (
+            await ts.mark_mobile(
+                member, whu, now=datetime(2026, 12, 29, 23, 59, tzinfo=SHANGHAI), policy=holding_policy_for(1.0)
+            )
+        ).view
+        assert v.due_at - v.started_at == timedelta(minutes=1) and v.next_reminder_at is None
+        await ts.env.sleep(timedelta(minutes=2))
+        assert (await stay.holding_view(stay.holding_handle(ts.client, v.workflow_id))).status == HoldingStatus.OVERDUE
+        v = await stay.release_holding(
+            stay.holding_handle(ts.client, v.workflow_id), HoldingRelease(actor=whu, reason="已转出")
+        )
+    assert v.reminders_sent == 0 and v.overdue_at is not None
+    assert await ts.notifications(v.workflow_id, "holding_reminder") == []
+
+
+async def test_scaled_mobile_holding_waits_the_calendar_time_left_divided_by_the_scale(ts):
+    """ZHTJ_TIME_SCALE=86400 (a day a second), marked on 11-20: 40 calendar days to 12-30, so
+    the end comes 40 s after the marking; reminders 30 and 7 days before, at 10 s and 33 s."""
+    member = await ts.member_in("WHU-LAW-")
+    whu = await ts.admin("whu", "WHU")
+    async with build_worker(ts.client, ts.engine, task_queue=ts.task_queue):
+        v = (
+            await ts.mark_mobile(
+                member, whu, now=datetime(2026, 11, 20, tzinfo=SHANGHAI), policy=holding_policy_for(86_400)
+            )
+        ).view
+        assert v.ends_on == date(2026, 12, 30) and v.due_at - v.started_at == timedelta(seconds=40)
+
+        async def titles(kind="holding_reminder"):
+            return [n.title for n in await ts.notifications(v.workflow_id, kind)]
+
+        await ts.env.sleep(timedelta(seconds=9))
+        assert await titles() == []
+        await ts.env.sleep(timedelta(seconds=2))
+        assert await titles() == ["毕业学生流动团员保留期还有30天届满"]
+        await ts.env.sleep(timedelta(seconds=23))
+        assert await titles() == ["毕业学生流动团员保留期还有30天届满", "毕业学生流动团员保留期还有7天届满"]
+        assert await titles("holding_overdue") == []
+        await ts.env.sleep(timedelta(seconds=7))
+        (late,) = await ts.notifications(v.workflow_id, "holding_overdue")
+        assert "已于2026-12-30届满" in late.body  # the calendar day, not the scaled instant's
+        h = stay.holding_handle(ts.client, v.workflow_id)
+        v = await stay.release_holding(h, HoldingRelease(actor=whu, reason="已转出"))
+        assert v.status == HoldingStatus.RELEASED and v.reminders_sent == 2
+
+
+def _patch_ids(path: Path) -> set[str]:
+    """The ids of the `workflow.patched` markers of a recorded history."""
+    ids = set()
+    for e in json.loads(path.read_text())["events"]:
+        marker = e.get("markerRecordedEventAttributes")
+        if marker and marker["markerName"] == "core_patch":
+            for payload in marker["details"]["patch-data"]["payloads"]:
+                ids.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return ids
+
+
+def test_recorded_mobile_holdings_cover_both_versions():
+    """tests/histories keeps mobile holdings recorded before the graduation limit (6 months from
+    the marking, no marker) and after it (the patch marker): test_replay replays both."""
+    before = [
+        HISTORIES / "stay_test_default_mobile_holding_reminds_30_and_7_days_before_six_months_0.json",
+        HISTORIES / "stay_test_mobile_marking_refused_before_0725_then_reminded_overdue_and_released_0.json",
+    ]
+    after = sorted(HISTORIES.glob("stay_test_*mobile*graduation*.json")) + sorted(
+        HISTORIES.glob("stay_test_scaled_mobile_holding_*.json")
+    )
+    assert len(after) >= 4, after
+    for path in before:
+        assert GRADUATION_LIMIT_PATCH not in _patch_ids(path), path
+    for path in after:
+        assert GRADUATION_LIMIT_PATCH in _patch_ids(path), path
 
 
 async def test_default_retention_reminded_at_10_days_and_approved_at_15(ts):
