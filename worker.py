@@ -21,9 +21,11 @@ from activities.stay_at_school import StayAtSchoolActivities
 from activities.system import SystemActivities
 from activities.transfers import TransferActivities
 from core.logging import get_logger
+from service.upload_job import UploadActivities
 from workflows.stay_at_school import AbroadRetentionWorkflow, HoldingWorkflow
 from workflows.system_check import SystemCheckWorkflow
 from workflows.transfer import TransferWorkflow
+from workflows.upload import BulkUploadWorkflow
 
 log = get_logger(__name__)
 
@@ -39,7 +41,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
 
 
-WORKFLOWS = [SystemCheckWorkflow, TransferWorkflow, AbroadRetentionWorkflow, HoldingWorkflow]
+WORKFLOWS = [SystemCheckWorkflow, TransferWorkflow, AbroadRetentionWorkflow, HoldingWorkflow, BulkUploadWorkflow]
 
 
 def activities_for(engine: AsyncEngine, client: Client | None = None) -> list[Callable[..., Any]]:
@@ -52,6 +54,9 @@ def activities_for(engine: AsyncEngine, client: Client | None = None) -> list[Ca
         transfers.follow_up_completion,
         stay.apply_retention_event,
         stay.apply_holding_event,
+        # the bulk upload job: service-layer activities (they start rows through the one gate),
+        # which BulkUploadWorkflow names by their registered names
+        *UploadActivities(engine, client).all(),
     ]
 
 

@@ -21,6 +21,7 @@ from activities.common import already_applied, apply_once, audit_row
 from activities.holdings import is_county_temp_branch, parent_of, release_member_holdings, start_county_holding
 from core.logging import get_logger
 from core.settings import get_settings
+from domain.orgs import OrgKind
 from messages.errors import ErrorType
 from messages.transfers import CompletionFollowUp, TransferEvent
 from models.db import session_factory, transaction
@@ -41,6 +42,19 @@ STEP_FIELDS = (
     "reason_code",
     "comment",
 )
+
+
+def completion_flags(branch_kind: str) -> dict[str, bool]:
+    """The member's flags once a transfer has moved them into a branch of this kind: they have
+    left school (no longer graduating, kept at school, delayed or retained abroad), and they are
+    in the 特殊单位专属库 exactly when that is where they went (type 8, §I.3)."""
+    return {
+        "graduating": False,
+        "mobile": False,
+        "delayed_graduation": False,
+        "abroad_retention": False,
+        "in_special_unit_db": branch_kind == OrgKind.SPECIAL_UNIT_DB.value,
+    }
 
 
 class InvalidTransferData(ApplicationError):
@@ -231,8 +245,13 @@ class TransferActivities:
                         select(col(Member.branch_id)).where(col(Member.id) == member_id).with_for_update()
                     )
                 ).scalar_one()
+                branch_kind = (
+                    await session.execute(select(col(Org.kind)).where(col(Org.id) == branch_id))
+                ).scalar_one()
                 await session.execute(
-                    update(Member).where(col(Member.id) == member_id).values(branch_id=branch_id, updated_at=event.at)
+                    update(Member)
+                    .where(col(Member.id) == member_id)
+                    .values(branch_id=branch_id, updated_at=event.at, **completion_flags(branch_kind))
                 )
                 await session.execute(
                     insert(MembershipHistory),

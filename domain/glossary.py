@@ -183,6 +183,7 @@ REGISTER_LABELS: dict[RegisterKind, str] = {
     RegisterKind.MOBILE: "毕业学生流动团员登记册",
     RegisterKind.DELAYED: "延迟毕业学生团员登记册",
     RegisterKind.COUNTY_TEMP: "县级学社衔接临时团支部团员登记册",
+    RegisterKind.SPECIAL_UNIT: "特殊单位专属库团员登记册",
 }
 
 #: A transfer's recorded actions (the audit log's `action`) as its timeline shows them.
@@ -200,4 +201,18 @@ ACTION_LABELS: dict[str, str] = {
     "assignment.reminded": "提醒接收组织分配团支部",
     "branch.assigned": "分配团支部",
     "transfer.completed": "转接办结",
+}
+
+#: A bulk 办理转出 upload job (批量办理转出) and its rows, by the values of `messages.uploads`'
+#: UploadStatus and UploadRowStatus (keyed by str: domain/ does not import messages/).
+UPLOAD_STATUS_LABELS: dict[str, str] = {
+    "running": "办理中",
+    "done": "已完成",
+}
+UPLOAD_ROW_STATUS_LABELS: dict[str, str] = {
+    "invalid": "无效行（未发起）",
+    "pending": "待发起",
+    "started": "已发起",
+    "existing": "已发起过或已有办理中的申请",
+    "failed": "发起失败",
 }

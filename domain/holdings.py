@@ -13,18 +13,26 @@
 ends; the holding's length is in calendar months on the Shanghai calendar
 (`domain.deadlines.add_months`). `HoldingPolicy.scaled(ZHTJ_TIME_SCALE)` shrinks the whole
 timeline (length and reminder offsets) by the same factor, as `TransferPolicy.scaled` does.
+
+**[decision]** The 6 months a member is kept at school (§I.4) run from graduation, taken as
+06-30 of the graduation year (`HoldingPolicy.graduation_month/_day`), not from the day the school
+marks the member: the holding ends at 00:00 Shanghai of `HoldingPolicy.mobile_ends_on` (12-30 of
+the graduation year). Marking a member whose 6 months are over is refused: they are to be moved
+out (`HoldingPolicy.mobile_term_over_message`). The calendar time left from the marking to that
+end is scaled like every span (`HoldingPolicy.due_after`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Self
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from domain.deadlines import add_months
+from domain.deadlines import add_months, shanghai_midnight, time_left
 from domain.directory import OrgInfo
 from domain.orgs import OrgKind
 
@@ -64,6 +72,8 @@ class RegisterKind(StrEnum):
     MOBILE = "mobile"
     DELAYED = "delayed"
     COUNTY_TEMP = "county_temp"
+    #: members the provincial 特殊单位专属库 holds (§I.3), with the transfer that put them there
+    SPECIAL_UNIT = "special_unit"
 
 
 #: §I.4 refusal shown when a school marks an unemployed graduate before 07-25.
@@ -151,6 +161,8 @@ class HoldingPolicy(BaseModel):
     remind_before: tuple[timedelta, ...] = Field(
         default=(30 * DAY, 7 * DAY), description="[decision] reminders before the end, unscaled"
     )
+    graduation_month: int = Field(default=6, ge=1, le=12, description="[decision] graduation is taken as 06-30")
+    graduation_day: int = Field(default=30, ge=1, le=31, description="[decision] of the graduation year")
     time_scale: float = Field(default=1.0, description="ZHTJ_TIME_SCALE: every span is divided by it")
 
     @field_validator("time_scale")
@@ -167,6 +179,11 @@ class HoldingPolicy(BaseModel):
             raise ValueError("reminder offsets must be positive")
         return tuple(sorted(set(v), reverse=True))  # earliest reminder first
 
+    @model_validator(mode="after")
+    def _real_graduation_day(self) -> Self:
+        date(2001, self.graduation_month, self.graduation_day)  # ValueError for 02-30, 06-31, 02-29
+        return self
+
     def scaled(self, scale: float) -> HoldingPolicy:
         if scale <= 0:
             raise ValueError("time scale must be positive")
@@ -179,6 +196,36 @@ class HoldingPolicy(BaseModel):
         """When the holding ends: calendar months on the Shanghai calendar, then scaled."""
         span = add_months(started_at, self.months(kind)) - started_at
         return started_at + span / self.time_scale
+
+    # -- §I.4: the months at school run from graduation [decision] --
+
+    def graduated_on(self, graduation_year: int) -> date:
+        """The day graduation is taken to be (06-30 of the graduation year)."""
+        return date(graduation_year, self.graduation_month, self.graduation_day)
+
+    def mobile_ends_on(self, graduation_year: int) -> date:
+        """The day a member kept at school must have been moved out by: graduation + 6 calendar
+        months (06-30 → 12-30); the holding ends as this day begins (00:00 Shanghai)."""
+        return add_months(self.graduated_on(graduation_year), self.mobile_months)
+
+    def mobile_left(self, now: datetime | date, graduation_year: int) -> timedelta:
+        """Calendar time (unscaled) from `now` (a date: its Shanghai midnight) to the end of the
+        months at school; zero or negative once they are over."""
+        return time_left(now, shanghai_midnight(self.mobile_ends_on(graduation_year)))
+
+    def mobile_term_over(self, now: datetime | date, graduation_year: int) -> bool:
+        return self.mobile_left(now, graduation_year) <= timedelta(0)
+
+    def mobile_term_over_message(self, member_name: str, graduation_year: int) -> str:
+        """The refusal shown when a school marks a graduate whose months at school are over."""
+        return (
+            f"{member_name}毕业已满{self.mobile_months}个月（保留期已于{self.mobile_ends_on(graduation_year)}届满），"
+            "应转出团组织关系，不能再编入毕业学生流动团员团支部（《通知》一、4）"
+        )
+
+    def due_after(self, left: timedelta) -> timedelta:
+        """The real wait for `left` of calendar time: divided by the time scale."""
+        return left / self.time_scale
 
     def reminders(self, started_at: datetime, due_at: datetime) -> list[tuple[datetime, timedelta]]:
         """(instant, unscaled time left) of each reminder, earliest first; a reminder that would

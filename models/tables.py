@@ -293,3 +293,60 @@ class Holding(SQLModel, table=True):
 
 
 ALL_TABLES += [AbroadRetention, Holding]
+
+
+# --- bulk 办理转出 uploads (written only by the upload job's activities, service/upload_job.py) -
+
+
+class UploadJob(SQLModel, table=True):
+    """One uploaded bulk 办理转出 file of an org: a `BulkUploadWorkflow` (its id is the upload's
+    id, derived from the file's content and the org) and its progress."""
+
+    __tablename__ = "upload_jobs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workflow_id: str = Field(max_length=160, unique=True)  # upload-<org>-<digest>: the upload's id
+    run_id: str = Field(max_length=64)  # the run that prepared it
+    org_id: int = Field(foreign_key="orgs.id", index=True)
+    uploaded_by: str = Field(max_length=64)  # the login the rows start as
+    filename: str = Field(max_length=255)
+    content_sha256: str = Field(max_length=64)
+    status: str = Field(max_length=16)  # running | done
+    rows: int = Field(default=0)  # data rows read
+    valid: int = Field(default=0)  # rows to start
+    invalid: int = Field(default=0)  # rows refused before the start
+    started: int = Field(default=0)
+    existing: int = Field(default=0)
+    failed: int = Field(default=0)
+    created_at: datetime = _ts(default_factory=utcnow)
+    updated_at: datetime = _ts(default_factory=utcnow)
+    finished_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class UploadRow(SQLModel, table=True):
+    """One line of an upload: a row to start (its request without the 身份证号, which the member
+    row holds) and its outcome, or an invalid row and its errors."""
+
+    __tablename__ = "upload_rows"
+    __table_args__ = (
+        UniqueConstraint("job_id", "line", name="uq_upload_rows_job_line"),
+        Index("ix_upload_rows_job_status", "job_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="upload_jobs.id")
+    line: int  # the spreadsheet row number
+    status: str = Field(max_length=16)  # invalid | pending | started | existing | failed
+    member_id: int | None = Field(default=None, foreign_key="members.id")
+    name: str = Field(default="", max_length=100)
+    id_masked: str = Field(default="", max_length=32)
+    request: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    request_id: str | None = Field(default=None, max_length=128)  # <uploader>:<idempotency key>
+    status_code: int | None = None
+    workflow_id: str | None = Field(default=None, max_length=128)  # the transfer's
+    transfer_id: int | None = None
+    errors: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _ts(default_factory=utcnow)
+
+
+ALL_TABLES += [UploadJob, UploadRow]

@@ -4,7 +4,7 @@ the update. The workflow's validators refuse stale decisions."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,13 +16,14 @@ from temporalio.client import Client, WorkflowHandle
 
 from core.clock import calendar
 from domain.roles import Role
-from domain.transfers import Channel, TransferType
+from domain.transfers import Channel, TransferStatus, TransferType
 from messages.transfers import (
     Actor,
     ApproveInput,
     AssignBranchInput,
     ResubmitInput,
     ReturnInput,
+    Route,
     TransferView,
     WithdrawInput,
 )
@@ -33,6 +34,7 @@ from service import intake, permissions
 from service import transfers as svc
 from service.errors import ServiceError, execute_update, refuse
 from service.queries import get_visible_transfer
+from starter.pool import gather_limited
 from workflows.transfer import TransferWorkflow
 
 
@@ -198,8 +200,43 @@ async def resubmit(
     """The initiator's corrected request: through the same gate as a start (the member, the route,
     the target's checks, the partition answer, the calendar) with the original initiator, keeping
     the target (or moving to `target_org_code`) and the partition answer unless a new one is given."""
+    t, d, _ = await _resubmission(engine, client, user, transfer_id, form, target_org_code, partition)
+    return await _send(client, t, TransferWorkflow.resubmit, d)
+
+
+async def check_resubmission(
+    engine: AsyncEngine,
+    client: Client,
+    user: User,
+    transfer_id: int,
+    form: dict[str, Any],
+    target_org_code: str | None,
+    partition: str | None = None,
+) -> Route:
+    """预览 of a resubmission: every check `resubmit` makes and the route it would take; nothing
+    is sent. 409 when the request is not (or no longer) returned."""
+    _, _, checked_route = await _resubmission(
+        engine, client, user, transfer_id, form, target_org_code, partition, returned_only=True
+    )
+    return checked_route
+
+
+async def _resubmission(
+    engine: AsyncEngine,
+    client: Client,
+    user: User,
+    transfer_id: int,
+    form: dict[str, Any],
+    target_org_code: str | None,
+    partition: str | None,
+    *,
+    returned_only: bool = False,
+) -> tuple[_Target, ResubmitInput, Route]:
+    """The gate of a resubmission: the transfer, the update to send and the route it takes."""
     t = await _load(engine, user, transfer_id)
     actor, view = await _initiator_actor(engine, client, user, t)
+    if returned_only and view.status != TransferStatus.RETURNED:
+        raise refuse(409, "status", "只有被退回的申请可以重新提交")
     if view.initiator is None:
         raise ValueError(f"transfer {transfer_id} has no initiator")
     member = await intake.member_by_id(engine, t.member_id)
@@ -241,7 +278,7 @@ async def resubmit(
                 "route": checked.inp.route,
             }
         )
-    return await _send(client, t, TransferWorkflow.resubmit, d)
+    return t, d, checked.route
 
 
 async def assign_branch(
@@ -253,20 +290,33 @@ async def assign_branch(
     return await _send(client, t, TransferWorkflow.assign_branch, AssignBranchInput(actor=actor, branch=branch))
 
 
-async def batch_approve(engine: AsyncEngine, client: Client, user: User, ids: list[int]) -> list[dict[str, Any]]:
-    """One result per id; one refusal does not stop the others."""
-    out: list[dict[str, Any]] = []
-    for i in ids:
+#: Decisions of one batch sent at once (each waits for its workflow to record it).
+BATCH_CONCURRENCY = 4
+
+
+async def _each(ids: list[int], decide: Callable[[int], Awaitable[TransferView]]) -> list[dict[str, Any]]:
+    """One outcome per id, in order: the decision's status, or its refusal (which does not stop
+    the others); a few decisions in flight at a time."""
+
+    async def one(i: int) -> dict[str, Any]:
         try:
-            v = await approve(engine, client, user, i, None)
-            out.append({"id": i, "ok": True, "status": v.status.value, "errors": []})
+            view = await decide(i)
         except ServiceError as e:
-            out.append(
-                {
-                    "id": i,
-                    "ok": False,
-                    "status_code": e.status,
-                    "errors": [{"field": p.field, "message": p.message} for p in e.problems],
-                }
-            )
-    return out
+            errors = [{"field": p.field, "message": p.message} for p in e.problems]
+            return {"id": i, "ok": False, "status_code": e.status, "errors": errors}
+        return {"id": i, "ok": True, "status": view.status.value, "errors": []}
+
+    return await gather_limited(BATCH_CONCURRENCY, [one(i) for i in ids])
+
+
+async def batch_approve(engine: AsyncEngine, client: Client, user: User, ids: list[int]) -> list[dict[str, Any]]:
+    """审批通过 for each id (as `approve`, without a comment): one result per id."""
+    return await _each(ids, lambda i: approve(engine, client, user, i, None))
+
+
+async def batch_return(
+    engine: AsyncEngine, client: Client, user: User, ids: list[int], reason_code: str, reason_text: str
+) -> list[dict[str, Any]]:
+    """退回 each id with one reason (as `return_request`: the node's admin only, and never on a
+    ground §III.4 forbids): one result per id."""
+    return await _each(ids, lambda i: return_request(engine, client, user, i, reason_code, reason_text))

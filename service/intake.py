@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
@@ -29,6 +29,7 @@ from domain.deadlines import shanghai_date
 from domain.directory import Directory, OrgInfo
 from domain.eligibility import graduate_transfer_problem, xueshe_problem
 from domain.forms import validate_form
+from domain.holdings import RetentionStatus
 from domain.partition import PARTITION_CHANNELS, PartitionChoice, partition_answer_problem
 from domain.policy import TransferPolicy, policy_for
 from domain.roles import Role
@@ -38,6 +39,7 @@ from messages.transfers import WORKFLOW_ID_PREFIX, Actor, NodeSpec, OrgRef, Rout
 from models import Member, User, table_of
 from models.db import reader
 from models.directory import DirectoryCache
+from models.tables import AbroadRetention
 from service.errors import Problem, ServiceError, refuse
 from service.permissions import covers
 from service.transfers import StartResult, find_by_request_id, start
@@ -243,6 +245,8 @@ def check_start(
         raise ValueError(f"the directory does not hold the member's branch (id {member.branch_id})")
     if p := member_problem(member, branch, directory, today=today):
         raise refuse(422, "id_number", p)
+    if p := held_by_flow(member):
+        raise refuse(409, "id_number", p)
     return check_route(
         req,
         parsed,
@@ -319,14 +323,40 @@ def workflow_input(
     )
 
 
+def held_by_flow(member: Any) -> str | None:
+    """One flow at a time (DOMAIN.md §6): a member whose abroad-study retention application is
+    pending (`retention_pending`, loaded by `members_by_id_number`) or whose retention is in force
+    is held at school by it, and no transfer starts for them (409); which flow holds them, in
+    Chinese, or None. A member held in a 流动 or county temp branch may be transferred out: the
+    completed transfer ends that holding."""
+    if getattr(member, "retention_pending", False):
+        return (
+            f"{member.name}有待学校团委审批的出国（境）学习研究保留团组织关系申请，不能同时办理组织关系转接："
+            "请先撤回该申请或等待审批"
+        )
+    if member.abroad_retention:
+        return (
+            f"{member.name}的团组织关系已保留在学校（出国（境）学习研究，《通知》一、5），保留期间不能办理"
+            "组织关系转接：回国后须由学校团委先解除保留"
+        )
+    return None
+
+
 async def members_by_id_number(engine: AsyncEngine, id_numbers: Iterable[str]) -> dict[str, Any]:
-    """The members (rows with Member's columns) by normalised 身份证号, in one read."""
+    """The members (rows with Member's columns, and `retention_pending`: an abroad-study retention
+    application of theirs waits for the school) by normalised 身份证号, in one read."""
     ids = sorted(set(id_numbers))
     if not ids:
         return {}
     members = table_of(Member)
+    retentions = table_of(AbroadRetention)
+    pending = (
+        exists()
+        .where(retentions.c.member_id == members.c.id, retentions.c.status == RetentionStatus.PENDING.value)
+        .label("retention_pending")
+    )
     async with reader(engine).connect() as conn:
-        found = (await conn.execute(select(members).where(members.c.id_number.in_(ids)))).all()
+        found = (await conn.execute(select(members, pending).where(members.c.id_number.in_(ids)))).all()
     return {m.id_number: m for m in found}
 
 

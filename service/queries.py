@@ -15,6 +15,7 @@ from sqlmodel import col
 from domain import idcard
 from domain.deadlines import days_waiting
 from domain.orgs import Partition
+from domain.transfers import Channel
 from models import ApprovalStep, AuditLog, Member, Org, Transfer, User, row_id
 from models.db import session_factory
 from service.permissions import admin_of, may_see_whole_id, visible
@@ -35,17 +36,22 @@ class TransferFilter:
     status: str | None = None
     overdue: bool | None = None
     type: str | None = None
+    #: started by this org (an admin of it: 办理转出 or 办理转入, not 个人发起), e.g. its 被退回 list
+    initiator_org: str | None = None
+
+
+#: The most ids a filter resolves to at once (操作中心's 全选符合条件的 for a batch decision).
+MAX_MATCHING_IDS = 2000
 
 
 def _pending_step() -> ColumnElement[bool]:
     return and_(col(ApprovalStep.transfer_id) == Transfer.id, col(ApprovalStep.status) == "pending")
 
 
-async def list_statements(
-    session: AsyncSession, user: User, f: TransferFilter, *, page: int, page_size: int, now: datetime
-) -> tuple[Select[int], Select[Transfer]] | None:
-    """The count and page queries of a list (None when a filter names an unknown org)."""
-    codes = [c for c in (f.node_org, f.from_org, f.to_org) if c]
+async def _where(session: AsyncSession, user: User, f: TransferFilter, now: datetime) -> ColumnElement[bool] | None:
+    """The condition of a list: the filter and what the user may see (None when a filter names an
+    unknown org)."""
+    codes = [c for c in (f.node_org, f.from_org, f.to_org, f.initiator_org) if c]
     ids = await org_ids_by_code(session, codes) if codes else {}
     if any(c not in ids for c in codes):
         return None
@@ -71,16 +77,39 @@ async def list_statements(
     if f.overdue is not None and not f.node_org:
         late_step = exists().where(and_(_pending_step(), col(ApprovalStep.remind_at) <= now))
         conds.append(late_step if f.overdue else ~late_step)
-    where = and_(*conds)
+    if f.initiator_org:
+        initiators = select(col(User.username)).where(col(User.org_id) == ids[f.initiator_org])
+        conds += [col(Transfer.channel) != Channel.SELF.value, col(Transfer.initiated_by).in_(initiators)]
+    return and_(*conds)
+
+
+def _newest_first(stmt: Select[Any]) -> Select[Any]:
+    return stmt.order_by(col(Transfer.created_at).desc(), col(Transfer.id).desc())
+
+
+async def list_statements(
+    session: AsyncSession, user: User, f: TransferFilter, *, page: int, page_size: int, now: datetime
+) -> tuple[Select[int], Select[Transfer]] | None:
+    """The count and page queries of a list (None when a filter names an unknown org)."""
+    where = await _where(session, user, f, now)
+    if where is None:
+        return None
     count = select(func.count()).select_from(Transfer).where(where)
-    rows = (
-        select(Transfer)
-        .where(where)
-        .order_by(col(Transfer.created_at).desc(), col(Transfer.id).desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    )
+    rows = _newest_first(select(Transfer).where(where)).offset((page - 1) * page_size).limit(page_size)
     return count, rows
+
+
+async def matching_ids(
+    session: AsyncSession, user: User, f: TransferFilter, *, limit: int = MAX_MATCHING_IDS, now: datetime | None = None
+) -> list[int]:
+    """The ids of every transfer of a list (not only a page), newest first, at most `limit`."""
+    where = await _where(session, user, f, now or datetime.now(UTC))
+    if where is None:
+        return []
+    rows = await session.execute(
+        _newest_first(select(col(Transfer.id)).where(where)).limit(min(limit, MAX_MATCHING_IDS))
+    )
+    return [i for i in rows.scalars().all() if i is not None]
 
 
 async def list_transfers(

@@ -3,10 +3,15 @@
 - abroad study (§I.5): approved retention applications — place, dates, domestic contact;
 - mobile (§I.4): graduates kept at school in 毕业学生流动团员团支部, with their 6-month end;
 - delayed graduation (§I.7): members marked delayed;
-- county temp branch (§I.1): members a county-level 学社衔接临时团支部 must move out within a year.
+- county temp branch (§I.1): members a county-level 学社衔接临时团支部 must move out within a year;
+- special-unit DB (§I.3): members in the provincial 特殊单位专属库, with the transfer that put them
+  there (whose sending org sees them too).
 
-Each list returns `RegisterRow`s (身份证号 masked), and `export_xlsx(rows, kind)` writes them to a
-workbook with Chinese headers. Dates are Shanghai calendar dates. Read-only.
+Each list returns `RegisterRow`s (身份证号 masked), and `export_xlsx(rows, kind, whole_ids)` writes
+them to a workbook with Chinese headers, the whole 身份证号 where `whole_ids` has it (`whole_ids`:
+the rule of `service.permissions.may_see_whole_id`, for many members at once). Dates are Shanghai
+calendar dates. The school's 学社衔接名册 (`roster_page`) lists its members to mark or release.
+Read-only.
 """
 
 from __future__ import annotations
@@ -18,30 +23,41 @@ from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from domain import idcard
 from domain.deadlines import is_overdue, shanghai_date
-from domain.glossary import HOLDING_STATUS_LABELS, REGISTER_LABELS, RETENTION_STATUS_LABELS
+from domain.glossary import (
+    HOLDING_STATUS_LABELS,
+    REGISTER_LABELS,
+    RETENTION_STATUS_LABELS,
+    UNIT_KIND_LABELS,
+)
 from domain.holdings import (
     HoldingKind,
     HoldingStatus,
     RegisterKind,
     RetentionStatus,
 )
-from models import Member, MembershipHistory, Org, row_id
+from domain.orgs import OrgKind
+from domain.roles import Role
+from domain.transfers import TransferStatus
+from models import Member, MembershipHistory, Org, Transfer, User, row_id
 from models.db import session_factory
 from models.tables import AbroadRetention, Holding
-from service.errors import Problem, ServiceError
-from service.permissions import subtree_ids
+from service.errors import Problem, ServiceError, refuse
+from service.permissions import covers, directory_for, subtree_ids
+
+#: Register code → its Chinese name (the sheet's title, the page's tab).
+REGISTER_NAMES: dict[str, str] = {k.value: v for k, v in REGISTER_LABELS.items()}
 
 
 @dataclass(frozen=True)
 class RegisterRow:
-    kind: RegisterKind
+    kind: str  # a `RegisterKind` value
     member_id: int
     member_name: str
     id_number_masked: str  # 420106********1234
@@ -64,13 +80,17 @@ class RegisterRow:
     contact_phone: str | None = None
     auto_approved: bool | None = None
     workflow_id: str | None = None
+    from_org: str | None = None  # special unit: the org the transfer came from
+    unit_kind: str | None = None  # special unit: 参军入伍 / 涉密单位
+    joined_unit_on: date | None = None
+    transfer_id: int | None = None
 
 
 def _day(moment: datetime | None) -> date | None:
     return shanghai_date(moment) if moment is not None else None
 
 
-def _row(kind: RegisterKind, m: Member, branch: Org, responsible_org: str, **entry: Any) -> RegisterRow:
+def _row(kind: str, m: Member, branch: Org, responsible_org: str, **entry: Any) -> RegisterRow:
     """A register's row of a member in a branch: who and where from the member and the branch,
     the entry's own columns (dates, status, ...) from `entry`."""
     return RegisterRow(
@@ -98,8 +118,26 @@ async def _scope(session: AsyncSession, org_code: str) -> Select[int]:
 # --- the four registers --------------------------------------------------------------------------
 
 
+def _retention_in_force() -> ColumnElement[bool]:
+    """On a query of AbroadRetention joined to its Member: the retention holds the member now
+    (approved, the member marked and in its branch, no later approved application; a release
+    clears the mark and moves them back)."""
+    later = aliased(AbroadRetention)
+    return and_(
+        col(AbroadRetention.status) == RetentionStatus.APPROVED.value,
+        col(Member.abroad_retention).is_(True),
+        col(Member.branch_id) == AbroadRetention.branch_id,
+        ~exists().where(
+            col(later.member_id) == AbroadRetention.member_id,
+            col(later.status) == RetentionStatus.APPROVED.value,
+            col(later.id) > AbroadRetention.id,
+        ),
+    )
+
+
 async def abroad_study_register(engine: AsyncEngine, org_code: str, *, today: date | None = None) -> list[RegisterRow]:
-    """Approved abroad-study retentions whose school, original branch or current branch is in scope.
+    """Retentions in force (approved, the member not yet back: `release_retention`) whose school,
+    original branch or current branch is in scope.
     `overdue`: the stay abroad the application gave has ended (`abroad_to` before `today`)."""
     today = today or shanghai_date(datetime.now(UTC))
     branch, school = aliased(Org), aliased(Org)
@@ -112,7 +150,7 @@ async def abroad_study_register(engine: AsyncEngine, org_code: str, *, today: da
                 .join(branch, col(branch.id) == Member.branch_id)
                 .join(school, col(school.id) == AbroadRetention.school_id)
                 .where(
-                    col(AbroadRetention.status) == RetentionStatus.APPROVED.value,
+                    _retention_in_force(),
                     or_(
                         col(AbroadRetention.school_id).in_(ids),
                         col(AbroadRetention.from_branch_id).in_(ids),
@@ -252,6 +290,57 @@ async def delayed_register(engine: AsyncEngine, org_code: str) -> list[RegisterR
     ]
 
 
+async def special_unit_register(engine: AsyncEngine, org_code: str) -> list[RegisterRow]:
+    """Members in a 特殊单位专属库 (§I.3: its branch, or marked `in_special_unit_db`) whose DB or
+    whose sending org is in scope, with the completed transfer that put them there (the latest
+    into their DB): where from, the unit's kind and the enlistment or employment date."""
+    branch, from_org = aliased(Org), aliased(Org)
+    into = (
+        select(col(Transfer.member_id), col(Transfer.branch_id), func.max(col(Transfer.id)).label("transfer_id"))
+        .where(col(Transfer.status) == TransferStatus.COMPLETED.value)
+        .group_by(col(Transfer.member_id), col(Transfer.branch_id))
+        .subquery()
+    )
+    async with session_factory(engine)() as session:
+        ids = await _scope(session, org_code)
+        rows = (
+            await session.execute(
+                select(Member, branch, Transfer, from_org)
+                .join(branch, col(branch.id) == Member.branch_id)
+                .outerjoin(into, and_(into.c.member_id == Member.id, into.c.branch_id == Member.branch_id))
+                .outerjoin(Transfer, col(Transfer.id) == into.c.transfer_id)
+                .outerjoin(from_org, col(from_org.id) == Transfer.from_org_id)
+                .where(
+                    or_(col(branch.kind) == OrgKind.SPECIAL_UNIT_DB.value, col(Member.in_special_unit_db).is_(True)),
+                    or_(col(Member.branch_id).in_(ids), col(Transfer.from_org_id).in_(ids)),
+                )
+                .order_by(col(Transfer.completed_at), col(Member.id))
+            )
+        ).all()
+    out: list[RegisterRow] = []
+    for m, b, t, f in rows:
+        form = t.form if t is not None else {}
+        joined = form.get("joined_unit_on")
+        out.append(
+            _row(
+                RegisterKind.SPECIAL_UNIT,
+                m,
+                b,
+                b.name,
+                started_on=_day(t.completed_at) if t is not None else None,
+                due_on=None,
+                status="in_db",
+                status_label="在库",
+                overdue=False,
+                from_org=f.name if f is not None else None,
+                unit_kind=UNIT_KIND_LABELS.get(form.get("unit_kind") or "", form.get("unit_kind")),
+                joined_unit_on=date.fromisoformat(joined) if isinstance(joined, str) and joined else None,
+                transfer_id=t.id if t is not None else None,
+            )
+        )
+    return out
+
+
 async def register(engine: AsyncEngine, kind: RegisterKind | str, org_code: str, **kw: Any) -> list[RegisterRow]:
     """One register by kind (the UI's and API's single entry point)."""
     lists: dict[RegisterKind, Callable[..., Awaitable[list[RegisterRow]]]] = {
@@ -259,8 +348,42 @@ async def register(engine: AsyncEngine, kind: RegisterKind | str, org_code: str,
         RegisterKind.MOBILE: mobile_register,
         RegisterKind.DELAYED: delayed_register,
         RegisterKind.COUNTY_TEMP: county_temp_register,
+        RegisterKind.SPECIAL_UNIT: special_unit_register,
     }
     return await lists[RegisterKind(kind)](engine, org_code, **kw)
+
+
+async def org_scope(engine: AsyncEngine, user: User, org: str | None) -> tuple[int, str, str]:
+    """(id, code, name) of the org whose registers (or applications) a caller reads: `org`, or the
+    caller's own; an admin or a service account of it or of an org above it (403), else 404."""
+    code = org or None
+    directory = await directory_for(engine, user, [code] if code else [])
+    own = directory.by_id(user.org_id)
+    info = directory.get(code) if code else own
+    if code and info is None:
+        raise refuse(404, "org", f"组织 {code} 不存在")
+    if user.role not in (Role.ADMIN, Role.SERVICE) or own is None or info is None:
+        raise refuse(403, "org", "只有组织管理员可以查看名册")
+    if not covers(directory, own.code, info):
+        raise refuse(403, "org", f"无权查看{info.name}的名册")
+    return row_id(info.id), info.code, info.name
+
+
+async def whole_ids(engine: AsyncEngine, user: User, member_ids: list[int]) -> dict[int, str]:
+    """Member id → whole 身份证号, for those of these members this user may see whole: the rule
+    of `service.permissions.may_see_whole_id` (the member; the admins of the member's own orgs and
+    the orgs above them), for many members in one query."""
+    if not member_ids:
+        return {}
+    q = select(col(Member.id), col(Member.id_number)).where(col(Member.id).in_(sorted(set(member_ids))))
+    if user.role == Role.MEMBER:
+        q = q.where(col(Member.id) == (user.member_id or -1))
+    elif user.role == Role.ADMIN and user.org_id is not None:
+        q = q.where(col(Member.branch_id).in_(subtree_ids(user.org_id)))
+    else:
+        return {}
+    async with session_factory(engine)() as session:
+        return {row_id(i): n for i, n in (await session.execute(q)).all()}
 
 
 # --- XLSX export ---------------------------------------------------------------------------------
@@ -288,7 +411,7 @@ _HOLDING_STATE: list[_Col] = [  # the two holding registers end alike
     ("转出日期", lambda r: r.released_on, 14),
 ]
 
-COLUMNS: dict[RegisterKind, list[_Col]] = {
+COLUMNS: dict[str, list[_Col]] = {
     RegisterKind.ABROAD_STUDY: [
         *_COMMON_HEAD,
         *_SCHOOL,
@@ -324,6 +447,15 @@ COLUMNS: dict[RegisterKind, list[_Col]] = {
         ("转出期限", lambda r: r.due_on, 14),
         *_HOLDING_STATE,
     ],
+    RegisterKind.SPECIAL_UNIT: [
+        *_COMMON_HEAD,
+        ("特殊单位专属库", lambda r: r.org_name, 28),
+        ("转出组织", lambda r: r.from_org, 30),
+        ("特殊单位类型", lambda r: r.unit_kind, 12),
+        ("入伍或入职日期", lambda r: r.joined_unit_on, 14),
+        ("入库日期", lambda r: r.started_on, 14),
+        ("转接申请编号", lambda r: r.transfer_id, 12),
+    ],
 }
 
 
@@ -331,25 +463,31 @@ def headers(kind: RegisterKind | str) -> list[str]:
     return [h for h, _, _ in COLUMNS[RegisterKind(kind)]]
 
 
-def export_xlsx(rows: list[RegisterRow], kind: RegisterKind | str) -> bytes:
+def export_xlsx(rows: list[RegisterRow], kind: RegisterKind | str, whole: dict[int, str] | None = None) -> bytes:
     """The register as an XLSX workbook: one sheet titled with the register's name, Chinese
-    headers, dates as dates, 身份证号 masked as in the rows."""
+    headers, dates as dates, 身份证号 masked as in the rows unless `whole` (`whole_ids`) has it."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
     kind = RegisterKind(kind)
     cols = COLUMNS[kind]
+    whole = whole or {}
     wb = Workbook()
     ws = wb.active
-    ws.title = REGISTER_LABELS[kind][:31]
+    ws.title = REGISTER_NAMES[kind][:31]
     ws.append([h for h, _, _ in cols])
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for n, row in enumerate(rows, start=1):
         if row.kind != kind:
             raise ValueError(f"a {row.kind} row in the {kind} register")
-        ws.append([n if h == "序号" else value(row) for h, value, _ in cols])
+        ws.append(
+            [
+                n if h == "序号" else whole.get(row.member_id, row.id_number_masked) if h == "身份证号" else value(row)
+                for h, value, _ in cols
+            ]
+        )
         for cell in ws[ws.max_row]:
             if isinstance(cell.value, (date, datetime)):
                 cell.number_format = "yyyy-mm-dd"
@@ -359,3 +497,181 @@ def export_xlsx(rows: list[RegisterRow], kind: RegisterKind | str) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+# --- 学社衔接名册: the school's members, to mark as 流动 / 延迟毕业 or release -------------------------
+
+ROSTER_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class RosterFilter:
+    q: str = ""  # 姓名 (contains) or a whole 身份证号
+    branch: str = ""  # an org's code: its members and those of the orgs below it
+    year: int | None = None  # graduation year
+
+
+@dataclass(frozen=True)
+class RosterItem:
+    member_id: int
+    name: str
+    id_number_masked: str
+    branch_code: str
+    branch_name: str
+    graduation_year: int | None
+    flags: tuple[str, ...]  # what holds the member now, in Chinese
+
+
+@dataclass(frozen=True)
+class RosterPage:
+    items: list[RosterItem]
+    total: int
+    page: int
+    pages: int
+    branches: list[tuple[str, str]]  # (code, name): the branches to filter by
+    years: list[int]
+
+
+def _roster_where(root_id: int, f: RosterFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [col(Member.branch_id).in_(subtree_ids(root_id))]
+    q = f.q.strip()
+    if q:
+        nid = idcard.normalize(q)
+        where.append(col(Member.id_number) == nid if len(nid) == 18 else col(Member.name).contains(q))
+    if f.branch:
+        chosen = select(col(Org.id)).where(col(Org.code) == f.branch).scalar_subquery()
+        sub = select(col(Org.id)).where(col(Org.id) == chosen).cte("roster_branch", recursive=True)
+        sub = sub.union_all(select(col(Org.id)).where(col(Org.parent_id) == sub.c.id))
+        where.append(col(Member.branch_id).in_(select(sub.c.id)))
+    if f.year is not None:
+        where.append(col(Member.graduation_year) == f.year)
+    return where
+
+
+async def _roster_items(session: AsyncSession, rows: list[tuple[Member, Org]]) -> list[RosterItem]:
+    ids = [row_id(m.id) for m, _ in rows]
+    open_statuses = [s.value for s in TransferStatus if s.is_open]
+    moving = set(
+        (
+            await session.execute(
+                select(col(Transfer.member_id)).where(
+                    col(Transfer.member_id).in_(ids), col(Transfer.status).in_(open_statuses)
+                )
+            )
+        ).scalars()
+    )
+    pending = set(
+        (
+            await session.execute(
+                select(col(AbroadRetention.member_id)).where(
+                    col(AbroadRetention.member_id).in_(ids),
+                    col(AbroadRetention.status) == RetentionStatus.PENDING.value,
+                )
+            )
+        ).scalars()
+    )
+
+    def flags(m: Member) -> tuple[str, ...]:
+        return tuple(
+            label
+            for on, label in (
+                (m.mobile, "流动团员"),
+                (m.delayed_graduation, "延迟毕业"),
+                (m.abroad_retention, "出国（境）学习研究保留"),
+                (m.id in pending, "保留申请待审批"),
+                (m.id in moving, "转接办理中"),
+                (m.in_special_unit_db, "特殊单位专属库"),
+            )
+            if on
+        )
+
+    return [
+        RosterItem(
+            member_id=row_id(m.id),
+            name=m.name,
+            id_number_masked=idcard.mask(m.id_number),
+            branch_code=b.code,
+            branch_name=b.name,
+            graduation_year=m.graduation_year,
+            flags=flags(m),
+        )
+        for m, b in rows
+    ]
+
+
+async def roster_page(
+    engine: AsyncEngine, root_id: int, f: RosterFilter, *, page: int = 1, page_size: int = ROSTER_PAGE_SIZE
+) -> RosterPage:
+    """A page of the members of `root_id` and below matching `f` (by branch, then name), with the
+    branches and graduation years to filter by."""
+    where = _roster_where(root_id, f)
+    async with session_factory(engine)() as session:
+        total = (await session.execute(select(func.count(col(Member.id))).where(*where))).scalar_one()
+        pages = max(1, -(-total // page_size))
+        page = min(max(1, page), pages)
+        rows = (
+            await session.execute(
+                select(Member, Org)
+                .join(Org, col(Org.id) == Member.branch_id)
+                .where(*where)
+                .order_by(col(Org.code), col(Member.name), col(Member.id))
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+        ).all()
+        items = await _roster_items(session, [(m, b) for m, b in rows])
+        branches = (
+            await session.execute(
+                select(col(Org.code), col(Org.name))
+                .where(col(Org.id).in_(subtree_ids(root_id)), col(Org.branch_level).is_(True))
+                .order_by(col(Org.code))
+                .limit(500)
+            )
+        ).all()
+        years = (
+            (
+                await session.execute(
+                    select(col(Member.graduation_year))
+                    .where(col(Member.branch_id).in_(subtree_ids(root_id)), col(Member.graduation_year).is_not(None))
+                    .distinct()
+                    .order_by(col(Member.graduation_year).desc())
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return RosterPage(items, total, page, pages, [(c, n) for c, n in branches], [y for y in years if y is not None])
+
+
+async def roster_member_ids(engine: AsyncEngine, root_id: int, f: RosterFilter, *, limit: int) -> tuple[list[int], int]:
+    """ "Select all matching": the ids of the members matching `f` (at most `limit`, in the page's
+    order) and how many match."""
+    where = _roster_where(root_id, f)
+    async with session_factory(engine)() as session:
+        total = (await session.execute(select(func.count(col(Member.id))).where(*where))).scalar_one()
+        ids = (
+            await session.execute(
+                select(col(Member.id))
+                .join(Org, col(Org.id) == Member.branch_id)
+                .where(*where)
+                .order_by(col(Org.code), col(Member.name), col(Member.id))
+                .limit(limit)
+            )
+        ).scalars()
+        return [row_id(i) for i in ids], total
+
+
+async def roster_members(engine: AsyncEngine, root_id: int, member_ids: list[int]) -> list[RosterItem]:
+    """These members of `root_id` and below (others are left out), in the page's order."""
+    if not member_ids:
+        return []
+    async with session_factory(engine)() as session:
+        rows = (
+            await session.execute(
+                select(Member, Org)
+                .join(Org, col(Org.id) == Member.branch_id)
+                .where(col(Member.id).in_(sorted(set(member_ids))), col(Member.branch_id).in_(subtree_ids(root_id)))
+                .order_by(col(Org.code), col(Member.name), col(Member.id))
+            )
+        ).all()
+        return await _roster_items(session, [(m, b) for m, b in rows])

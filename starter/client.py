@@ -366,5 +366,14 @@ class ZhtjClient:
         r = await self._send("POST", "/api/transfers/batch/approve", json_body={"ids": list(ids)})
         return BatchResponse.model_validate(r.json()).results
 
+    async def batch_return(self, ids: Sequence[int], reason_code: str, reason_text: str = "") -> list[BatchResult]:
+        """POST /api/transfers/batch/return (1–200 ids, one reason): one result per id, in order."""
+        r = await self._send(
+            "POST",
+            "/api/transfers/batch/return",
+            json_body={"ids": list(ids), "reason_code": reason_code, "reason_text": reason_text},
+        )
+        return BatchResponse.model_validate(r.json()).results
+
 
 __all__ = ["ApiConnectionError", "ApiError", "ZhtjClient", "token_claims"]

@@ -14,7 +14,7 @@ request models refuse unknown fields, as the server does.
 # pylint: disable=duplicate-code
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -112,6 +112,12 @@ class AssignBranchRequest(_In):
 
 class BatchApproveRequest(_In):
     ids: list[int] = Field(min_length=1, max_length=200)
+
+
+class BatchReturnRequest(_In):
+    ids: list[int] = Field(min_length=1, max_length=200)
+    reason_code: str = Field(min_length=1, max_length=32)
+    reason_text: str = Field(default="", max_length=500)
 
 
 # ---- responses ---------------------------------------------------------------------------------
@@ -261,6 +267,221 @@ class BulkStartResponse(_Out):
     results: list[BulkStartResult]
 
 
+# ---- bulk uploads (POST /api/uploads) -----------------------------------------------------------
+UploadStatusCode = Literal["running", "done"]
+UploadRowStatusCode = Literal["invalid", "pending", "started", "existing", "failed"]
+
+
+class UploadErrorOut(_Out):
+    line: int
+    column: str
+    rule: str
+    message: str
+
+
+class UploadCheckOut(_Out):
+    ok: bool
+    id: str
+    rows: int
+    valid: int
+    invalid: int
+    errors: list[UploadErrorOut]
+
+
+class UploadRowOut(_Out):
+    line: int
+    status: UploadRowStatusCode
+    name: str
+    id_number: str  # masked
+    status_code: int | None
+    workflow_id: str | None
+    transfer_id: int | None
+    errors: list[UploadErrorOut]
+
+
+class UploadRowPage(_Out):
+    items: list[UploadRowOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class UploadOut(_Out):
+    id: str
+    url: str
+    errors_url: str
+    org_code: str
+    filename: str
+    uploaded_by: str
+    status: UploadStatusCode
+    rows: int
+    valid: int
+    invalid: int
+    started: int
+    existing: int
+    failed: int
+    done: int
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class UploadDetailOut(UploadOut):
+    outcomes: UploadRowPage
+
+
+# ---- §6: retentions, marking members, registers -------------------------------------------------
+RetentionStatusCode = Literal["pending", "approved", "returned", "withdrawn"]
+RegisterCode = Literal["abroad_study", "mobile", "delayed", "county_temp", "special_unit"]
+ReleaseKindCode = Literal["abroad_study", "delayed", "mobile", "county_temp"]
+MEMBERS_MAX = 1000
+
+
+class RetentionFormIn(_In):
+    """POST /api/retentions's `form` (§I.5): dates YYYY-MM-DD."""
+
+    abroad_place: str = Field(max_length=300)
+    abroad_from: str = Field(max_length=32)
+    abroad_to: str = Field(max_length=32)
+    contact_name: str = Field(max_length=100)
+    contact_phone: str = Field(max_length=30)
+
+
+class RetentionApplyRequest(_In):
+    id_number: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=100)
+    form: RetentionFormIn
+
+
+class RetentionFormOut(_Out):
+    abroad_place: str
+    abroad_from: date
+    abroad_to: date
+    contact_name: str
+    contact_phone: str
+
+
+class RetentionSummary(_Out):
+    id: int
+    workflow_id: str
+    status: RetentionStatusCode
+    member: MemberOut
+    school_code: str
+    from_branch_code: str
+    branch_code: str | None
+    abroad_place: str
+    abroad_from: date
+    abroad_to: date
+    submitted_at: datetime
+    deadline: datetime | None
+    overdue: bool
+    decided_at: datetime | None
+    in_force: bool
+
+
+class RetentionOut(_Out):
+    id: int
+    workflow_id: str
+    status: RetentionStatusCode
+    member: MemberOut
+    school_code: str
+    from_branch_code: str
+    branch_code: str | None
+    form: RetentionFormOut
+    submitted_at: datetime
+    remind_at: datetime | None
+    deadline: datetime | None
+    reminded_at: datetime | None
+    decided_at: datetime | None
+    decided_by: str | None
+    auto_approved: bool
+    comment: str | None
+    reason_code: str | None
+    initiated_by: str | None
+    registered_at: datetime | None
+    in_force: bool
+    released_at: datetime | None
+    history: list[HistoryOut]
+
+
+class RetentionPage(_Out):
+    items: list[RetentionSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+class MembersRequest(_In):
+    """POST /api/members/mark-mobile: 1 to MEMBERS_MAX 身份证号."""
+
+    id_numbers: list[str]
+
+
+class MarkDelayedRequest(MembersRequest):
+    expected_graduation_year: int = Field(ge=2000, le=2100)
+
+
+class ReleaseRequest(MembersRequest):
+    kind: ReleaseKindCode
+    branch_code: str | None = Field(default=None, max_length=64)
+    graduation_year: int | None = Field(default=None, ge=2000, le=2100)
+
+
+class MemberOutcomeOut(_Out):
+    index: int
+    ok: bool
+    status_code: int
+    errors: list[FieldErrorOut] = []
+    member_id: int | None
+    name: str | None
+    id_number: str | None  # masked
+    branch_code: str | None
+    workflow_id: str | None
+    changed: bool
+
+
+class MemberOutcomes(_Out):
+    results: list[MemberOutcomeOut]
+
+
+class RegisterRowOut(_Out):
+    member_id: int
+    member_name: str
+    id_number: str  # masked
+    responsible_org: str
+    org_code: str
+    org_name: str
+    started_on: date | None
+    due_on: date | None
+    status: str
+    status_label: str
+    overdue: bool
+    phone: str | None
+    graduation_year: int | None
+    reminders_sent: int | None
+    released_on: date | None
+    abroad_place: str | None
+    abroad_from: date | None
+    abroad_to: date | None
+    contact_name: str | None
+    contact_phone: str | None
+    auto_approved: bool | None
+    workflow_id: str | None
+    from_org: str | None
+    unit_kind: str | None
+    joined_unit_on: date | None
+    transfer_id: int | None
+
+
+class RegisterOut(_Out):
+    kind: RegisterCode
+    name: str
+    org_code: str
+    org_name: str
+    total: int
+    items: list[RegisterRowOut]
+
+
 class Problem(_Out):
     """An error body (application/problem+json, RFC 9457) with the field errors in Chinese."""
 
@@ -273,11 +494,13 @@ class Problem(_Out):
 
 __all__ = [
     "BULK_MAX_ROWS",
+    "MEMBERS_MAX",
     "ApproveRequest",
     "AssignBranchRequest",
     "BatchApproveRequest",
     "BatchResponse",
     "BatchResult",
+    "BatchReturnRequest",
     "BulkStartRequest",
     "BulkStartResponse",
     "BulkStartResult",
@@ -286,13 +509,29 @@ __all__ = [
     "CurrentNodeOut",
     "FieldErrorOut",
     "HistoryOut",
+    "MarkDelayedRequest",
     "MeOut",
     "MemberOut",
+    "MemberOutcomeOut",
+    "MemberOutcomes",
+    "MembersRequest",
     "NodeOut",
     "OrgOut",
     "PartitionCode",
     "Problem",
+    "RegisterCode",
+    "RegisterOut",
+    "RegisterRowOut",
+    "ReleaseKindCode",
+    "ReleaseRequest",
     "ResubmitRequest",
+    "RetentionApplyRequest",
+    "RetentionFormIn",
+    "RetentionFormOut",
+    "RetentionOut",
+    "RetentionPage",
+    "RetentionStatusCode",
+    "RetentionSummary",
     "ReturnRequest",
     "RouteOut",
     "StartTransferRequest",
@@ -303,6 +542,14 @@ __all__ = [
     "TransferPage",
     "TransferSummary",
     "TransferType",
+    "UploadCheckOut",
+    "UploadDetailOut",
+    "UploadErrorOut",
+    "UploadOut",
+    "UploadRowOut",
+    "UploadRowPage",
+    "UploadRowStatusCode",
+    "UploadStatusCode",
     "ValidateResponse",
     "WithdrawRequest",
 ]

@@ -19,9 +19,16 @@ from models.directory import DIRECTORIES
 from service.auth import LoginThrottle
 from service.pages import home_counts
 from web.api import errors
+from web.api import members as members_api
+from web.api import registers as registers_api
+from web.api import retentions as retentions_api
 from web.api import routes as api_routes
+from web.api import uploads as uploads_api
 from web.nul_guard import NulGuard
+from web.ui import retentions as retentions_ui
+from web.ui import roster as roster_ui
 from web.ui import router as ui_router
+from web.ui import uploads as uploads_ui
 from web.ui.views import templates
 
 HERE = Path(__file__).resolve().parent
@@ -58,6 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(NulGuard)
     app.include_router(api_routes.router)
+    app.include_router(uploads_api.router)
+    app.include_router(uploads_ui.router)  # before ui_router: its last route answers any other /ui path
+    for stay_router in (retentions_api.router, members_api.router, registers_api.router):
+        app.include_router(stay_router)
+    app.include_router(retentions_ui.router)  # before ui_router, as above
+    app.include_router(roster_ui.router)
     app.include_router(ui_router)
 
     async def temporal_client() -> Client:

@@ -11,10 +11,19 @@ import json
 from typing import Any
 
 NUL_MESSAGES = (b"%00", b"\\u0000", b"\x00")
+#: Uploads of binary files (an XLSX is a zip: NUL bytes are its content); their handlers refuse a
+#: file whose text holds NUL and keep NUL out of the fields they read (service/uploads.py).
+BINARY_UPLOADS = ("/api/uploads", "/ui/uploads")
 
 
 def _has_nul(data: bytes) -> bool:
     return any(m in data for m in NUL_MESSAGES)
+
+
+def _binary_upload(scope: dict) -> bool:
+    headers = dict(scope.get("headers") or [])
+    multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data")
+    return multipart and scope["method"] == "POST" and scope["path"].startswith(BINARY_UPLOADS)
 
 
 class NulGuard:
@@ -38,7 +47,7 @@ class NulGuard:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if _has_nul(body):
+        if _has_nul(body) and not _binary_upload(scope):
             await self._refuse(scope, send, "body")
             return
         sent = False

@@ -27,6 +27,8 @@ TABLES = {
     "alembic_version",
     "abroad_retentions",
     "holdings",
+    "upload_jobs",
+    "upload_rows",
 }
 
 

@@ -154,7 +154,9 @@ async def test_abroad_study_register_lists_approved_applications(db):
                     registered_at=NOW if status == "approved" else None,
                 )
             )
-        await s.execute(Member.__table__.update().where(Member.id == a.id).values(branch_id=abr.id))
+        await s.execute(
+            Member.__table__.update().where(Member.id == a.id).values(branch_id=abr.id, abroad_retention=True)
+        )
     (r,) = await registers.abroad_study_register(db, "WHU", today=date(2027, 6, 30))
     assert (r.member_id, r.org_code, r.abroad_place, r.contact_phone, r.overdue) == (
         a.id,
@@ -216,3 +218,71 @@ async def test_unknown_org_is_404(db):
     with pytest.raises(ServiceError) as info:
         await registers.mobile_register(db, "NOPE")
     assert info.value.status == 404
+
+
+async def _user(engine, username: str):
+    from models import User
+
+    async with session_factory(engine)() as s:
+        return (await s.execute(select(User).where(User.username == username))).scalar_one()
+
+
+async def test_roster_search_filters_pages_and_select_all(db):
+    whu = await _org(db, "WHU")
+    f = registers.RosterFilter()
+    page = await registers.roster_page(db, whu.id, f, page=1, page_size=10)
+    assert page.total > 20 and page.pages == -(-page.total // 10) and len(page.items) == 10
+    assert all("*" in i.id_number_masked for i in page.items)
+    assert ("WHU-CS-2022-1", "武汉大学计算机学院2022级1班团支部") in page.branches and 2026 in page.years
+    last = await registers.roster_page(db, whu.id, f, page=999, page_size=10)
+    assert last.page == last.pages  # clamped
+
+    m = page.items[0]
+    by_name = await registers.roster_page(db, whu.id, registers.RosterFilter(q=m.name[1:]))
+    assert m.member_id in [i.member_id for i in by_name.items]
+    (member,) = [x for x in await _members(db, m.branch_code, 50) if x.id == m.member_id]
+    by_id = await registers.roster_page(db, whu.id, registers.RosterFilter(q=member.id_number.lower()))
+    assert [i.member_id for i in by_id.items] == [m.member_id]
+    assert (
+        await registers.roster_page(db, (await _org(db, "HUST")).id, registers.RosterFilter(q=member.id_number))
+    ).total == 0
+
+    in_branch = await registers.roster_page(db, whu.id, registers.RosterFilter(branch="WHU-CS"))
+    assert in_branch.total and all(i.branch_code.startswith("WHU-CS-") for i in in_branch.items)
+    delayed = await registers.roster_page(db, whu.id, registers.RosterFilter(year=2027))
+    assert delayed.total and all(i.graduation_year == 2027 and "延迟毕业" in i.flags for i in delayed.items)
+
+    ids, total = await registers.roster_member_ids(db, whu.id, registers.RosterFilter(branch="WHU-CS"), limit=3)
+    assert total == in_branch.total and len(ids) == min(3, total)
+    chosen = await registers.roster_members(db, whu.id, [*ids, 10**6])
+    assert [i.member_id for i in chosen] == ids  # in the page's order; unknown ids left out
+    assert await registers.roster_members(db, (await _org(db, "HUST")).id, ids) == []
+
+
+async def test_whole_ids_follow_may_see_whole_id(db):
+    (a,) = await _members(db, "WHU-CS-", 1)
+    (h,) = await _members(db, "HUST-", 1)
+    ids = [a.id, h.id]
+    assert await registers.whole_ids(db, await _user(db, "whu"), ids) == {a.id: a.id_number}
+    assert await registers.whole_ids(db, await _user(db, "hb"), ids) == {a.id: a.id_number, h.id: h.id_number}
+    assert await registers.whole_ids(db, await _user(db, "dfm"), ids) == {}
+    assert await registers.whole_ids(db, await _user(db, "sis-whu"), ids) == {}  # not an admin
+    me = await _user(db, "member1")
+    assert await registers.whole_ids(db, me, [me.member_id, h.id]) == {
+        me.member_id: (await _member_row(db, me.member_id)).id_number
+    }
+
+
+async def _member_row(engine, member_id: int) -> Member:
+    async with session_factory(engine)() as s:
+        return await s.get(Member, member_id)
+
+
+async def test_org_scope_answers_403_and_404(db):
+    whu = await _user(db, "whu")
+    assert (await registers.org_scope(db, whu, None))[1:] == ("WHU", "武汉大学团委")
+    assert (await registers.org_scope(db, whu, "WHU-CS"))[1] == "WHU-CS"
+    for user, org, status in ((whu, "HUST", 403), (whu, "NOPE", 404), (await _user(db, "member1"), None, 403)):
+        with pytest.raises(ServiceError) as info:
+            await registers.org_scope(db, user, org)
+        assert info.value.status == status and info.value.problems[0].field == "org"

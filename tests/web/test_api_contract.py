@@ -414,6 +414,83 @@ async def test_batch_approve(api):
     _problem(await api.as_("dfm", "POST", "/api/transfers/batch/approve", json={"ids": []}), 422, "ids")
 
 
+async def test_batch_return_per_id_outcomes(api):
+    mine = [await _start(api, await api.member_in("HUST-CS", i), who="hust") for i in range(3)]
+    foreign = await _start(
+        api,
+        await api.member_in("WHU-EIS"),
+        target_org_code="HB-WH-HS-GS-TMP",
+        type="unemployed",
+        form={
+            "address": "关山街道",
+            "location": {"province": "湖北省", "city": "武汉市", "county": "洪山区", "township": "关山街道"},
+        },
+    )
+    url = "/api/transfers/batch/return"
+    ids = [m["id"] for m in mine]
+
+    # a ground §III.4 forbids: 422 for each id, with the notice's words, and nothing written
+    before = await _written(api)
+    for reason in (
+        {"reason_code": "not_local_resident", "reason_text": ""},
+        {"reason_code": "other", "reason_text": "外省户籍，不予接收"},
+    ):
+        r = await api.as_("dfm", "POST", url, json={"ids": ids, **reason})
+        assert r.status_code == 200, r.text
+        results = r.json()["results"]
+        assert [(x["id"], x["ok"], x["status_code"]) for x in results] == [(i, False, 422) for i in ids]
+        assert all("不得以非本单位正式编制职工" in x["errors"][0]["message"] for x in results)
+    assert await _written(api) == before
+
+    # not the caller's: 403 when it may see the request but not act for its node, 404 when not even see it
+    r = await api.as_("hust", "POST", url, json={"ids": ids[:1], "reason_code": "form_incomplete"})
+    assert [(x["ok"], x["status_code"]) for x in r.json()["results"]] == [(False, 403)]
+    assert r.json()["results"][0]["errors"][0]["field"] == "org"
+    r = await api.as_("whu", "POST", url, json={"ids": ids[:1], "reason_code": "form_incomplete"})
+    assert [(x["ok"], x["status_code"]) for x in r.json()["results"]] == [(False, 404)]
+    r = await api.as_("member1", "POST", url, json={"ids": ids[:1], "reason_code": "form_incomplete"})
+    assert [(x["ok"], x["status_code"]) for x in r.json()["results"]] == [(False, 404)]
+    assert await _written(api) == before
+
+    # one outcome per id, in order; a refused id does not stop the others
+    r = await api.as_(
+        "dfm",
+        "POST",
+        url,
+        json={
+            "ids": [ids[0], foreign["id"], 31337, ids[1]],
+            "reason_code": "wrong_target",
+            "reason_text": "户籍地在洪山区，应转至洪山区对应街道",  # names 户籍 to point at the right place: allowed
+        },
+    )
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert [(x["id"], x["ok"]) for x in results] == [
+        (ids[0], True),
+        (foreign["id"], False),
+        (31337, False),
+        (ids[1], True),
+    ]
+    assert results[0]["status"] == "returned" and results[3]["status"] == "returned"
+    assert results[1]["status_code"] == 404 and results[2]["status_code"] == 404
+    detail = (await api.as_("hust", "GET", f"/api/transfers/{ids[0]}")).json()
+    assert detail["status"] == "returned"
+    assert (detail["nodes"][-1]["reason_code"], detail["nodes"][-1]["comment"]) == (
+        "wrong_target",
+        "户籍地在洪山区，应转至洪山区对应街道",
+    )
+    # already returned: 409 for that id; the third is returned now
+    r = await api.as_("dfm", "POST", url, json={"ids": [ids[0], ids[2]], "reason_code": "duplicate"})
+    assert [(x["ok"], x.get("status_code")) for x in r.json()["results"]] == [(False, 409), (True, None)]
+    assert (await api.as_("hust", "GET", f"/api/transfers/{ids[2]}")).json()["status"] == "returned"
+
+    # the request itself
+    _problem(await api.as_("dfm", "POST", url, json={"ids": [], "reason_code": "duplicate"}), 422, "ids")
+    _problem(await api.as_("dfm", "POST", url, json={"ids": ids}), 422, "reason_code")
+    _problem(await api.as_("dfm", "POST", url, json={"ids": list(range(1, 202)), "reason_code": "duplicate"}), 422)
+    _problem(await api.http.post(url, json={"ids": ids, "reason_code": "duplicate"}), 401)
+
+
 async def test_nul_characters_are_refused_not_a_500(api):
     """PostgreSQL cannot hold U+0000 in text: such input is refused up front, on both engines."""
     m = await api.member_in("WHU-CS-2022-1")

@@ -191,6 +191,20 @@ ENDPOINTS: dict[str, tuple[str, st.SearchStrategy]] = {
             }
         ),
     ),
+    "batch-return": (
+        "/api/transfers/batch/return",
+        shaped(
+            {
+                "ids": st.one_of(
+                    st.lists(NUMBER, max_size=5),
+                    st.lists(st.one_of(st.just("REAL"), HUGE_INT), min_size=1, max_size=3),
+                    st.lists(st.integers(), min_size=201, max_size=205),
+                ),
+                "reason_code": st.sampled_from(["form_incomplete", "wrong_target", "other", "not_local_resident", "x"]),
+                "reason_text": TEXT,
+            }
+        ),
+    ),
 }
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 FUZZ = settings(

@@ -244,6 +244,17 @@ async def batch_approve(body: s.BatchApproveRequest, request: Request, user: Cur
     return {"results": results}
 
 
+@router.post("/transfers/batch/return", response_model=s.BatchResponse, tags=["decisions"])
+async def batch_return(body: s.BatchReturnRequest, request: Request, user: CurrentUser) -> dict[str, Any]:
+    """退回 each id with one reason, as POST /api/transfers/{id}/return would (the node's admin
+    only; a ground §III.4 forbids is refused, 422 with the notice's words): one result per id, in
+    order; a refused id does not stop the others."""
+    results = await decisions.batch_return(
+        request.app.state.engine, await _client(request), user, body.ids, body.reason_code, body.reason_text
+    )
+    return {"results": results}
+
+
 async def _decided(
     request: Request,
     user: Caller,

@@ -1,5 +1,6 @@
 /* 智慧团建 · 团组织关系转接 — a little plain JS. Every page works without it; this only adds
-   查询, 预览路由, the org picker, field groups by 转入原因 and region suggestions. */
+   查询, 预览路由, the org picker, field groups by 转入原因 and region suggestions, the count of the
+   requests selected in 操作中心, a confirmed batch sent in chunks, and 修改后重新提交's picker and 预览. */
 (function () {
   "use strict";
 
@@ -20,6 +21,172 @@
       });
     });
   });
+
+  function postJSON(url, data) {
+    return fetch(url, { method: "POST", body: data, credentials: "same-origin",
+                        headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json().catch(function () { return { ok: false, errors: [{ message: "服务器返回了无法识别的内容（" + r.status + "）" }] }; }); });
+  }
+  function messagesOf(res) {
+    return (res.errors || []).map(function (e) { return e.message; }).join("；");
+  }
+
+  // 操作中心: how many are selected; 全选符合条件的N条 selects every request the filter matches
+  var bar = $("#batch-bar");
+  if (bar) {
+    var batchForm = $("#batch-form");
+    var allMatching = $("#all-matching");
+    var countBox = $("#selected-count");
+    var matching = parseInt(bar.getAttribute("data-total"), 10) || 0;
+    var idBoxes = function () { return $all('input[type=checkbox][name="ids"]', batchForm); };
+    var updateCount = function () {
+      var n = idBoxes().filter(function (b) { return b.checked; }).length;
+      if (allMatching && allMatching.checked) countBox.textContent = "已选择符合条件的全部 " + matching + " 条";
+      else countBox.textContent = n ? "已选择本页 " + n + " 条" : "勾选申请后可批量处理";
+    };
+    batchForm.addEventListener("change", function (e) {
+      var t = e.target;
+      if (t === allMatching && t.checked) {
+        idBoxes().forEach(function (b) { b.checked = true; });
+        var head = $('[data-check-all="ids"]', batchForm);
+        if (head) head.checked = true;
+      } else if (allMatching && t !== allMatching && (t.name === "ids" || t.hasAttribute("data-check-all")) && !t.checked) {
+        allMatching.checked = false;  // a request left out: no longer every one the filter matches
+      }
+      updateCount();
+    });
+    updateCount();
+  }
+
+  // the confirmed batch, sent in chunks the server accepts, with a result row per request as they come
+  var confirmForm = $("#batch-confirm-form");
+  if (confirmForm) {
+    confirmForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var ids = confirmForm.elements["id_list"].value.split(",").filter(Boolean);
+      var size = parseInt(confirmForm.getAttribute("data-chunk"), 10) || 100;
+      var button = $("#batch-confirm-submit");
+      var progress = $("#batch-progress");
+      var results = $("#batch-results");
+      var tbody = $("tbody", results);
+      var summary = $("#batch-summary");
+      var done = 0, good = 0;
+      button.disabled = true;
+      progress.hidden = false;
+      results.hidden = false;
+      function report(final) {
+        progress.textContent = final ? "已全部处理（" + ids.length + " 条）" : "正在处理：" + done + " / " + ids.length + " 条";
+        summary.textContent = "共 " + done + " 条：成功 " + good + " 条" + (done - good ? "，未成功 " + (done - good) + " 条" : "") + "。";
+      }
+      function addRow(r) {
+        var tr = el("tr", r.ok ? "ok" : "bad");
+        tr.setAttribute("data-result-id", r.id);
+        var a = el("a", null, "#" + r.id);
+        a.href = "/ui/transfers/" + r.id;
+        var td = el("td"); td.setAttribute("data-label", "申请"); td.appendChild(a); tr.appendChild(td);
+        [["团员", r.member_name || ""], ["结果", r.text]].forEach(function (c) {
+          var cell = el("td", null, c[1]); cell.setAttribute("data-label", c[0]); tr.appendChild(cell);
+        });
+        tbody.appendChild(tr);
+      }
+      function next(start) {
+        if (start >= ids.length) { report(true); return; }
+        var data = new FormData();
+        ["csrf_token", "action", "reason_code", "reason_text"].forEach(function (k) { data.append(k, confirmForm.elements[k].value); });
+        data.append("id_list", ids.slice(start, start + size).join(","));
+        postJSON("/ui/ops/batch.json", data).then(function (res) {
+          if (!res.ok) {
+            progress.textContent = "已处理 " + done + " 条，其余未处理：" + messagesOf(res);
+            return;
+          }
+          res.results.forEach(function (r) { addRow(r); done += 1; if (r.ok) good += 1; });
+          report(false);
+          next(start + size);
+        }, function () {
+          progress.textContent = "网络错误：已处理 " + done + " 条，其余未处理。请刷新列表后重试。";
+        });
+      }
+      report(false);
+      next(0);
+    });
+  }
+
+  // 修改后重新提交: the partition question, the org picker and 预览路由 of the corrected request
+  var rform = $("#resubmit-form");
+  if (rform) {
+    var rWhich = $("#resubmit-partition-which");
+    var rTarget = $("#resubmit-target");
+    var rQ = $("#resubmit-org-q");
+    var rBox = $("#resubmit-preview");
+    var rAnswer = function () { return rform.querySelector('input[name="partition_special"]:checked'); };
+    var rPartition = function () {
+      var a = rAnswer();
+      if (!a) return "";
+      return a.value === "no" ? "national" : (rform.elements["partition_which"].value || "");
+    };
+    var rApply = function () { if (rWhich) { var a = rAnswer(); rWhich.hidden = !(a && a.value === "yes"); } };
+    $all('input[name="partition_special"]', rform).forEach(function (r) { r.addEventListener("change", rApply); });
+    rApply();
+    var rSearch = function () {
+      var q = rQ.value.trim();
+      var p = rPartition();
+      rBox.className = "route-preview";
+      if (!q) return;
+      if (!p) { rBox.textContent = "请先回答“转入组织（新组织）是否属于北京／广东／福建”"; return; }
+      fetch("/ui/orgs?q=" + encodeURIComponent(q) + "&partition=" + encodeURIComponent(p), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (rows) {
+          while (rTarget.options.length > 1) rTarget.remove(1);
+          (rows || []).forEach(function (o) {
+            var opt = el("option", null, o.name + "（" + (o.kind_label || o.kind) + "）");
+            opt.value = o.code;
+            rTarget.appendChild(opt);
+          });
+          if (rows && rows.length) rTarget.selectedIndex = 1;
+          rBox.textContent = rows && rows.length ? "找到 " + rows.length + " 个组织，请在“转入组织”中选择" : "没有找到符合条件的组织";
+        });
+    };
+    if (rQ) {
+      var rTimer = null;
+      rQ.addEventListener("input", function () { clearTimeout(rTimer); rTimer = setTimeout(rSearch, 250); });
+      rQ.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); rSearch(); } });
+      rform.querySelector('[data-action="org-search"]').addEventListener("click", rSearch);
+    }
+    var rPreview = rform.querySelector('[data-action="preview"]');
+    rPreview.addEventListener("click", function () {
+      rPreview.disabled = true;
+      $all(".field-error.js", rform).forEach(function (x) { x.remove(); });
+      postJSON(rform.getAttribute("data-preview"), new FormData(rform)).then(function (res) {
+        rPreview.disabled = false;
+        rBox.textContent = "";
+        if (res.ok) {
+          rBox.className = "route-preview ok";
+          var head = el("p");
+          head.appendChild(el("strong", null, "将转入：" + (res.route.org_name || res.route.org_code)));
+          if (res.route.clause && (res.route.explanation || "").indexOf(res.route.clause) < 0) {
+            head.appendChild(document.createTextNode(" "));
+            head.appendChild(el("span", "clause", res.route.clause));
+          }
+          rBox.appendChild(head);
+          rBox.appendChild(el("p", "explanation", res.route.explanation || ""));
+        } else {
+          rBox.className = "route-preview err";
+          var list = el("ul");
+          (res.errors || []).forEach(function (err) {
+            list.appendChild(el("li", null, err.message));
+            var holder = err.input ? rform.querySelector('[data-field="' + err.input + '"]') : null;
+            if (holder && holder.offsetParent !== null) {
+              var p = el("p", "field-error js", err.message);
+              p.setAttribute("role", "alert");
+              holder.appendChild(p);
+            }
+          });
+          rBox.appendChild(el("p", null, "请更正以下问题："));
+          rBox.appendChild(list);
+        }
+      }, function () { rPreview.disabled = false; });
+    });
+  }
 
   var form = $("#transfer-form");
   if (!form) return;

@@ -1,4 +1,5 @@
-"""个人中心 (a member's own page) and 个人发起 (the member starts their own transfer)."""
+"""个人中心 (a member's own page: their transfers and their abroad-study retention applications)
+and 个人发起 (the member starts their own transfer)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from domain.roles import Role
 from domain.transfers import Channel
+from models import row_id
 from service import pages
+from service import stay_at_school as stay
 from web.ui.context import SignedIn, landing, member_self, redirect, render, ui_router
+from web.ui.retentions import status_label
 from web.ui.start import form_page, start_post
 
 router = ui_router()
@@ -18,7 +22,11 @@ router = ui_router()
 async def me(request: Request, viewer: SignedIn) -> Response:
     if viewer.user.role != Role.MEMBER:
         return redirect(landing(viewer.user))
-    page = await pages.member_page(request.app.state.engine, await member_self(viewer))
+    engine = request.app.state.engine
+    page = await pages.member_page(engine, await member_self(viewer))
+    retentions = [
+        {**r, "status_label": status_label(r)} for r in await stay.member_retentions(engine, row_id(page.member.id))
+    ]
     return render(
         request,
         "me.html",
@@ -28,6 +36,9 @@ async def me(request: Request, viewer: SignedIn) -> Response:
         items=page.items,
         names=page.names,
         has_open=page.has_open,
+        returned_count=page.returned_count,
+        retentions=retentions,
+        retention_open=any(r["status"] == "pending" or r["in_force"] for r in retentions),
     )
 
 

@@ -257,6 +257,10 @@ async def test_forms_and_pages_on_a_phone(served, ui_factory):
     assert await page.locator("#approve-form").count() == 0
     await page.fill('#withdraw-form input[name="reason"]', "已找到工作，另行申请")
     await page.click('#withdraw-form button[type="submit"]')
+    await page.locator("#withdraw-confirm").wait_for()  # 撤回 asks first; nothing is sent yet
+    assert "确认撤回该申请" in await page.inner_text("#withdraw-confirm")
+    assert await page.inner_text("#transfer-status") == "审批中"
+    await page.click("#withdraw-confirm-submit")
     await page.wait_for_url("**?done=withdrawn")
     assert await page.inner_text("#transfer-status") == "已撤回"
     assert "撤回申请" in await page.inner_text("#timeline")
@@ -282,13 +286,20 @@ async def test_batch_approve_in_the_operations_center_on_a_phone(served, ui_fact
     await phone.shot("ops-phone")
     for i in ids:
         await page.check(f'input[name="ids"][value="{i}"]')
+    assert await page.inner_text("#selected-count") == "已选择本页 2 条"
     await page.click("#batch-approve")
     await page.wait_for_load_state()
+    assert await page.inner_text("#batch-count") == "2"  # a confirmation with the count first
+    await phone.shot("ops-batch-confirm-phone")
+    await page.click("#batch-confirm-submit")
+    await page.locator("#batch-progress:has-text('已全部处理')").wait_for()
     results = page.locator("#batch-results tbody tr")
     assert await results.count() == 2
     assert all("审批通过" in t for t in await results.all_inner_texts())
-    assert await page.locator("tr[data-transfer-id]").count() == 0  # nothing left at this node
     await phone.shot("ops-batch-phone")
+    await page.click("#batch-refresh")
+    await page.wait_for_load_state()
+    assert await page.locator("tr[data-transfer-id]").count() == 0  # nothing left at this node
     await phone.goto("/ui/ops?scope=assign")
     assert await page.locator("tr[data-transfer-id]").count() == 2
     await phone.goto("/ui/ops?scope=all&status=awaiting_assignment")
