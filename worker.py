@@ -22,7 +22,8 @@ from activities.system import SystemActivities
 from activities.transfers import TransferActivities
 from core.logging import get_logger
 from service.upload_job import UploadActivities
-from workflows.stay_at_school import AbroadRetentionWorkflow, HoldingWorkflow
+from workflows.holding import HoldingWorkflow
+from workflows.retention import AbroadRetentionWorkflow
 from workflows.system_check import SystemCheckWorkflow
 from workflows.transfer import TransferWorkflow
 from workflows.upload import BulkUploadWorkflow

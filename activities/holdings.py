@@ -2,7 +2,7 @@
 
 A completed transfer's follow-up (`TransferActivities`) ends the member's open holdings and,
 when the member arrived in a county-level 学社衔接临时团支部, starts its one-year holding (§I.1);
-the service layer (`service.stay_at_school`) offers the same to admins and maps the refusals.
+the service layer (`service.holdings`) offers the same to admins and maps the refusals.
 Both come here. The holdings are HoldingWorkflow executions, driven through the Temporal client
 and addressed by type, update name and id (`messages.stay_at_school`): activities never import
 workflows/.

@@ -12,7 +12,7 @@ from typing import Any
 
 NUL_MESSAGES = (b"%00", b"\\u0000", b"\x00")
 #: Uploads of binary files (an XLSX is a zip: NUL bytes are its content); their handlers refuse a
-#: file whose text holds NUL and keep NUL out of the fields they read (service/uploads.py).
+#: file whose text holds NUL and keep NUL out of the fields they read (service/upload_check.py).
 BINARY_UPLOADS = ("/api/uploads", "/ui/uploads")
 
 

@@ -19,7 +19,7 @@ from models import Member, Org
 from models.db import session_factory, session_scope
 from models.tables import AbroadRetention, Holding
 from seed.demo import seed_demo
-from service import registers
+from service import register_export, registers, roster
 from service.errors import ServiceError
 
 NOW = datetime(2027, 3, 1, 4, 0, tzinfo=UTC)
@@ -170,11 +170,11 @@ async def test_abroad_study_register_lists_approved_applications(db):
     assert r.overdue  # the stay abroad the application gave is over
     assert await registers.abroad_study_register(db, "HUST") == []
 
-    data = registers.export_xlsx([r], RegisterKind.ABROAD_STUDY)
+    data = register_export.export_xlsx([r], RegisterKind.ABROAD_STUDY)
     ws = openpyxl.load_workbook(io.BytesIO(data)).active
     assert ws.title == "出国（境）学习研究团员登记册"
     header, row = [list(x) for x in ws.iter_rows(values_only=True)]
-    assert header == registers.headers("abroad_study")
+    assert header == register_export.headers("abroad_study")
     assert header == [
         "序号",
         "姓名",
@@ -202,16 +202,16 @@ async def test_delayed_register_and_every_export(db):
     assert await registers.delayed_register(db, "HUST") == []
     assert [r.member_id for r in await registers.delayed_register(db, "HB")] == [r.member_id for r in rows]
     for kind in RegisterKind:
-        data = registers.export_xlsx(rows if kind == RegisterKind.DELAYED else [], kind)
+        data = register_export.export_xlsx(rows if kind == RegisterKind.DELAYED else [], kind)
         values = [list(x) for x in openpyxl.load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True)]
-        assert values[0] == registers.headers(kind) and values[0][:3] == ["序号", "姓名", "身份证号"]
+        assert values[0] == register_export.headers(kind) and values[0][:3] == ["序号", "姓名", "身份证号"]
         if kind == RegisterKind.DELAYED:
             assert [v[2] for v in values[1:]] == [r.id_number_masked for r in rows]
             assert all("*" in v[2] for v in values[1:])
         else:
             assert len(values) == 1
     with pytest.raises(ValueError):
-        registers.export_xlsx(rows, RegisterKind.MOBILE)
+        register_export.export_xlsx(rows, RegisterKind.MOBILE)
 
 
 async def test_unknown_org_is_404(db):
@@ -229,34 +229,34 @@ async def _user(engine, username: str):
 
 async def test_roster_search_filters_pages_and_select_all(db):
     whu = await _org(db, "WHU")
-    f = registers.RosterFilter()
-    page = await registers.roster_page(db, whu.id, f, page=1, page_size=10)
+    f = roster.RosterFilter()
+    page = await roster.roster_page(db, whu.id, f, page=1, page_size=10)
     assert page.total > 20 and page.pages == -(-page.total // 10) and len(page.items) == 10
     assert all("*" in i.id_number_masked for i in page.items)
     assert ("WHU-CS-2022-1", "武汉大学计算机学院2022级1班团支部") in page.branches and 2026 in page.years
-    last = await registers.roster_page(db, whu.id, f, page=999, page_size=10)
+    last = await roster.roster_page(db, whu.id, f, page=999, page_size=10)
     assert last.page == last.pages  # clamped
 
     m = page.items[0]
-    by_name = await registers.roster_page(db, whu.id, registers.RosterFilter(q=m.name[1:]))
+    by_name = await roster.roster_page(db, whu.id, roster.RosterFilter(q=m.name[1:]))
     assert m.member_id in [i.member_id for i in by_name.items]
     (member,) = [x for x in await _members(db, m.branch_code, 50) if x.id == m.member_id]
-    by_id = await registers.roster_page(db, whu.id, registers.RosterFilter(q=member.id_number.lower()))
+    by_id = await roster.roster_page(db, whu.id, roster.RosterFilter(q=member.id_number.lower()))
     assert [i.member_id for i in by_id.items] == [m.member_id]
     assert (
-        await registers.roster_page(db, (await _org(db, "HUST")).id, registers.RosterFilter(q=member.id_number))
+        await roster.roster_page(db, (await _org(db, "HUST")).id, roster.RosterFilter(q=member.id_number))
     ).total == 0
 
-    in_branch = await registers.roster_page(db, whu.id, registers.RosterFilter(branch="WHU-CS"))
+    in_branch = await roster.roster_page(db, whu.id, roster.RosterFilter(branch="WHU-CS"))
     assert in_branch.total and all(i.branch_code.startswith("WHU-CS-") for i in in_branch.items)
-    delayed = await registers.roster_page(db, whu.id, registers.RosterFilter(year=2027))
+    delayed = await roster.roster_page(db, whu.id, roster.RosterFilter(year=2027))
     assert delayed.total and all(i.graduation_year == 2027 and "延迟毕业" in i.flags for i in delayed.items)
 
-    ids, total = await registers.roster_member_ids(db, whu.id, registers.RosterFilter(branch="WHU-CS"), limit=3)
+    ids, total = await roster.roster_member_ids(db, whu.id, roster.RosterFilter(branch="WHU-CS"), limit=3)
     assert total == in_branch.total and len(ids) == min(3, total)
-    chosen = await registers.roster_members(db, whu.id, [*ids, 10**6])
+    chosen = await roster.roster_members(db, whu.id, [*ids, 10**6])
     assert [i.member_id for i in chosen] == ids  # in the page's order; unknown ids left out
-    assert await registers.roster_members(db, (await _org(db, "HUST")).id, ids) == []
+    assert await roster.roster_members(db, (await _org(db, "HUST")).id, ids) == []
 
 
 async def test_whole_ids_follow_may_see_whole_id(db):

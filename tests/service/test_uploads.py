@@ -20,7 +20,7 @@ from messages.uploads import UploadChunk, UploadCounts, UploadRowStatus, UploadS
 from models import Transfer, UploadJob, UploadRow, User
 from models.db import session_factory, session_scope
 from models.directory import DIRECTORIES
-from service import uploads
+from service import upload_check, upload_views, uploads
 from service.upload_job import UploadActivities
 from tests.web.upload_files import all_recorded, graduates_file, transfer_counts
 from worker import build_worker, workflow_runner
@@ -39,7 +39,7 @@ class Job:
 
     async def check(self, n: int, *, bad: bool = True):
         f = await graduates_file(self.engine, n, bad=bad)
-        checked = await uploads.check_upload(
+        checked = await upload_check.check_upload(
             self.engine,
             self.whu,
             filename="graduates.csv",
@@ -128,7 +128,7 @@ async def test_activities_repeated_write_and_start_nothing_twice(job):
                 )
         done = await env.run(acts.finish, checked.upload_id)
         assert done == UploadCounts(pending=f.valid - 20, started=10, existing=10, invalid=7)
-    view = await uploads.job_view(job.engine, checked.upload_id)
+    view = await upload_views.job_view(job.engine, checked.upload_id)
     assert (view.status, view.valid, view.done, view.started) == (UploadStatus.DONE, f.valid, 20, 10)
 
 
@@ -187,13 +187,13 @@ def test_every_status_has_its_label():
 def test_upload_ids_and_keys():
     from messages.uploads import is_upload_id, upload_id_for
 
-    sha, digest = uploads.upload_digest(b"name\n", "WHU", "transfer-")
+    sha, digest = upload_check.upload_digest(b"name\n", "WHU", "transfer-")
     upload_id = upload_id_for("WHU", digest)
     assert is_upload_id(upload_id) and not is_upload_id(upload_id + "0") and not is_upload_id("upload-WHU-x")
-    assert uploads.upload_digest(b"name\n", "WHU", "transfer-") == (sha, digest)  # the same file, the same job
-    assert uploads.upload_digest(b"name\n", "HUST", "transfer-")[1] != digest  # another org's
-    assert uploads.upload_digest(b"name\n", "WHU", "transfer-a-")[1] != digest  # another deployment's
+    assert upload_check.upload_digest(b"name\n", "WHU", "transfer-") == (sha, digest)  # the same file, the same job
+    assert upload_check.upload_digest(b"name\n", "HUST", "transfer-")[1] != digest  # another org's
+    assert upload_check.upload_digest(b"name\n", "WHU", "transfer-a-")[1] != digest  # another deployment's
     key = idempotency_key(upload_id, 2001)
     assert key == f"ul-{digest[:32]}-2001" and len(f"{'u' * 64}:{key}") <= 128  # fits transfers.request_id
-    assert uploads.safe_filename("C:\\Users\\学校\\毕业生.xlsx") == "毕业生.xlsx"
-    assert uploads.safe_filename("../../etc/passwd\x00") == "passwd" and uploads.safe_filename("") == "upload"
+    assert upload_check.safe_filename("C:\\Users\\学校\\毕业生.xlsx") == "毕业生.xlsx"
+    assert upload_check.safe_filename("../../etc/passwd\x00") == "passwd" and upload_check.safe_filename("") == "upload"

@@ -50,12 +50,11 @@ from messages.transfers import SYSTEM_ACTOR, Actor
 from models import AuditLog, Member, MembershipHistory, Notification, Org, User
 from models.db import session_factory, session_scope
 from models.tables import AbroadRetention, Holding
-from service import registers
-from service import stay_at_school as stay
+from service import holdings, marking, register_export, registers, retentions
 from service.errors import ServiceError
 from service.permissions import admin_actor
 from worker import build_worker
-from workflows.stay_at_school import GRADUATION_LIMIT_PATCH, HoldingWorkflow
+from workflows.holding import GRADUATION_LIMIT_PATCH, HoldingWorkflow
 
 ABROAD_FORM = {
     "abroad_place": "英国伦敦 帝国理工学院",
@@ -175,17 +174,17 @@ class Stay:
             )
 
     async def submit(self, member: Member, actor: Actor, form: dict | None = None, scale: float = 1.0):
-        inp = await stay.build_retention_input(
+        inp = await retentions.build_retention_input(
             self.engine, member_id=member.id, form=form or ABROAD_FORM, initiator=actor, policy=policy_for(scale)
         )
-        result = await stay.submit_retention(
+        result = await retentions.submit_retention(
             self.client, inp, task_queue=self.task_queue, id_prefix=self.retention_prefix
         )
         self.started.append(result.view.workflow_id)
         return result
 
     async def mark_mobile(self, member: Member, actor: Actor, now: datetime, policy: HoldingPolicy = MOBILE_POLICY):
-        result = await stay.mark_mobile(
+        result = await holdings.mark_mobile(
             self.client,
             self.engine,
             member_id=member.id,
@@ -199,7 +198,7 @@ class Stay:
         return result
 
     async def county(self, member: Member, policy: HoldingPolicy = COUNTY_POLICY):
-        result = await stay.start_county_holding(
+        result = await holdings.start_county_holding(
             self.client,
             self.engine,
             member_id=member.id,
@@ -278,22 +277,24 @@ async def test_retention_approved_moves_member_and_enters_the_register(st):
         again = await st.submit(member, me)
         assert not again.created and again.view.workflow_id == v.workflow_id
 
-        h = stay.retention_handle(st.client, v.workflow_id)
+        h = retentions.retention_handle(st.client, v.workflow_id)
         # another school's admin may not decide; the member may not approve their own
         with pytest.raises(ServiceError, match="武汉大学团委的管理员") as info:
-            await stay.approve_retention(h, RetentionApprove(actor=await st.admin("hust", "HUST")))
+            await retentions.approve_retention(h, RetentionApprove(actor=await st.admin("hust", "HUST")))
         assert info.value.status == 409
         with pytest.raises(ServiceError):
-            await stay.approve_retention(h, RetentionApprove(actor=me))
+            await retentions.approve_retention(h, RetentionApprove(actor=me))
         # a provincial admin acting for the school may
-        v = await stay.approve_retention(h, RetentionApprove(actor=await st.admin("hb", "WHU"), comment="同意保留"))
+        v = await retentions.approve_retention(
+            h, RetentionApprove(actor=await st.admin("hb", "WHU"), comment="同意保留")
+        )
         assert v.status == RetentionStatus.APPROVED and v.branch.code == "WHU-ABR" and not v.auto_approved
         # stale or duplicate decisions are refused
         with pytest.raises(ServiceError, match="不能重复处理") as info:
-            await stay.approve_retention(h, RetentionApprove(actor=await st.admin("whu", "WHU")))
+            await retentions.approve_retention(h, RetentionApprove(actor=await st.admin("whu", "WHU")))
         assert info.value.status == 409
         with pytest.raises(ServiceError, match="不能重复处理"):
-            await stay.withdraw_retention(h, RetentionWithdraw(actor=me, reason="不去了"))
+            await retentions.withdraw_retention(h, RetentionWithdraw(actor=me, reason="不去了"))
         assert (await h.result()).status == RetentionStatus.APPROVED
         # approved: a new application is refused
         with pytest.raises(ServiceError, match="已保留") as info:
@@ -327,7 +328,7 @@ async def test_retention_approved_moves_member_and_enters_the_register(st):
     assert any(x.member_id == member.id for x in await registers.abroad_study_register(st.engine, "HB"))
     assert any(x.member_id == member.id for x in await registers.abroad_study_register(st.engine, "WHU-CS"))
     assert not await registers.abroad_study_register(st.engine, "HUST")
-    data = registers.export_xlsx(await registers.abroad_study_register(st.engine, "WHU"), "abroad_study")
+    data = register_export.export_xlsx(await registers.abroad_study_register(st.engine, "WHU"), "abroad_study")
     cells = sheet(data)
     assert cells[0][:4] == ["序号", "姓名", "身份证号", "学校团委"] and "境外学习研究地点" in cells[0]
     assert cells[1][1:3] == [member.name, idcard.mask(member.id_number)]
@@ -340,30 +341,30 @@ async def test_retention_returned_then_applied_again_and_withdrawn(st):
     me = member_actor(member)
     async with build_worker(st.client, st.engine, task_queue=st.task_queue):
         v = (await st.submit(member, me)).view
-        h = stay.retention_handle(st.client, v.workflow_id)
+        h = retentions.retention_handle(st.client, v.workflow_id)
         whu = await st.admin("whu", "WHU")
         # the forbidden grounds (§III.4) are refused before history, the request stays pending
         with pytest.raises(ServiceError, match="不得以") as info:
-            await stay.return_retention(h, RetentionReturn(actor=whu, reason_code="not_local_resident"))
+            await retentions.return_retention(h, RetentionReturn(actor=whu, reason_code="not_local_resident"))
         assert info.value.status == 422
-        v = await stay.return_retention(
+        v = await retentions.return_retention(
             h, RetentionReturn(actor=whu, reason_code="form_incomplete", reason_text="境外学习研究地点不具体")
         )
         assert v.status == RetentionStatus.RETURNED and v.comment == "境外学习研究地点不具体"
         assert (await h.result()).status == RetentionStatus.RETURNED
         with pytest.raises(ServiceError, match="不能重复处理"):
-            await stay.approve_retention(h, RetentionApprove(actor=whu))
+            await retentions.approve_retention(h, RetentionApprove(actor=whu))
 
         # the member applies again (a new run of the same id) and withdraws it
         second = await st.submit(member, me, form={**ABROAD_FORM, "abroad_place": "英国伦敦南肯辛顿 帝国理工学院"})
         assert second.created and second.view.workflow_id == v.workflow_id
-        h2 = stay.retention_handle(st.client, second.view.workflow_id)
+        h2 = retentions.retention_handle(st.client, second.view.workflow_id)
         with pytest.raises(ServiceError, match="撤回须填写原因") as info:
-            await stay.withdraw_retention(h2, RetentionWithdraw(actor=me, reason=" "))
+            await retentions.withdraw_retention(h2, RetentionWithdraw(actor=me, reason=" "))
         assert info.value.status == 422
         with pytest.raises(ServiceError, match="团员本人或学校团委"):
-            await stay.withdraw_retention(h2, RetentionWithdraw(actor=await st.admin("hust", "HUST"), reason="x"))
-        v2 = await stay.withdraw_retention(h2, RetentionWithdraw(actor=me, reason="改为国内升学"))
+            await retentions.withdraw_retention(h2, RetentionWithdraw(actor=await st.admin("hust", "HUST"), reason="x"))
+        v2 = await retentions.withdraw_retention(h2, RetentionWithdraw(actor=me, reason="改为国内升学"))
         assert v2.status == RetentionStatus.WITHDRAWN and v2.withdrawn_by == "member"
         assert (await h2.result()).status == RetentionStatus.WITHDRAWN
 
@@ -381,10 +382,10 @@ async def test_retention_two_concurrent_decisions_give_one(st):
     member = await st.member_in("HUST-MG-")
     async with build_worker(st.client, st.engine, task_queue=st.task_queue):
         v = (await st.submit(member, await st.admin("hust", "HUST"))).view  # the school applies for them
-        h = stay.retention_handle(st.client, v.workflow_id)
+        h = retentions.retention_handle(st.client, v.workflow_id)
         results = await asyncio.gather(
-            stay.approve_retention(h, RetentionApprove(actor=await st.admin("hust", "HUST"))),
-            stay.return_retention(
+            retentions.approve_retention(h, RetentionApprove(actor=await st.admin("hust", "HUST"))),
+            retentions.return_retention(
                 h,
                 RetentionReturn(
                     actor=await st.admin("hb", "HUST"), reason_code="other", reason_text="请补充境外学校名称"
@@ -421,7 +422,7 @@ async def test_retention_reminded_then_approved_by_the_system(st):
         (row,) = await st.rows(AbroadRetention, member_id=member.id)
         assert row.status == "pending" and row.reminded_at is not None
         assert aware(reminder.created_at) < aware(row.deadline)
-        result = await stay.retention_handle(st.client, v.workflow_id).result()
+        result = await retentions.retention_handle(st.client, v.workflow_id).result()
     assert result.status == RetentionStatus.APPROVED and result.auto_approved
     assert (result.decided_by, result.comment) == ("system", "系统默认通过")
     assert result.decided_at >= result.deadline
@@ -511,18 +512,18 @@ async def test_mobile_marking_from_0725_until_six_months_after_graduation_remind
         (r,) = await registers.mobile_register(st.engine, "WHU")
         assert r.overdue and r.status == "overdue" and r.reminders_sent == 2
         assert [x.member_id for x in await registers.overdue_register(st.engine, "HB")] == [member.id]
-        cells = sheet(registers.export_xlsx([r], "mobile"))
-        assert cells[0] == registers.headers("mobile") and "保留期满日期" in cells[0]
+        cells = sheet(register_export.export_xlsx([r], "mobile"))
+        assert cells[0] == register_export.headers("mobile") and "保留期满日期" in cells[0]
         assert cells[1][2] == idcard.mask(member.id_number) and cells[1][cells[0].index("是否超期")] == "是"
 
         # released by the school: the holding ends, a second release is refused
-        h = stay.holding_handle(st.client, v.workflow_id)
+        h = holdings.holding_handle(st.client, v.workflow_id)
         with pytest.raises(ServiceError):
-            await stay.release_holding(h, HoldingRelease(actor=await st.admin("hust", "HUST"), reason="x"))
-        v = await stay.release_holding(h, HoldingRelease(actor=whu, reason="已落实工作单位，组织关系已转出"))
+            await holdings.release_holding(h, HoldingRelease(actor=await st.admin("hust", "HUST"), reason="x"))
+        v = await holdings.release_holding(h, HoldingRelease(actor=whu, reason="已落实工作单位，组织关系已转出"))
         assert v.status == HoldingStatus.RELEASED and v.released_by == "whu"
         with pytest.raises(ServiceError, match="保留已结束") as info:
-            await stay.release_holding(h, HoldingRelease(actor=whu))
+            await holdings.release_holding(h, HoldingRelease(actor=whu))
         assert info.value.status == 409
         assert (await h.result()).status == HoldingStatus.RELEASED
 
@@ -568,14 +569,14 @@ async def test_county_holdings_one_released_in_time_one_overdue(st):
 
         await eventually(reminded)
         # what the lead calls when a transfer of the member completes
-        (released,) = await stay.release_member_holdings(st.client, st.engine, early.id)
+        (released,) = await holdings.release_member_holdings(st.client, st.engine, early.id)
         assert released.status == HoldingStatus.RELEASED and released.released_by == "system"
-        assert await stay.release_member_holdings(st.client, st.engine, early.id) == []  # nothing open
+        assert await holdings.release_member_holdings(st.client, st.engine, early.id) == []  # nothing open
 
-        late_result = stay.holding_handle(st.client, v_late.workflow_id)
+        late_result = holdings.holding_handle(st.client, v_late.workflow_id)
 
         async def late_overdue():
-            return (await stay.holding_view(late_result)).status == HoldingStatus.OVERDUE
+            return (await holdings.holding_view(late_result)).status == HoldingStatus.OVERDUE
 
         await eventually(late_overdue)
         (r,) = await registers.county_temp_register(st.engine, "HB-WH", overdue_only=True)
@@ -618,7 +619,7 @@ async def test_delayed_branch_created_on_first_use_then_reused(st):
     hust = await st.admin("hust", "HUST")
     assert await st.org("HUST-DLY") is None  # the demo leaves it out on purpose
 
-    first = await stay.mark_delayed_graduation(st.engine, member_id=a.id, actor=hust, graduation_year=2027)
+    first = await marking.mark_delayed_graduation(st.engine, member_id=a.id, actor=hust, graduation_year=2027)
     assert (first.branch_code, first.branch_created, first.changed) == ("HUST-DLY", True, True)
     dly = await st.org("HUST-DLY")
     assert (dly.kind, dly.name, dly.parent_id) == (
@@ -626,7 +627,7 @@ async def test_delayed_branch_created_on_first_use_then_reused(st):
         "华中科技大学延迟毕业团支部",
         (await st.org("HUST")).id,
     )
-    second = await stay.mark_delayed_graduation(st.engine, member_id=b.id, actor=hust)
+    second = await marking.mark_delayed_graduation(st.engine, member_id=b.id, actor=hust)
     assert (second.branch_code, second.branch_created, second.changed) == ("HUST-DLY", False, True)
     async with session_factory(st.engine)() as s:
         n = (
@@ -638,7 +639,7 @@ async def test_delayed_branch_created_on_first_use_then_reused(st):
         ).scalar_one()
     assert n == 1
     # marking again changes nothing
-    again = await stay.mark_delayed_graduation(st.engine, member_id=a.id, actor=hust, graduation_year=2027)
+    again = await marking.mark_delayed_graduation(st.engine, member_id=a.id, actor=hust, graduation_year=2027)
     assert (again.changed, again.branch_created) == (False, False)
     m = await st.member(a.id)
     assert (m.branch_id, m.delayed_graduation, m.graduating, m.graduation_year) == (dly.id, True, False, 2027)
@@ -647,15 +648,15 @@ async def test_delayed_branch_created_on_first_use_then_reused(st):
     # WHU has its delayed branch already; HUST's admin may not mark WHU's members
     w = await st.member_in("WHU-EIS-")
     with pytest.raises(ServiceError) as info:
-        await stay.mark_delayed_graduation(st.engine, member_id=w.id, actor=hust)
+        await marking.mark_delayed_graduation(st.engine, member_id=w.id, actor=hust)
     assert info.value.status == 403
-    res = await stay.mark_delayed_graduation(st.engine, member_id=w.id, actor=await st.admin("whu", "WHU"))
+    res = await marking.mark_delayed_graduation(st.engine, member_id=w.id, actor=await st.admin("whu", "WHU"))
     assert (res.branch_code, res.branch_created) == ("WHU-DLY", False)
 
     rows = await registers.delayed_register(st.engine, "HUST")
     assert [r.member_id for r in rows] == [a.id, b.id]
     assert rows[0].started_on is not None and rows[0].graduation_year == 2027
-    cells = sheet(registers.export_xlsx(rows, "delayed"))
+    cells = sheet(register_export.export_xlsx(rows, "delayed"))
     assert cells[0][:3] == ["序号", "姓名", "身份证号"] and cells[1][2] == idcard.mask(a.id_number)
 
 
@@ -712,8 +713,8 @@ async def test_default_mobile_holding_ends_six_months_after_graduation(ts):
         assert row.status == "overdue" and aware(row.overdue_at) >= v.due_at
         (late,) = await notes("holding_overdue")
         assert "已于2026-12-30届满" in late.body
-        h = stay.holding_handle(ts.client, v.workflow_id)
-        v = await stay.release_holding(h, HoldingRelease(actor=whu, reason="已转出"))
+        h = holdings.holding_handle(ts.client, v.workflow_id)
+        v = await holdings.release_holding(h, HoldingRelease(actor=whu, reason="已转出"))
         assert v.status == HoldingStatus.RELEASED and v.reminders_sent == 2
         await h.result()
 
@@ -740,9 +741,11 @@ async def test_mobile_marking_refused_once_six_months_after_graduation_are_over(
         ).view
         assert v.due_at - v.started_at == timedelta(minutes=1) and v.next_reminder_at is None
         await ts.env.sleep(timedelta(minutes=2))
-        assert (await stay.holding_view(stay.holding_handle(ts.client, v.workflow_id))).status == HoldingStatus.OVERDUE
-        v = await stay.release_holding(
-            stay.holding_handle(ts.client, v.workflow_id), HoldingRelease(actor=whu, reason="已转出")
+        assert (
+            await holdings.holding_view(holdings.holding_handle(ts.client, v.workflow_id))
+        ).status == HoldingStatus.OVERDUE
+        v = await holdings.release_holding(
+            holdings.holding_handle(ts.client, v.workflow_id), HoldingRelease(actor=whu, reason="已转出")
         )
     assert v.reminders_sent == 0 and v.overdue_at is not None
     assert await ts.notifications(v.workflow_id, "holding_reminder") == []
@@ -774,8 +777,8 @@ async def test_scaled_mobile_holding_waits_the_calendar_time_left_divided_by_the
         await ts.env.sleep(timedelta(seconds=7))
         (late,) = await ts.notifications(v.workflow_id, "holding_overdue")
         assert "已于2026-12-30届满" in late.body  # the calendar day, not the scaled instant's
-        h = stay.holding_handle(ts.client, v.workflow_id)
-        v = await stay.release_holding(h, HoldingRelease(actor=whu, reason="已转出"))
+        h = holdings.holding_handle(ts.client, v.workflow_id)
+        v = await holdings.release_holding(h, HoldingRelease(actor=whu, reason="已转出"))
         assert v.status == HoldingStatus.RELEASED and v.reminders_sent == 2
 
 
@@ -817,7 +820,7 @@ async def test_default_retention_reminded_at_10_days_and_approved_at_15(ts):
         assert len(await ts.notifications(v.workflow_id, "retention_reminder")) == 1
         assert (await ts.rows(AbroadRetention, member_id=member.id))[0].status == "pending"
         await ts.env.sleep(5 * DAY)
-        result = await stay.retention_handle(ts.client, v.workflow_id).result()
+        result = await retentions.retention_handle(ts.client, v.workflow_id).result()
     assert result.status == RetentionStatus.APPROVED and result.auto_approved
     assert result.decided_at - result.submitted_at >= timedelta(days=15)
     m = await ts.member(member.id)

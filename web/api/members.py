@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from service import stay_at_school as stay
+from service import bulk_members
 from web.api import schemas as s
 from web.api.retentions import flows
 from web.api.routes import CurrentUser
@@ -16,7 +16,7 @@ from web.api.routes import CurrentUser
 router = APIRouter(prefix="/api/members", tags=["members"])
 
 
-def _results(outcomes: list[stay.MemberOutcome]) -> dict[str, Any]:
+def _results(outcomes: list[bulk_members.MemberOutcome]) -> dict[str, Any]:
     return {"results": [o.as_dict() for o in outcomes]}
 
 
@@ -26,7 +26,7 @@ async def mark_mobile(body: s.MembersRequest, request: Request, user: CurrentUse
     them into its 毕业学生流动团员团支部 (a holding, reminded before its end, overdue after): from
     07-25 of the graduation year (the calendar clock), until 6 months after graduation. 201 for a
     holding started, 200 for one already open."""
-    return _results(await stay.mark_mobile_members(await flows(request), user, id_numbers=body.id_numbers))
+    return _results(await bulk_members.mark_mobile_members(await flows(request), user, id_numbers=body.id_numbers))
 
 
 @router.post("/mark-delayed", response_model=s.MemberOutcomes)
@@ -34,7 +34,9 @@ async def mark_delayed(body: s.MarkDelayedRequest, request: Request, user: Curre
     """§I.7: the school marks students whose graduation is delayed and moves them into its
     延迟毕业团支部 (created when first needed) with the expected graduation year."""
     f = await flows(request, temporal=False)
-    return _results(await stay.mark_delayed_members(f, user, body.expected_graduation_year, id_numbers=body.id_numbers))
+    return _results(
+        await bulk_members.mark_delayed_members(f, user, body.expected_graduation_year, id_numbers=body.id_numbers)
+    )
 
 
 @router.post("/release", response_model=s.MemberOutcomes)
@@ -46,7 +48,7 @@ async def release(body: s.ReleaseRequest, request: Request, user: CurrentUser) -
     school. `mobile` and `county_temp` are refused (422): those holdings end by a transfer out."""
     f = await flows(request, temporal=False)
     return _results(
-        await stay.release_members(
+        await bulk_members.release_members(
             f,
             user,
             body.kind,

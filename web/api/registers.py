@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from service import registers
+from service import register_export, registers
 from service.auth import Caller
 from web.api import schemas as s
 from web.api.routes import CurrentUser
@@ -33,7 +33,7 @@ async def xlsx_response(request: Request, user: Caller, kind: str, org: str | No
     whole = await registers.whole_ids(engine, user, [r.member_id for r in rows])
     filename = f"{registers.REGISTER_NAMES[kind]}-{code}-{time.strftime('%Y%m%d')}.xlsx"
     return Response(
-        registers.export_xlsx(rows, kind, whole),
+        register_export.export_xlsx(rows, kind, whole),
         media_type=XLSX,
         headers={
             "Content-Disposition": f"attachment; filename=\"register-{kind}.xlsx\"; filename*=UTF-8''{quote(filename)}"

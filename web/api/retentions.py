@@ -1,6 +1,6 @@
 """出国（境）学习研究 保留团组织关系 (§I.5) over REST: apply, list, read, and the school's decisions.
 
-Who may act is answered by `service.stay_at_school` (the member for themself, the school side for
+Who may act is answered by `service.retentions` (the member for themself, the school side for
 its members; the school committee, or an admin above it, decides); refusals are problem+json."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Annotated, Any, Concatenate, ParamSpec
 from fastapi import APIRouter, Path, Query, Request
 
 from models.tables import MAX_ROW_ID
-from service import stay_at_school as stay
+from service import retention_views, retentions
 from service.auth import Caller
 from service.errors import Problem, ServiceError
+from service.flows import Flows
 from web.api import schemas as s
 from web.api.routes import CurrentUser
 
@@ -23,15 +24,15 @@ router = APIRouter(prefix="/api", tags=["retentions"])
 RetentionId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the application's id")]
 
 
-async def flows(request: Request, *, temporal: bool = True) -> stay.Flows:
+async def flows(request: Request, *, temporal: bool = True) -> Flows:
     """The §6 flows of this app (its database, Temporal when needed, settings)."""
     state = request.app.state
     client = await state.temporal_client() if temporal else None
-    return stay.Flows.of(state.engine, client, state.settings)
+    return Flows.of(state.engine, client, state.settings)
 
 
 async def _detail(request: Request, user: Caller, retention_id: int) -> dict[str, Any]:
-    d = await stay.retention_detail(request.app.state.engine, user, retention_id)
+    d = await retention_views.retention_detail(request.app.state.engine, user, retention_id)
     if d is None:
         raise ServiceError(404, [Problem("id", f"保留团组织关系申请 {retention_id} 不存在")])
     return d
@@ -44,7 +45,7 @@ async def apply(body: s.RetentionApplyRequest, request: Request, user: CurrentUs
     researching abroad (§I.5); the school committee decides within 15 days (reminded at 10, then
     系统默认通过). 409 while the member has an open application, a retention in force or a
     transfer in progress."""
-    rid = await stay.apply_retention(
+    rid = await retentions.apply_retention(
         await flows(request), user, id_number=body.id_number, name=body.name, form=body.form.model_dump()
     )
     return await _detail(request, user, rid)
@@ -61,7 +62,7 @@ async def list_retentions(
 ) -> dict[str, Any]:
     """The applications the caller may read, newest first: a member their own, an admin those of
     their org and below."""
-    items, total = await stay.list_retentions(
+    items, total = await retention_views.list_retentions(
         request.app.state.engine, user, org=org, status=status, page=page, page_size=page_size
     )
     return {"items": items, "total": total, "page": page, "page_size": page_size}
@@ -76,7 +77,7 @@ async def _decided(
     request: Request,
     user: Caller,
     retention_id: int,
-    decide: Callable[Concatenate[stay.Flows, Caller, int, P], Awaitable[None]],
+    decide: Callable[Concatenate[Flows, Caller, int, P], Awaitable[None]],
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> dict[str, Any]:
@@ -90,7 +91,7 @@ async def approve(
 ) -> dict[str, Any]:
     """The school committee (or an admin above it) approves: the member moves into the school's
     出国（境）学习研究团员团支部 and into the abroad-study register."""
-    return await _decided(request, user, retention_id, stay.approve_retention_by_id, body.comment)
+    return await _decided(request, user, retention_id, retentions.approve_retention_by_id, body.comment)
 
 
 @router.post("/retentions/{retention_id}/return", response_model=s.RetentionOut)
@@ -99,7 +100,9 @@ async def return_request(
 ) -> dict[str, Any]:
     """Returned with a reason (`form_incomplete`, `wrong_target`, `not_this_member`, `duplicate`,
     `other`); never on the grounds §III.4 forbids (422). The member may apply again."""
-    return await _decided(request, user, retention_id, stay.return_retention_by_id, body.reason_code, body.reason_text)
+    return await _decided(
+        request, user, retention_id, retentions.return_retention_by_id, body.reason_code, body.reason_text
+    )
 
 
 @router.post("/retentions/{retention_id}/withdraw", response_model=s.RetentionOut)
@@ -107,4 +110,4 @@ async def withdraw(
     retention_id: RetentionId, body: s.WithdrawRequest, request: Request, user: CurrentUser
 ) -> dict[str, Any]:
     """The member (their own) or the school withdraws a pending application, with a reason."""
-    return await _decided(request, user, retention_id, stay.withdraw_retention_by_id, body.reason)
+    return await _decided(request, user, retention_id, retentions.withdraw_retention_by_id, body.reason)

@@ -1,5 +1,5 @@
 """Bulk 办理转出 from an uploaded file, as a durable job: POST /api/uploads, GET /api/uploads/{id}
-and its error report (service.uploads)."""
+and its error report (service.uploads, service.upload_check, service.upload_views)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from messages.uploads import UPLOAD_ID_PATTERN
-from service import uploads
+from service import upload_check, upload_views, uploads
 from service.errors import refuse
 from web.api import schemas as s
 from web.api.errors import TITLES
@@ -30,13 +30,15 @@ _INVALID_FILE = {
 
 async def read_upload(file: StarletteUploadFile) -> bytes:
     """The upload's bytes, refused (422) past the largest file taken without reading it all."""
-    content = await file.read(uploads.MAX_UPLOAD_BYTES + 1)
-    if len(content) > uploads.MAX_UPLOAD_BYTES:
-        raise refuse(422, "file", f"文件超过 {uploads.MAX_UPLOAD_BYTES // (1024 * 1024)} MB，请拆分为多个文件后上传")
+    content = await file.read(upload_check.MAX_UPLOAD_BYTES + 1)
+    if len(content) > upload_check.MAX_UPLOAD_BYTES:
+        raise refuse(
+            422, "file", f"文件超过 {upload_check.MAX_UPLOAD_BYTES // (1024 * 1024)} MB，请拆分为多个文件后上传"
+        )
     return content
 
 
-def invalid_upload(checked: uploads.CheckedUpload, note: str) -> JSONResponse:
+def invalid_upload(checked: upload_check.CheckedUpload, note: str) -> JSONResponse:
     """problem+json (422): every error with its line, column and rule besides the field and the
     message (the report's line of text), and the file's counts."""
     errors = [
@@ -47,7 +49,7 @@ def invalid_upload(checked: uploads.CheckedUpload, note: str) -> JSONResponse:
             "column": e["column"],
             "rule": e["rule"],
         }
-        for e in map(uploads.error_dict, checked.errors)
+        for e in map(upload_check.error_dict, checked.errors)
     ] or [{"field": "file", "message": note}]
     body = {
         "type": "about:blank",
@@ -90,7 +92,7 @@ async def create_upload(
     org finds the same job (200) and starts nothing twice."""
     state = request.app.state
     content = await read_upload(file)
-    checked = await uploads.check_upload(
+    checked = await upload_check.check_upload(
         state.engine,
         user,
         filename=file.filename,
@@ -131,8 +133,8 @@ async def get_upload(
     """The job: its status and counts (`done` of `valid` is the progress), and a page of its rows'
     outcomes in line order (`status` filters them)."""
     state = request.app.state
-    view = await uploads.visible_job(state.engine, user, upload_id, state.directories)
-    items, total = await uploads.job_rows(state.engine, view.job_id, status=status, page=page, page_size=page_size)
+    view = await upload_views.visible_job(state.engine, user, upload_id, state.directories)
+    items, total = await upload_views.job_rows(state.engine, view.job_id, status=status, page=page, page_size=page_size)
     return {**view.as_dict(), "outcomes": {"items": items, "total": total, "page": page, "page_size": page_size}}
 
 
@@ -144,8 +146,10 @@ async def get_upload(
 async def upload_errors(upload_id: UploadId, request: Request, user: CurrentUser) -> Response:
     """The error report of `zhtj transfers import` for the job: every bad row and every refused start."""
     state = request.app.state
-    view = await uploads.visible_job(state.engine, user, upload_id, state.directories)
-    return csv_response(uploads.report_csv(await uploads.job_errors(state.engine, view.job_id)), view.filename)
+    view = await upload_views.visible_job(state.engine, user, upload_id, state.directories)
+    return csv_response(
+        upload_views.report_csv(await upload_views.job_errors(state.engine, view.job_id)), view.filename
+    )
 
 
 def csv_response(data: bytes, filename: str) -> Response:

@@ -9,8 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from domain.roles import Role
 from domain.transfers import Channel
 from models import row_id
-from service import pages
-from service import stay_at_school as stay
+from service import pages, retention_views
 from web.ui.context import SignedIn, landing, member_self, redirect, render, ui_router
 from web.ui.retentions import status_label
 from web.ui.start import form_page, start_post
@@ -25,7 +24,8 @@ async def me(request: Request, viewer: SignedIn) -> Response:
     engine = request.app.state.engine
     page = await pages.member_page(engine, await member_self(viewer))
     retentions = [
-        {**r, "status_label": status_label(r)} for r in await stay.member_retentions(engine, row_id(page.member.id))
+        {**r, "status_label": status_label(r)}
+        for r in await retention_views.member_retentions(engine, row_id(page.member.id))
     ]
     return render(
         request,

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from domain.glossary import RETURN_REASON_LABELS, TRANSFER_STATUS_LABELS
 from domain.transfers import TransferStatus, TransferType, return_ground_problem
-from service import decisions, pages
+from service import decisions, ops_pages, pages
 from service.queries import MAX_MATCHING_IDS
 from web.ui.context import OrgAdminOnly, UIJsonRoute, int_or, render, row_id_of, ui_router
 from web.ui.views import label_of
@@ -30,7 +30,7 @@ BATCH_ACTIONS = {"approve": "批量审批通过", "return": "批量退回"}
 
 @dataclass
 class OpsParams:
-    scope: str = "pending"  # one of pages.OPS_SCOPES
+    scope: str = "pending"  # one of ops_pages.OPS_SCOPES
     type: str | None = None
     status: str | None = None
     overdue: bool | None = None
@@ -38,7 +38,7 @@ class OpsParams:
 
     @classmethod
     def parse(cls, q: Any) -> OpsParams:
-        scope = q.get("scope") if q.get("scope") in pages.OPS_SCOPES else "pending"
+        scope = q.get("scope") if q.get("scope") in ops_pages.OPS_SCOPES else "pending"
         ttype = q.get("type") if q.get("type") in {t.value for t in TransferType} else None
         status = q.get("status") if q.get("status") in {s.value for s in TransferStatus} else None
         overdue = {"1": True, "0": False}.get(q.get("overdue") or "")
@@ -136,7 +136,7 @@ async def _batch_of(request: Request, admin: pages.OrgAdmin, p: OpsParams) -> Ba
     )
     if b.all_matching and not form.get("id_list"):
         # the requests waiting at this org that the filter matches, not only the page's
-        ids = await pages.ops_ids(
+        ids = await ops_pages.ops_ids(
             request.app.state.engine, admin, "pending", type=p.type, status=None, overdue=p.overdue, limit=MAX_BATCH + 1
         )
         b.ids, b.capped = ids[:MAX_BATCH], len(ids) > MAX_BATCH
@@ -151,7 +151,7 @@ async def _decide_all(request: Request, admin: pages.OrgAdmin, b: Batch) -> list
         results = await decisions.batch_approve(state.engine, client, admin.user, b.ids)
     else:
         results = await decisions.batch_return(state.engine, client, admin.user, b.ids, b.reason_code, b.reason_text)
-    who = await pages.member_names(state.engine, admin.user, b.ids)
+    who = await ops_pages.member_names(state.engine, admin.user, b.ids)
     for r in results:
         r["member_name"] = who.get(r["id"], "")
         if r["ok"]:
@@ -173,7 +173,7 @@ async def _ops_page(
     errors: dict[str, list[str]] | None = None,
     status_code: int = 200,
 ) -> Response:
-    page = await pages.ops_page(
+    page = await ops_pages.ops_page(
         request.app.state.engine,
         admin,
         p.scope,

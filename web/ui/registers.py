@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from domain.holdings import RegisterKind
 from service import registers
+from service.register_export import COLUMNS, headers
 from web.api.registers import xlsx_response
 from web.ui.context import OrgAdminOnly, UIError, render, ui_router
 from web.ui.views import local_time
@@ -39,7 +40,7 @@ async def register_page(request: Request, admin: OrgAdminOnly) -> Response:
     kind = _register_kind(request.query_params.get("kind"))
     rows = await registers.register(request.app.state.engine, kind, admin.org.code)
     cells = [
-        [n if head == "序号" else _cell(value(r)) for head, value, _ in registers.COLUMNS[kind]]
+        [n if head == "序号" else _cell(value(r)) for head, value, _ in COLUMNS[kind]]
         for n, r in enumerate(rows, start=1)
     ]
     return render(
@@ -48,7 +49,7 @@ async def register_page(request: Request, admin: OrgAdminOnly) -> Response:
         kind=kind.value,
         rows=rows,
         cells=cells,
-        headers=registers.headers(kind),
+        headers=headers(kind),
         labels=registers.REGISTER_NAMES,
     )
 

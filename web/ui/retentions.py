@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from domain.glossary import FORM_FIELD_LABELS, RETENTION_STATUS_LABELS
 from domain.roles import Role
-from service import pages
-from service import stay_at_school as stay
+from service import bulk_members, pages, retention_views, retentions
 from service.auth import Caller
 from service.errors import Problem, ServiceError
+from service.flows import Flows
 from web.ui.context import (
     OrgAdminOnly,
     SignedIn,
@@ -52,9 +52,9 @@ def status_label(d: dict[str, Any]) -> str:
     return next((v for k, v in RETENTION_STATUS_LABELS.items() if k.value == d["status"]), d["status"])
 
 
-def flows_of(request: Request, client: Any = None) -> stay.Flows:
+def flows_of(request: Request, client: Any = None) -> Flows:
     state = request.app.state
-    return stay.Flows.of(state.engine, client, state.settings)
+    return Flows.of(state.engine, client, state.settings)
 
 
 # --- the application form ---------------------------------------------------------------------
@@ -90,7 +90,7 @@ async def _apply(request: Request, viewer: pages.Viewer) -> Response:
     if viewer.user.role == Role.MEMBER and viewer.member is not None:
         data["name"], data["id_number"] = viewer.member.name, viewer.member.id_number
     try:
-        rid = await stay.apply_retention(
+        rid = await retentions.apply_retention(
             flows_of(request, await request.app.state.temporal_client()),
             viewer.user,
             id_number=data.get("id_number", ""),
@@ -134,10 +134,12 @@ async def retention_list(request: Request, admin: OrgAdminOnly) -> Response:
     page = max(1, int_or(q.get("page"), 1) or 1)
     page_size = 30
     engine = request.app.state.engine
-    items, total = await stay.list_retentions(
+    items, total = await retention_views.list_retentions(
         engine, admin.user, status=None if status == "all" else status, page=page, page_size=page_size
     )
-    waiting, pending = await stay.list_retentions(engine, admin.user, status="pending", page=1, page_size=100)
+    waiting, pending = await retention_views.list_retentions(
+        engine, admin.user, status="pending", page=1, page_size=100
+    )
     return render(
         request,
         "retentions.html",
@@ -172,7 +174,7 @@ async def _detail_page(
     status_code: int = 200,
 ) -> Response:
     rid = row_id_of(rid_raw)
-    d = await stay.retention_detail(request.app.state.engine, viewer.user, rid) if rid is not None else None
+    d = await retention_views.retention_detail(request.app.state.engine, viewer.user, rid) if rid is not None else None
     if d is None:
         raise UIError(404, NOT_FOUND)
     return render(
@@ -195,7 +197,7 @@ async def detail(request: Request, viewer: SignedIn, rid: str) -> Response:
     return await _detail_page(request, viewer, rid)
 
 
-Decide = Callable[[stay.Flows, Caller, int, dict[str, str]], Awaitable[object]]
+Decide = Callable[[Flows, Caller, int, dict[str, str]], Awaitable[object]]
 
 
 async def _decide(request: Request, viewer: pages.Viewer, rid: str, action: str, call: Decide, done: str) -> Response:
@@ -223,8 +225,8 @@ def _required(data: dict[str, str], name: str, message: str) -> str:
 
 @router.post("/retentions/{rid}/approve", response_class=HTMLResponse)
 async def approve(request: Request, viewer: SignedIn, rid: str) -> Response:
-    async def call(f: stay.Flows, u: Caller, n: int, d: dict[str, str]) -> object:
-        await stay.approve_retention_by_id(f, u, n, d.get("comment") or None)
+    async def call(f: Flows, u: Caller, n: int, d: dict[str, str]) -> object:
+        await retentions.approve_retention_by_id(f, u, n, d.get("comment") or None)
         return None
 
     return await _decide(request, viewer, rid, "approve", call, "approved")
@@ -232,9 +234,9 @@ async def approve(request: Request, viewer: SignedIn, rid: str) -> Response:
 
 @router.post("/retentions/{rid}/return", response_class=HTMLResponse)
 async def return_request(request: Request, viewer: SignedIn, rid: str) -> Response:
-    async def call(f: stay.Flows, u: Caller, n: int, d: dict[str, str]) -> object:
+    async def call(f: Flows, u: Caller, n: int, d: dict[str, str]) -> object:
         reason = _required(d, "reason_code", "请选择退回原因")
-        await stay.return_retention_by_id(f, u, n, reason, d.get("reason_text", ""))
+        await retentions.return_retention_by_id(f, u, n, reason, d.get("reason_text", ""))
         return None
 
     return await _decide(request, viewer, rid, "return", call, "returned")
@@ -242,8 +244,8 @@ async def return_request(request: Request, viewer: SignedIn, rid: str) -> Respon
 
 @router.post("/retentions/{rid}/withdraw", response_class=HTMLResponse)
 async def withdraw(request: Request, viewer: SignedIn, rid: str) -> Response:
-    async def call(f: stay.Flows, u: Caller, n: int, d: dict[str, str]) -> object:
-        await stay.withdraw_retention_by_id(f, u, n, _required(d, "reason", "请填写撤回原因"))
+    async def call(f: Flows, u: Caller, n: int, d: dict[str, str]) -> object:
+        await retentions.withdraw_retention_by_id(f, u, n, _required(d, "reason", "请填写撤回原因"))
         return None
 
     return await _decide(request, viewer, rid, "withdraw", call, "withdrawn")
@@ -253,11 +255,11 @@ async def withdraw(request: Request, viewer: SignedIn, rid: str) -> Response:
 async def release(request: Request, viewer: SignedIn, rid: str) -> Response:
     """解除保留: the member is back from abroad (the roster page does the same for many)."""
 
-    async def call(f: stay.Flows, u: Caller, n: int, d: dict[str, str]) -> object:
-        found = await stay.retention_detail(f.engine, u, n)
+    async def call(f: Flows, u: Caller, n: int, d: dict[str, str]) -> object:
+        found = await retention_views.retention_detail(f.engine, u, n)
         if found is None:
             raise ServiceError(404, [Problem("id", NOT_FOUND)])
-        (outcome,) = await stay.release_members(
+        (outcome,) = await bulk_members.release_members(
             f, u, "abroad_study", member_ids=[found["member"]["id"]], branch_code=d.get("branch_code") or None
         )
         if not outcome.ok:

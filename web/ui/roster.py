@@ -5,7 +5,7 @@ Choose members (search by 姓名/身份证号, filter by branch and graduation y
 page is one POST form carrying the choice (`sel`: chosen on other pages, `shown`: this page's
 members, the ticked `member_id`s), or "select all matching" (`all_matching`: every member the
 filter finds, up to the bulk limit). An action goes to a confirmation page listing the members,
-then to a result table, one row per member (`service.stay_at_school`'s outcomes)."""
+then to a result table, one row per member (`service.bulk_members`' outcomes)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from service import pages, registers
-from service import stay_at_school as stay
+from service import bulk_members, pages
 from service.errors import Problem, ServiceError
+from service.roster import RosterFilter, roster_member_ids, roster_members, roster_page
 from web.ui.context import OrgAdminOnly, int_or, render, ui_router
 from web.ui.retentions import flows_of
 
@@ -57,9 +57,9 @@ def _ids(values: list[Any]) -> list[int]:
     return out
 
 
-def _filter(form: Any) -> registers.RosterFilter:
+def _filter(form: Any) -> RosterFilter:
     year = int_or(form.get("year"))
-    return registers.RosterFilter(
+    return RosterFilter(
         q=str(form.get("q") or "").strip()[:100], branch=str(form.get("branch") or "").strip()[:64], year=year
     )
 
@@ -74,14 +74,14 @@ def _selection(form: Any) -> list[int]:
 async def _page(
     request: Request,
     admin: pages.OrgAdmin,
-    f: registers.RosterFilter,
+    f: RosterFilter,
     *,
     page: int = 1,
     selected: list[int] | None = None,
     problems: list[str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    p = await registers.roster_page(request.app.state.engine, admin.org.id or 0, f, page=page)
+    p = await roster_page(request.app.state.engine, admin.org.id or 0, f, page=page)
     selected = selected or []
     shown = [i.member_id for i in p.items]
     return render(
@@ -96,14 +96,14 @@ async def _page(
         count=len(selected),
         actions=ACTIONS,
         problems=problems or [],
-        limit=stay.MAX_BULK_MEMBERS,
+        limit=bulk_members.MAX_BULK_MEMBERS,
     )
 
 
 @router.get("/roster", response_class=HTMLResponse)
 async def roster(request: Request, admin: OrgAdminOnly) -> Response:
     q = request.query_params
-    f = registers.RosterFilter(branch=(q.get("branch") or "")[:64], year=int_or(q.get("year")))
+    f = RosterFilter(branch=(q.get("branch") or "")[:64], year=int_or(q.get("year")))
     return await _page(request, admin, f, page=int_or(q.get("page"), 1) or 1)
 
 
@@ -122,9 +122,9 @@ async def confirm(request: Request, admin: OrgAdminOnly) -> Response:
     selected = _selection(form)
     if action not in ACTIONS:
         return await _page(request, admin, f, selected=selected, problems=["请选择要办理的操作"], status_code=422)
-    limit = stay.MAX_BULK_MEMBERS
+    limit = bulk_members.MAX_BULK_MEMBERS
     if form.get("all_matching"):
-        selected, total = await registers.roster_member_ids(engine, admin.org.id or 0, f, limit=limit)
+        selected, total = await roster_member_ids(engine, admin.org.id or 0, f, limit=limit)
         if total > limit:
             return await _page(
                 request,
@@ -139,9 +139,9 @@ async def confirm(request: Request, admin: OrgAdminOnly) -> Response:
         return await _page(
             request, admin, f, selected=selected, problems=[f"一次最多办理 {limit} 名团员"], status_code=422
         )
-    members = await registers.roster_members(engine, admin.org.id or 0, selected)
+    members = await roster_members(engine, admin.org.id or 0, selected)
     years = [m.graduation_year for m in members if m.graduation_year]
-    p = await registers.roster_page(engine, admin.org.id or 0, registers.RosterFilter(), page=1, page_size=1)
+    p = await roster_page(engine, admin.org.id or 0, RosterFilter(), page=1, page_size=1)
     return render(
         request,
         "roster_confirm.html",
@@ -168,17 +168,17 @@ async def apply(request: Request, admin: OrgAdminOnly) -> Response:
     year = int_or(form.get("graduation_year"))
     state = request.app.state
     if action == "mobile":
-        outcomes = await stay.mark_mobile_members(
+        outcomes = await bulk_members.mark_mobile_members(
             flows_of(request, await state.temporal_client()), user, member_ids=ids
         )
     elif action == "delayed":
         if year is None:
             raise ServiceError(422, [Problem("graduation_year", "请填写延迟后的预计毕业年份")])
-        outcomes = await stay.mark_delayed_members(flows_of(request), user, year, member_ids=ids)
+        outcomes = await bulk_members.mark_delayed_members(flows_of(request), user, year, member_ids=ids)
         extra["year"] = year
     else:
         kind = "abroad_study" if action == "release_abroad" else "delayed"
-        outcomes = await stay.release_members(
+        outcomes = await bulk_members.release_members(
             flows_of(request), user, kind, member_ids=ids, branch_code=branch_code, graduation_year=year
         )
     names = await pages.org_names(state.engine, [o.branch_code for o in outcomes])

@@ -16,7 +16,7 @@ from domain.orgs import Partition
 from domain.roles import Role
 from domain.transfers import Channel, TransferType
 from messages.transfers import Route
-from service import pages
+from service import pages, transfer_pages
 from service.auth import Caller
 from service.errors import Problem, ServiceError
 from service.intake import StartRequest, start_request
@@ -141,7 +141,7 @@ async def form_page(
     receiving = []
     admin = viewer.as_org_admin()
     if channel == Channel.IN and admin is not None:
-        receiving = await pages.receiving_orgs(engine, admin)
+        receiving = await transfer_pages.receiving_orgs(engine, admin)
         values.setdefault("target_org_code", admin.org.code)
     target_name = None
     if values.get("target_org_code") and channel != Channel.IN:
@@ -178,7 +178,7 @@ async def start_post(request: Request, viewer: pages.Viewer, channel: Channel) -
             raise
         return await form_page(request, viewer, channel, values=data, problems=e.problems, status_code=e.status)
     assert result is not None  # not a dry run
-    if not await pages.sees_transfer(request.app.state.engine, user, result.transfer_id):
+    if not await transfer_pages.sees_transfer(request.app.state.engine, user, result.transfer_id):
         # the member's open transfer was started by someone this viewer may not see
         return await form_page(
             request,

@@ -14,7 +14,7 @@ from temporalio.client import Client
 
 from domain.forms import FORM_FIELDS
 from domain.transfers import Channel, TransferType
-from service import decisions, pages
+from service import decisions, pages, transfer_pages
 from service.auth import Caller
 from service.errors import Problem, ServiceError
 from web.ui.context import SignedIn, UIError, UIJsonRoute, form_data, redirect, render, row_id_of, ui_router
@@ -38,7 +38,7 @@ DONE_MESSAGES = {
 Decide = Callable[[AsyncEngine, Client, Caller, int, dict[str, str]], Awaitable[object]]
 
 
-def _resubmit_values(page: pages.TransferPage) -> dict[str, str]:
+def _resubmit_values(page: transfer_pages.TransferPage) -> dict[str, str]:
     """The 修改后重新提交 form as it opens: the request's form, the target kept, the partition
     answer that fits the target."""
     d = page.detail
@@ -64,7 +64,7 @@ async def _detail_page(
     tid = row_id_of(tid_raw)
     state = request.app.state
     page = (
-        await pages.transfer_page(state.engine, viewer.user, tid, time_scale=state.settings.time_scale)
+        await transfer_pages.transfer_page(state.engine, viewer.user, tid, time_scale=state.settings.time_scale)
         if tid is not None
         else None
     )
@@ -179,7 +179,7 @@ async def _resubmission(
 ) -> Any:
     """The posted 修改后重新提交 form through the gate of `decisions.resubmit` (sent, or only
     checked for 预览); every problem found, the form's own (the partition question) included."""
-    kind = await pages.transfer_kind(engine, user, n)
+    kind = await transfer_pages.transfer_kind(engine, user, n)
     if kind is None:
         raise ServiceError(404, [Problem("id", NOT_FOUND)])
     req, pre = parse_start({**data, "type": kind[0]}, Channel(kind[1]))

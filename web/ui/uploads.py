@@ -3,8 +3,9 @@ start the valid rows as a durable job and follow it with a progress bar, downloa
 
 The pages work without JavaScript (a post per step; the job page reloads itself while it runs);
 web/static/uploads.js checks a file without leaving the page (the file stays chosen for the
-start) and moves the progress bar. Everything is `service.uploads`, as POST /api/uploads; the job
-lives in Temporal and the database, so a reload, another replica or a restarted API shows it.
+start) and moves the progress bar. Everything is `service.uploads` (with `service.upload_check`
+and `service.upload_views`), as POST /api/uploads; the job lives in Temporal and the database, so
+a reload, another replica or a restarted API shows it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from starlette.datastructures import UploadFile
 from domain.glossary import UPLOAD_ROW_STATUS_LABELS, UPLOAD_STATUS_LABELS
 from imports.transfer_rows import COLUMN_LABELS
 from messages.uploads import UploadRowStatus, UploadStatus, is_upload_id
-from service import pages, uploads
+from service import pages, upload_views, uploads
 from service.errors import Problem, ServiceError
+from service.upload_check import CheckedUpload, check_upload
 from web.api.uploads import csv_response, read_upload
 from web.ui.context import OrgAdminOnly, UIError, int_or, redirect, render, ui_router
 
@@ -34,14 +36,14 @@ LABELS = {"status": UPLOAD_STATUS_LABELS, "row_status": UPLOAD_ROW_STATUS_LABELS
 COLUMN_TITLES = dict(COLUMN_LABELS)
 
 
-async def _check(request: Request, admin: pages.OrgAdmin) -> tuple[uploads.CheckedUpload, dict[str, str]]:
+async def _check(request: Request, admin: pages.OrgAdmin) -> tuple[CheckedUpload, dict[str, str]]:
     """The posted file checked for the admin's org, and the form's other fields."""
     form = await request.form()
     file = form.get("file")
     if not isinstance(file, UploadFile) or not file.filename:
         raise ServiceError(422, [Problem("file", "请选择要上传的 CSV 或 Excel（.xlsx）文件")])
     state = request.app.state
-    checked = await uploads.check_upload(
+    checked = await check_upload(
         state.engine,
         admin.user,
         filename=file.filename,
@@ -54,7 +56,7 @@ async def _check(request: Request, admin: pages.OrgAdmin) -> tuple[uploads.Check
 
 
 async def _page(request: Request, admin: pages.OrgAdmin, status_code: int = 200, **context: Any) -> Response:
-    jobs = await uploads.recent_jobs(request.app.state.engine, admin.user, limit=RECENT)
+    jobs = await upload_views.recent_jobs(request.app.state.engine, admin.user, limit=RECENT)
     context.setdefault("checked", None)
     context.setdefault("problems", [])
     context.setdefault("note", None)
@@ -113,17 +115,17 @@ async def upload_check(request: Request, admin: OrgAdminOnly) -> Response:
 async def upload_check_report(request: Request, admin: OrgAdminOnly) -> Response:
     """The error report of the posted file (before anything starts)."""
     checked, _ = await _check(request, admin)
-    return csv_response(uploads.report_csv(checked.errors), checked.filename)
+    return csv_response(upload_views.report_csv(checked.errors), checked.filename)
 
 
-async def _job(request: Request, admin: pages.OrgAdmin, upload_id: str) -> uploads.UploadView:
+async def _job(request: Request, admin: pages.OrgAdmin, upload_id: str) -> upload_views.UploadView:
     if not is_upload_id(upload_id):
         raise UIError(404, "上传任务不存在")
     state = request.app.state
-    return await uploads.visible_job(state.engine, admin.user, upload_id, state.directories)
+    return await upload_views.visible_job(state.engine, admin.user, upload_id, state.directories)
 
 
-def progress(view: uploads.UploadView) -> dict[str, Any]:
+def progress(view: upload_views.UploadView) -> dict[str, Any]:
     return {
         **view.as_dict(),
         "percent": view.percent,
@@ -138,7 +140,7 @@ async def job_page(request: Request, admin: OrgAdminOnly, upload_id: str) -> Res
     q = request.query_params
     status = q.get("status") if q.get("status") in {s.value for s in UploadRowStatus} else None
     page = min(max(int_or(q.get("page"), 1) or 1, 1), 100_000)
-    items, total = await uploads.job_rows(
+    items, total = await upload_views.job_rows(
         request.app.state.engine, view.job_id, status=status, page=page, page_size=PAGE_SIZE
     )
     return render(
@@ -166,7 +168,7 @@ async def job_progress(request: Request, admin: OrgAdminOnly, upload_id: str) ->
 async def job_errors(request: Request, admin: OrgAdminOnly, upload_id: str) -> Response:
     view = await _job(request, admin, upload_id)
     return csv_response(
-        uploads.report_csv(await uploads.job_errors(request.app.state.engine, view.job_id)), view.filename
+        upload_views.report_csv(await upload_views.job_errors(request.app.state.engine, view.job_id)), view.filename
     )
 
 
