@@ -7,11 +7,14 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from types import FrameType
+from typing import TypeVar, cast
 
 import typer
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.clock import calendar
 from core.dev import DevStack, dev_server_command, port_open, wait_for_port
@@ -21,15 +24,19 @@ from core.settings import get_settings
 from core.temporal import connect, ensure_search_attributes
 from domain.roles import Role
 from imports.cli import members_app, orgs_app, transfers_app
+from messages.delivery import WEBHOOK_EVENTS
 from messages.system import SystemCheckResult
 from models import User
 from models.db import DatabaseNotMigrated
 from models.migrate import upgrade
 from seed.cli import seed_app
 from seed.demo import demo_login_lines, seed_demo
+from service import webhooks
 from service.accounts import AccountError, add_user
+from service.errors import ServiceError
 from web.app import create_app
 from worker import run_worker
+from workflows.digest import apply_digest_schedule
 from workflows.system_check import SystemCheckWorkflow
 
 app = typer.Typer(
@@ -39,13 +46,18 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold password hashes or 身份证号
 )
 users_app = typer.Typer(help="登录账号 (logins)", no_args_is_help=True)
+schedules_app = typer.Typer(help="Temporal Schedules (the daily digest)", no_args_is_help=True)
 app.add_typer(seed_app, name="seed")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(members_app, name="members")
 app.add_typer(users_app, name="users")
 app.add_typer(transfers_app, name="transfers")
+webhooks_app = typer.Typer(help="webhooks: backend services told of an org's transfer events", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(schedules_app, name="schedules")
 
 log = get_logger("zhtj.cli")
+T = TypeVar("T")
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -154,6 +166,110 @@ def users_add(
             typer.echo(f"错误 {err.field}: {err.message}", err=True)
         exit_now(1)
     typer.echo(f"created {user.role} login {user.username!r} (id {user.id})")
+    exit_now(0)
+
+
+@schedules_app.command("apply")
+def schedules_apply() -> None:
+    """Create the daily digest schedule on the Temporal server, or bring it up to date (the worker
+    does the same at start)."""
+    configure_from_settings()
+    s = get_settings()
+
+    async def main() -> str:
+        return await apply_digest_schedule(await connect(s), s)
+
+    try:
+        outcome = run(main())
+    except Exception as e:  # noqa: BLE001
+        _fail(f"schedule not applied: {type(e).__name__}: {e}")
+    typer.echo(f"schedule {s.digest_schedule_id} {outcome} (DigestWorkflow on task queue {s.task_queue})")
+    exit_now(0)
+
+
+WEBHOOK_EVENTS_HELP = "comma-separated events, or all: " + ", ".join(WEBHOOK_EVENTS)
+
+
+def _webhook_call(coro_fn: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run a webhooks service call on the configured database; its refusal is printed (exit 1)."""
+    configure_from_settings()
+
+    async def main() -> T:
+        async with open_engine() as engine:
+            return await coro_fn(engine)
+
+    try:
+        result = run(main())
+    except DatabaseNotMigrated as e:
+        _fail(str(e))
+    except ServiceError as e:
+        for err in e.problems:
+            typer.echo(f"错误 {err.field}: {err.message}", err=True)
+        exit_now(1)
+    return cast(T, result)
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    url: str = typer.Argument(..., help="the receiver's http(s) URL"),
+    org: str = typer.Option(..., "--org", help="org code: transfers from or to it or any org below it"),
+    events: str = typer.Option("all", "--events", help=WEBHOOK_EVENTS_HELP),
+) -> None:
+    """Register a receiver and print its secret (shown this once)."""
+    new = _webhook_call(lambda engine: webhooks.add_webhook(engine, url, org, [events]))
+    typer.echo(f"webhook {new.webhook.id} for {new.org_code}: {new.webhook.url}")
+    typer.echo(f"events: {', '.join(new.webhook.events)}")
+    typer.echo(f"secret: {new.secret}")
+    typer.echo("(the secret is shown only now: verify X-Zhtj-Signature = sha256=HMAC-SHA256(secret, raw body))")
+    exit_now(0)
+
+
+@webhooks_app.command("list")
+def webhooks_list(org: str = typer.Option(..., "--org", help="org code")) -> None:
+    """The org's receivers and their deliveries (delivered / pending / failed)."""
+    rows = _webhook_call(lambda engine: webhooks.list_webhooks(engine, org))
+    for w in rows:
+        state = "active" if w.active else "removed"
+        typer.echo(
+            f"{w.id}\t{state}\t{w.url}\tdelivered {w.delivered}, pending {w.pending}, failed {w.failed}"
+            f"\t{','.join(w.events)}"
+        )
+    if not rows:
+        typer.echo(f"no webhooks for {org}")
+    exit_now(0)
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(webhook_id: int = typer.Argument(..., help="the webhook's id")) -> None:
+    """Stop a receiver: nothing more is sent to it (its log stays)."""
+    hook = _webhook_call(lambda engine: webhooks.remove_webhook(engine, webhook_id))
+    typer.echo(f"webhook {hook.id} removed ({hook.url})")
+    exit_now(0)
+
+
+@webhooks_app.command("retry")
+def webhooks_retry(org: str = typer.Option(..., "--org", help="org code")) -> None:
+    """Try the org's pending deliveries now instead of after their backoff (a receiver is back)."""
+    n = _webhook_call(lambda engine: webhooks.retry_now(engine, org))
+    typer.echo(f"{n} pending deliveries of {org} will be tried now")
+    exit_now(0)
+
+
+@webhooks_app.command("log")
+def webhooks_log(
+    org: str = typer.Option(..., "--org", help="org code"),
+    limit: int = typer.Option(50, "--limit", help="rows, newest first (at most 500)"),
+    status: str | None = typer.Option(None, "--status", help="pending | delivered | failed"),
+) -> None:
+    """The delivery log of the org's receivers, newest first."""
+    rows = _webhook_call(lambda engine: webhooks.delivery_log(engine, org, limit=limit, status=status))
+    typer.echo("queued\tevent\ttransfer\tstatus\tattempts\tlast\tdelivery id\turl")
+    for r in rows:
+        last = str(r.last_status_code) if r.last_status_code else (r.last_error or "")
+        typer.echo(
+            f"{r.created_at.isoformat(timespec='seconds')}\t{r.event}\t{r.transfer_id}\t{r.status}\t"
+            f"{r.attempts}\t{last}\t{r.delivery_id}\t{r.url}"
+        )
     exit_now(0)
 
 

@@ -13,15 +13,23 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.delivery import DeliveryActivities
+from activities.digest import DigestActivities
 from activities.logging import LogContextInterceptor
 from activities.stay_at_school import StayAtSchoolActivities
 from activities.system import SystemActivities
 from activities.transfers import TransferActivities
 from core.logging import get_logger
+from core.settings import Settings, get_settings
+from messages.delivery import DeliveryChannel, DispatcherInput, dispatcher_id
 from service.upload_job import UploadActivities
+from workflows.delivery import DeliveryDispatcherWorkflow
+from workflows.digest import DigestWorkflow, apply_digest_schedule
 from workflows.holding import HoldingWorkflow
 from workflows.retention import AbroadRetentionWorkflow
 from workflows.system_check import SystemCheckWorkflow
@@ -42,7 +50,15 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
 
 
-WORKFLOWS = [SystemCheckWorkflow, TransferWorkflow, AbroadRetentionWorkflow, HoldingWorkflow, BulkUploadWorkflow]
+WORKFLOWS = [
+    SystemCheckWorkflow,
+    TransferWorkflow,
+    AbroadRetentionWorkflow,
+    HoldingWorkflow,
+    BulkUploadWorkflow,
+    DigestWorkflow,
+    DeliveryDispatcherWorkflow,
+]
 
 
 def activities_for(engine: AsyncEngine, client: Client | None = None) -> list[Callable[..., Any]]:
@@ -58,6 +74,9 @@ def activities_for(engine: AsyncEngine, client: Client | None = None) -> list[Ca
         # the bulk upload job: service-layer activities (they start rows through the one gate),
         # which BulkUploadWorkflow names by their registered names
         *UploadActivities(engine, client).all(),
+        DigestActivities(engine).write_digests,
+        # mail and webhooks, sent by the channels' dispatchers (workflows/delivery.py)
+        DeliveryActivities(engine).dispatch,
     ]
 
 
@@ -74,6 +93,29 @@ def build_worker(client: Client, engine: AsyncEngine, *, task_queue: str) -> Wor
     )
 
 
+async def start_dispatchers(client: Client, *, task_queue: str, settings: Settings | None = None) -> list[str]:
+    """Start each channel's dispatcher unless it runs (webhooks always; mail when ZHTJ_SMTP_URL
+    is set) and give a running one this worker's settings; returns their workflow ids."""
+    s = settings or get_settings()
+    channels = [DeliveryChannel.WEBHOOK] + ([DeliveryChannel.EMAIL] if s.smtp_url else [])
+    ids = []
+    for channel in channels:
+        inp = DispatcherInput(
+            channel=channel, poll_seconds=s.delivery_poll_seconds, heartbeat_seconds=s.delivery_heartbeat_seconds
+        )
+        handle = await client.start_workflow(
+            DeliveryDispatcherWorkflow.run,
+            inp,
+            id=dispatcher_id(s.workflow_id_prefix, channel),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        )
+        await handle.signal(DeliveryDispatcherWorkflow.configure, inp)
+        ids.append(handle.id)
+    return ids
+
+
 async def run_worker(client: Client, engine: AsyncEngine, *, task_queue: str) -> None:
     """Serve until SIGINT/SIGTERM, then finish in-flight tasks and stop."""
     stop = asyncio.Event()
@@ -81,8 +123,28 @@ async def run_worker(client: Client, engine: AsyncEngine, *, task_queue: str) ->
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     worker = build_worker(client, engine, task_queue=task_queue)
+    await apply_schedules(client, task_queue=task_queue)
     async with worker:
+        try:
+            dispatchers = await start_dispatchers(client, task_queue=task_queue)
+        except Exception as e:  # noqa: BLE001 - the transfers run without them; the next worker starts them
+            log.warning("delivery dispatchers not started", error=f"{type(e).__name__}: {e}")
+        else:
+            log.info("delivery dispatchers running", workflow_ids=dispatchers)
         log.info("worker started", task_queue=task_queue, namespace=client.namespace)
         await stop.wait()
         log.info("worker stopping", task_queue=task_queue)
     log.info("worker stopped", task_queue=task_queue)
+
+
+async def apply_schedules(client: Client, *, task_queue: str) -> None:
+    """Create (or bring up to date) the schedules the worker's workflows run on: the daily digest
+    (`workflows.digest`). A server that refuses is logged, not fatal: transfers still run, and
+    `zhtj schedules apply` can apply it later."""
+    s = get_settings()
+    try:
+        outcome = await apply_digest_schedule(client, s, task_queue=task_queue)
+    except RPCError as e:
+        log.error("digest schedule not applied", schedule_id=s.digest_schedule_id, error=str(e))
+        return
+    log.info("digest schedule applied", schedule_id=s.digest_schedule_id, outcome=outcome)

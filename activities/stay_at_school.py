@@ -22,6 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common import already_applied, apply_once, audit_row
+from activities.delivery import Outbox
 from core.logging import get_logger
 from domain.holdings import HoldingKind, HoldingStatus, RetentionStatus
 from domain.orgs import OrgKind, rule_for
@@ -32,6 +33,7 @@ from models.db import session_scope
 from models.tables import (
     AbroadRetention,
     AuditLog,
+    DeliveryOutbox,
     Holding,
     Member,
     MembershipHistory,
@@ -134,6 +136,7 @@ def _not_again(_entity_id: str) -> bool:
 class StayAtSchoolActivities:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._outbox = Outbox()  # the mail of an event's notifications, in its transaction
 
     # --- plumbing shared by both ---------------------------------------------------------------
 
@@ -206,6 +209,17 @@ class StayAtSchoolActivities:
                 org_ids = await self._org_ids(session, codes)
                 row = await write(session, org_ids)
                 self._notifications(session, event.key, event.notifications, org_ids, row.member_id, event.at)
+                outbox = await self._outbox.rows(
+                    session,
+                    event_key=event.key,
+                    notifications=len(event.notifications),
+                    entity=entity,
+                    entity_id=row_id(row.id),
+                    action=event.action,
+                    status=event.status.value,
+                    at=event.at,
+                )
+                session.add_all(DeliveryOutbox(**r) for r in outbox)
                 self._audit(session, event, entity, row_id(row.id))
             log.info("event applied", action=event.action, status=event.status.value, key=event.key)
             return True

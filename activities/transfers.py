@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlmodel import col
@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.common import already_applied, apply_once, audit_row
+from activities.delivery import Outbox
 from activities.holdings import is_county_temp_branch, parent_of, release_member_holdings, start_county_holding
 from core.logging import get_logger
 from core.settings import get_settings
@@ -25,7 +26,17 @@ from domain.orgs import OrgKind
 from messages.errors import ErrorType
 from messages.transfers import CompletionFollowUp, TransferEvent
 from models.db import session_factory, transaction
-from models.tables import ApprovalStep, AuditLog, Member, MembershipHistory, Notification, Org, Transfer, row_id
+from models.tables import (
+    ApprovalStep,
+    AuditLog,
+    DeliveryOutbox,
+    Member,
+    MembershipHistory,
+    Notification,
+    Org,
+    Transfer,
+    row_id,
+)
 
 log = get_logger(__name__)
 
@@ -67,6 +78,7 @@ class TransferActivities:
         self.engine = engine
         self.client = client  # for the follow-up on the member's holdings (other workflows)
         self._org_id_cache: dict[str, int] = {}
+        self._outbox = Outbox()  # the mail and webhook work of an event, in its transaction
         # the steps' upsert in the engine's dialect (PostgreSQL or SQLite), built once: its
         # `excluded` columns cost more to build than the statement costs to run
         upsert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(ApprovalStep)
@@ -268,6 +280,27 @@ class TransferActivities:
                 )
 
             if event.notifications:
+                # A notice naming an org's contact (`contact_org`: the workflow knows the org's code
+                # and name only) gets it from the org's row now. `*`: the optional contact columns
+                # are read when the database has them; without them, or unfilled, nothing is added.
+                contacts: dict[str, str] = {}
+                for code in {n.contact_org for n in event.notifications if n.contact_org}:
+                    found = (
+                        (
+                            await session.execute(
+                                select(literal_column("*")).select_from(Org).where(col(Org.code) == code)
+                            )
+                        )
+                        .mappings()
+                        .first()
+                    )
+                    org = dict(found) if found is not None else {}
+                    lines = [
+                        f"{label}：{org[c]}"
+                        for c, label in (("contact_phone", "联系电话"), ("contact_address", "联系地址"))
+                        if org.get(c)
+                    ]
+                    contacts[code] = "；".join(lines) + "。" if lines else ""
                 await session.execute(
                     insert(Notification),
                     [
@@ -279,13 +312,26 @@ class TransferActivities:
                             "member_id": member_id if n.to_member else None,
                             "transfer_id": transfer_id,
                             "title": n.title,
-                            "body": n.body,
+                            "body": n.body + contacts.get(n.contact_org or "", ""),
                             "created_at": event.at,
                             "read_at": None,
                         }
                         for i, n in enumerate(event.notifications)
                     ],
                 )
+            outbox = await self._outbox.rows(
+                session,
+                event_key=event.key,
+                notifications=len(event.notifications),
+                entity="transfer",
+                entity_id=transfer_id,
+                action=event.action,
+                status=event.status.value,
+                current_node_org_id=values["current_node_org_id"],
+                at=event.at,
+            )
+            if outbox:
+                await session.execute(insert(DeliveryOutbox), outbox)
             if not (event.create is None and event.transfer_id is not None):
                 # a created transfer's key: its run id is unique, so a retry failed on the insert above
                 await session.execute(insert(AuditLog), [self._audit_row(event, transfer_id)])

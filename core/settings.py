@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from messages.digest import DIGEST_SCHEDULE_ID
 from messages.transfers import WORKFLOW_ID_PREFIX
 
 #: The task queue the worker polls and every start names, unless ZHTJ_TASK_QUEUE says otherwise.
@@ -42,6 +43,16 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="ZHTJ_LOG_LEVEL")
     secret_key: str | None = Field(default=None, alias="ZHTJ_SECRET_KEY")
     token_ttl_minutes: int = Field(default=480, alias="ZHTJ_TOKEN_TTL_MINUTES")
+    digest_schedule_id: str = Field(default=DIGEST_SCHEDULE_ID, alias="ZHTJ_DIGEST_SCHEDULE_ID")
+    # delivery channels (activities/delivery.py): mail when ZHTJ_SMTP_URL is set, webhooks always
+    smtp_url: str | None = Field(default=None, alias="ZHTJ_SMTP_URL")
+    smtp_from: str = Field(default="zhtj-transfer@localhost", alias="ZHTJ_SMTP_FROM")
+    delivery_poll_seconds: float = Field(default=2.0, gt=0, alias="ZHTJ_DELIVERY_POLL_SECONDS")
+    delivery_retry_seconds: float = Field(default=30.0, gt=0, alias="ZHTJ_DELIVERY_RETRY_SECONDS")
+    delivery_retry_max_seconds: float = Field(default=3600.0, gt=0, alias="ZHTJ_DELIVERY_RETRY_MAX_SECONDS")
+    delivery_give_up_hours: float = Field(default=24.0, gt=0, alias="ZHTJ_DELIVERY_GIVE_UP_HOURS")
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0, alias="ZHTJ_DELIVERY_TIMEOUT_SECONDS")
+    delivery_heartbeat_seconds: float = Field(default=30.0, gt=0, alias="ZHTJ_DELIVERY_HEARTBEAT_SECONDS")
 
     @field_validator("time_scale")
     @classmethod
@@ -60,6 +71,15 @@ class Settings(BaseSettings):
             return "postgresql+asyncpg://" + v.split("://", 1)[1]
         if v.startswith("sqlite://") and not v.startswith("sqlite+aiosqlite://"):
             return "sqlite+aiosqlite://" + v.split("://", 1)[1]
+        return v
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not v.startswith(("smtp://", "smtps://")):
+            raise ValueError("ZHTJ_SMTP_URL must be smtp://user:pass@host:port (or smtps:// for TLS from the start)")
         return v
 
     @property

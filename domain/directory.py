@@ -23,6 +23,8 @@ class OrgInfo:
     county: str | None = None
     township: str | None = None
     address: str | None = None
+    contact_phone: str | None = None
+    contact_address: str | None = None
     branch_level: bool = False
     approval_authority: bool = False
     can_receive: bool = True

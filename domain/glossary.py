@@ -50,6 +50,8 @@ ORG_COLUMN_LABELS: dict[str, str] = {
     "county": "县区",
     "township": "乡镇街道",
     "address": "详细地址",
+    "contact_phone": "联系电话",
+    "contact_address": "联系地址",
     "can_receive": "当前可接收",
     "new_student": "新生团组织",
 }
@@ -63,6 +65,7 @@ MEMBER_COLUMN_LABELS: dict[str, str] = {
     "hukou_address": "户籍地详细地址",
     "residence_address": "居住地详细地址",
     "phone": "联系电话",
+    "email": "电子邮箱",
 }
 
 
@@ -215,4 +218,21 @@ UPLOAD_ROW_STATUS_LABELS: dict[str, str] = {
     "started": "已发起",
     "existing": "已发起过或已有办理中的申请",
     "failed": "发起失败",
+}
+
+#: The message centre's notices by `kind` (what the workflows write; keyed by str, as the rows are).
+NOTIFICATION_KIND_LABELS: dict[str, str] = {
+    "node_pending": "待审批",
+    "node_reminder": "审批提醒",
+    "transfer_returned": "申请被退回",
+    "transfer_update": "转接进展",
+    "assignment_needed": "待分配团支部",
+    "assignment_reminder": "分配团支部提醒",
+    "retention_pending": "保留申请待审批",
+    "retention_reminder": "保留申请审批提醒",
+    "retention_returned": "保留申请被退回",
+    "retention_update": "保留申请进展",
+    "holding_started": "保留开始",
+    "holding_reminder": "保留期满提醒",
+    "holding_overdue": "保留期已满",
 }

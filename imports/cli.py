@@ -81,7 +81,7 @@ def orgs_import(
     file: Annotated[Path, typer.Argument(help=FILE_HELP)],
     dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
 ) -> None:
-    """导入组织目录：code,name,kind,parent_code,partition,province,city,county,township,address,can_receive,new_student"""
+    """导入组织目录：code,name,kind,parent_code,partition,province,city,county,township,address,can_receive,new_student,contact_phone,contact_address"""
     _run_import(import_orgs, file, dry_run)
 
 
@@ -90,7 +90,7 @@ def members_import(
     file: Annotated[Path, typer.Argument(help=FILE_HELP)],
     dry_run: bool = typer.Option(False, "--dry-run", help=DRY_RUN_HELP),
 ) -> None:
-    """导入团员：id_number,name,branch_code,joined_on,graduation_year,hukou_address,residence_address,phone"""
+    """导入团员：id_number,name,branch_code,joined_on,graduation_year,hukou_address,residence_address,phone,email"""
     _run_import(import_members, file, dry_run)
 
 

@@ -7,7 +7,6 @@ member already in the database; `MemberPlan` what a valid row makes of its membe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date
@@ -17,7 +16,7 @@ from domain.glossary import MEMBER_COLUMN_LABELS
 from domain.idcard import mask, normalize, problems
 from domain.orgs import KIND_RULES, OrgKind
 from imports.fields import clip, looks_scientific, parse_int, parse_iso_date, today_shanghai
-from imports.org_rows import kind_name
+from imports.org_rows import email_problem, kind_name, phone_problem
 from imports.reader import Row
 from imports.report import RowError
 
@@ -30,16 +29,22 @@ MEMBER_COLUMNS: tuple[str, ...] = (
     "hukou_address",
     "residence_address",
     "phone",
+    "email",
 )
 MEMBER_REQUIRED: tuple[str, ...] = ("id_number", "name", "branch_code")
 
 NAME_MAX = 100
 ADDRESS_MAX = 300
-PHONE_MAX = 32
 YEAR_MIN, YEAR_MAX = 2000, 2100
-PHONE_PATTERN = re.compile(r"^\+?\d[\d-]*\d$")
 
-OPTIONAL_COLUMNS: tuple[str, ...] = ("joined_on", "graduation_year", "hukou_address", "residence_address", "phone")
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "joined_on",
+    "graduation_year",
+    "hukou_address",
+    "residence_address",
+    "phone",
+    "email",
+)
 
 
 @dataclass
@@ -60,6 +65,7 @@ class MemberInput:
     #: Where a new member stands (a file import leaves them false; transfers own them afterwards).
     graduating: bool = False
     delayed_graduation: bool = False
+    email: str | None = None  # where the member's notices are mailed
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class MemberValues:
     hukou_address: str | None
     residence_address: str | None
     phone: str | None
+    email: str | None
 
     def values(self) -> dict[str, object]:
         return {f: getattr(self, f) for f in PLAN_FIELDS}
@@ -187,11 +194,14 @@ def parse_member_row(
         addresses[col] = value
 
     phone = row.get("phone") or None
-    if phone is not None and "phone" not in row.damaged:
-        if len(phone) > PHONE_MAX:
-            err("phone", "too_long", f"联系电话最长{PHONE_MAX}个字符，实际{len(phone)}个")
-        elif not PHONE_PATTERN.match(phone):
-            err("phone", "phone_format", f'联系电话只能包含数字、开头的 + 和连字符 -，实际为 "{clip(phone)}"')
+    problem = phone_problem(phone) if phone is not None and "phone" not in row.damaged else None
+    if problem is not None:
+        err("phone", *problem)
+
+    email = row.get("email") or None
+    problem = email_problem(email) if email is not None else None
+    if problem is not None:
+        err("email", *problem)
 
     inp = MemberInput(
         line=line,
@@ -201,6 +211,7 @@ def parse_member_row(
         joined_on=joined_on,
         graduation_year=graduation_year,
         phone=phone,
+        email=email,
         present=present,
         hukou_address=addresses["hukou_address"],
         residence_address=addresses["residence_address"],

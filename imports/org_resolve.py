@@ -260,6 +260,10 @@ def _plan_one(r: _Resolution, inp: OrgInput) -> None:
         parent_code=pc,
         partition=partition,
         address=inp.address if "address" in inp.present or snap is None else snap.address,
+        contact_phone=inp.contact_phone if "contact_phone" in inp.present or snap is None else snap.contact_phone,
+        contact_address=inp.contact_address
+        if "contact_address" in inp.present or snap is None
+        else snap.contact_address,
         can_receive=_flag(inp, snap, "can_receive", True),
         new_student=new_student,
         branch_level=rule.branch_level,

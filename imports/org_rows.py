@@ -29,6 +29,8 @@ ORG_COLUMNS: tuple[str, ...] = (
     "address",
     "can_receive",
     "new_student",
+    "contact_phone",
+    "contact_address",
 )
 ORG_REQUIRED: tuple[str, ...] = ("code", "name", "kind")
 
@@ -37,6 +39,10 @@ CODE_MAX = 64
 NAME_MAX = 200
 REGION_MAX = 64
 ADDRESS_MAX = 300
+PHONE_MAX = 32
+PHONE_PATTERN = re.compile(r"^\+?\d[\d-]*\d$")
+EMAIL_MAX = 254
+EMAIL_PATTERN = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>.][^@\s,;<>]*$")
 
 _KIND_BY_TEXT: dict[str, OrgKind] = {k.value: k for k in OrgKind} | {v: k for k, v in ORG_KIND_LABELS.items()}
 _PARTITION_BY_TEXT: dict[str, Partition] = (
@@ -47,6 +53,24 @@ _PARTITION_BY_TEXT: dict[str, Partition] = (
 def kind_name(kind: OrgKind | str) -> str:
     k = OrgKind(kind)
     return f"{ORG_KIND_LABELS[k]}({k.value})"
+
+
+def phone_problem(phone: str, label: str = "联系电话") -> tuple[str, str] | None:
+    """(rule, message) when a phone cell is not a phone number (the org and member templates)."""
+    if len(phone) > PHONE_MAX:
+        return "too_long", f"{label}最长{PHONE_MAX}个字符，实际{len(phone)}个"
+    if not PHONE_PATTERN.match(phone):
+        return "phone_format", f'{label}只能包含数字、开头的 + 和连字符 -，实际为 "{clip(phone)}"'
+    return None
+
+
+def email_problem(email: str, label: str = "电子邮箱") -> tuple[str, str] | None:
+    """(rule, message) when an address cell is not one mail address."""
+    if len(email) > EMAIL_MAX:
+        return "too_long", f"{label}最长{EMAIL_MAX}个字符，实际{len(email)}个"
+    if not EMAIL_PATTERN.match(email):
+        return "email_format", f'{label}应为一个邮件地址（如 name@example.com），实际为 "{clip(email)}"'
+    return None
 
 
 def _label(col: str) -> str:
@@ -77,6 +101,8 @@ class OrgInput:
     present: frozenset[str] = frozenset(ORG_COLUMNS)
     cells_ok: bool = True  # no cell error in this row
     bad_columns: frozenset[str] = frozenset()  # columns with a cell error
+    contact_phone: str | None = None  # 联系电话 of the org's office (told to a member sent there)
+    contact_address: str | None = None  # 联系地址 (where to go), when it differs from `address`
 
 
 #: An org already in the database, as the resolver sees it: the directory's own view of a row
@@ -108,6 +134,8 @@ class OrgPlan:
     county: str | None
     township: str | None
     address: str | None
+    contact_phone: str | None
+    contact_address: str | None
     can_receive: bool
     new_student: bool
     branch_level: bool
@@ -189,6 +217,14 @@ def parse_org_row(row: Row, present: Iterable[str] = ORG_COLUMNS) -> tuple[OrgIn
     if address is not None and len(address) > ADDRESS_MAX:
         err("address", "too_long", f"详细地址最长{ADDRESS_MAX}个字符，实际{len(address)}个")
 
+    contact_phone = row.get("contact_phone") or None
+    problem = phone_problem(contact_phone) if contact_phone and "contact_phone" not in row.damaged else None
+    if problem is not None:
+        err("contact_phone", *problem)
+    contact_address = row.get("contact_address") or None
+    if contact_address is not None and len(contact_address) > ADDRESS_MAX:
+        err("contact_address", "too_long", f"联系地址最长{ADDRESS_MAX}个字符，实际{len(contact_address)}个")
+
     flags: dict[str, bool | None] = {}
     for col in ("can_receive", "new_student"):
         text = row.get(col)
@@ -214,6 +250,8 @@ def parse_org_row(row: Row, present: Iterable[str] = ORG_COLUMNS) -> tuple[OrgIn
         partition=partition,
         regions=regions,
         address=address,
+        contact_phone=contact_phone,
+        contact_address=contact_address,
         can_receive=flags["can_receive"],
         new_student=flags["new_student"],
         present=present,

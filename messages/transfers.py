@@ -175,6 +175,9 @@ class NotificationSpec(BaseModel):
     to_member: bool = False
     title: str
     body: str = ""
+    #: an org whose contact (联系电话, 联系地址) the activity writing the notice appends to `body`
+    #: from the orgs table, when that has it: the workflow knows an org's code and name only
+    contact_org: str | None = None
 
 
 class CompletionFollowUp(BaseModel):

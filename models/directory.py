@@ -36,6 +36,8 @@ _FIELDS = (
     "county",
     "township",
     "address",
+    "contact_phone",
+    "contact_address",
     "branch_level",
     "approval_authority",
     "can_receive",

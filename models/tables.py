@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Table, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Table, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 #: Row ids are PostgreSQL `integer`s: a larger number can name no row (and would fail the query).
@@ -79,6 +79,8 @@ class Org(SQLModel, table=True):
     county: str | None = Field(default=None, max_length=64)
     township: str | None = Field(default=None, max_length=64)
     address: str | None = Field(default=None, max_length=300)
+    contact_phone: str | None = Field(default=None, max_length=32)
+    contact_address: str | None = Field(default=None, max_length=300)
     branch_level: bool = Field(default=False)
     approval_authority: bool = Field(default=False)
     can_receive: bool = Field(default=True)
@@ -100,6 +102,7 @@ class Member(SQLModel, table=True):
     hukou_address: str | None = Field(default=None, max_length=300)
     residence_address: str | None = Field(default=None, max_length=300)
     phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=254)  # mail from delivery (activities/delivery.py)
     graduating: bool = Field(default=False)
     delayed_graduation: bool = Field(default=False)
     mobile: bool = Field(default=False)
@@ -119,6 +122,7 @@ class User(SQLModel, table=True):
     org_id: int | None = Field(default=None, foreign_key="orgs.id", index=True)
     member_id: int | None = Field(default=None, foreign_key="members.id", index=True)
     display_name: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=254)  # an admin's mail for their org's notices
     active: bool = Field(default=True)
     created_at: datetime = _ts(default_factory=utcnow)
 
@@ -350,3 +354,92 @@ class UploadRow(SQLModel, table=True):
 
 
 ALL_TABLES += [UploadJob, UploadRow]
+
+
+# --- the message centre: who has read which notice (written by the service layer, per account) ---
+
+
+class NotificationRead(SQLModel, table=True):
+    """An account has read a notice: read state is kept per account, so one admin reading a
+    notice addressed to their org does not mark it for the org's other admins."""
+
+    __tablename__ = "notification_reads"
+
+    user_id: int = Field(foreign_key="users.id", primary_key=True)
+    notification_id: int = Field(foreign_key="notifications.id", primary_key=True)
+    read_at: datetime = _ts(default_factory=utcnow)
+
+
+ALL_TABLES += [NotificationRead]
+
+
+# --- delivery channels: email and webhooks (activities/delivery.py, workflows/delivery.py) --------
+
+
+class Webhook(SQLModel, table=True):
+    """A backend service's receiver of the transfer events of an org's subtree (`zhtj webhooks add`)."""
+
+    __tablename__ = "webhooks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="orgs.id", index=True)
+    url: str = Field(max_length=500)
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    secret: str = Field(max_length=128)  # the HMAC-SHA256 key of X-Zhtj-Signature, shown once
+    active: bool = Field(default=True)
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+class DeliveryOutbox(SQLModel, table=True):
+    """Work for a channel's dispatcher, written in the transaction of the event it comes from (one
+    row per event and channel); the dispatcher turns it into deliveries and deletes it."""
+
+    __tablename__ = "delivery_outbox"
+    __table_args__ = (Index("ix_delivery_outbox_channel_id", "channel", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)  # email | webhook
+    event_key: str = Field(max_length=200)  # the audit key; its notifications are <event_key>/<i>
+    notifications: int = Field(default=0)  # how many notifications the event wrote
+    entity: str = Field(max_length=32)  # transfer | abroad_retention | holding
+    entity_id: int | None = None
+    action: str = Field(max_length=64)
+    status: str | None = Field(default=None, max_length=32)  # the transfer's status after the event
+    current_node_org_id: int | None = None
+    at: datetime = _ts(default_factory=utcnow)
+
+
+class Delivery(SQLModel, table=True):
+    """One message to one recipient on one channel (a mail to an address, a POST to a webhook):
+    its stable id (Message-ID, delivery id), what is sent, and the attempts' log."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_channel_status_due", "channel", "status", "next_attempt_at"),
+        Index("ix_deliveries_webhook_created", "webhook_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)  # sha256 of <channel>:<notification or event key>:<recipient>
+    channel: str = Field(max_length=16)
+    delivery_id: str = Field(max_length=200)  # the email's Message-ID, the webhook's delivery id
+    event: str = Field(max_length=64)  # the webhook event, or the notification's kind
+    notification_id: int | None = Field(default=None, foreign_key="notifications.id")
+    webhook_id: int | None = Field(default=None, foreign_key="webhooks.id")
+    transfer_id: int | None = None
+    recipient: str = Field(max_length=500)  # the address or the URL
+    subject: str | None = Field(default=None, max_length=200)
+    payload: str = Field(default="", sa_column=Column(Text, nullable=False))  # the mail's text, the raw JSON body
+    status: str = Field(max_length=16)  # pending | delivered | failed
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _ts(default_factory=utcnow)
+    last_attempt_at: datetime | None = _ts(default=None, nullable=True)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    delivered_at: datetime | None = _ts(default=None, nullable=True)
+    occurred_at: datetime = _ts(default_factory=utcnow)
+    created_at: datetime = _ts(default_factory=utcnow)
+
+
+ALL_TABLES += [Webhook, DeliveryOutbox, Delivery]

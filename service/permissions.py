@@ -10,6 +10,13 @@ It is written twice over the same tree, for two uses:
 - in SQL (`subtree_ids`, `visible`, `admin_of`): to filter lists in the database, and for the
   checks made inside a reader's session (on SQLite a session holds the write lock: the directory
   cache, which opens its own, must not be read inside one).
+
+Who *handles* an org's work (`acting_ids`) is narrower than who may act for it: an org's admins
+handle their org and every org below it that has no admin account of its own (a branch, a vacant
+township), however deep, stopping at the orgs that have one. So a node at such an org waits in the
+inbox and the message centre of its nearest ancestor with an admin account, which may decide it
+(an admin acts for every org below theirs), while an admin further up sees it only when asking for
+their whole subtree.
 """
 
 from __future__ import annotations
@@ -19,13 +26,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Mapped, aliased
 from sqlmodel import col
 
 from domain.directory import Directory, OrgInfo
 from domain.roles import Role
 from domain.transfers import ActorKind, Channel, TransferStatus
 from messages.transfers import Actor
-from models import ApprovalStep, Org, Transfer, User
+from models import ApprovalStep, Notification, Org, Transfer, User
 from models.directory import DIRECTORIES
 from service.errors import ServiceError, refuse
 
@@ -187,11 +195,48 @@ def abilities(directory: Directory, user: User, t: TransferFacts) -> Abilities:
 # --- seeing ------------------------------------------------------------------------------------
 
 
-def subtree_ids(org_id: int) -> Select[int]:
-    """Ids of an org and every org below it (a recursive CTE: SQLite and PostgreSQL alike)."""
-    sub = select(col(Org.id)).where(col(Org.id) == org_id).cte(f"subtree_{org_id}", recursive=True)
+def subtree_ids(org_id: int, *, name: str | None = None) -> Select[int]:
+    """Ids of an org and every org below it (a recursive CTE: SQLite and PostgreSQL alike). A
+    statement reading two subtrees of the same org names one of them (CTE names are unique)."""
+    sub = select(col(Org.id)).where(col(Org.id) == org_id).cte(name or f"subtree_{org_id}", recursive=True)
     sub = sub.union_all(select(col(Org.id)).where(col(Org.parent_id) == sub.c.id))
     return select(sub.c.id)
+
+
+def has_admin_account(org_id: ColumnElement[int | None] | Mapped[int | None]) -> ColumnElement[bool]:
+    """The org has an active admin account of its own."""
+    return (
+        exists()
+        .where(col(User.org_id) == org_id, col(User.role) == Role.ADMIN.value, col(User.active).is_(True))
+        .correlate_except(User)
+    )
+
+
+def acting_ids(org_id: int, *, name: str | None = None) -> Select[int]:
+    """Ids of the orgs an admin of `org_id` handles: the org itself and every org below it reached
+    without passing an org with an admin account of its own (the nearest ancestor with one acts
+    for a branch or a vacant township). A recursive CTE, indexed on `orgs.parent_id` and
+    `users.org_id`; SQLite and PostgreSQL alike."""
+    name = name or f"acting_{org_id}"
+    sub = select(col(Org.id)).where(col(Org.id) == org_id).cte(name, recursive=True)
+    child = aliased(Org, name=f"{name}_child")  # its own name: a list may read `orgs` too
+    sub = sub.union_all(
+        select(col(child.id)).where(col(child.parent_id) == sub.c.id, ~has_admin_account(col(child.id)))
+    )
+    return select(sub.c.id)
+
+
+def notice_visible(user: User) -> ColumnElement[bool]:
+    """The condition on `Notification` for the notices this account's message centre holds: an
+    org admin those addressed to the orgs they handle (`acting_ids`); a member their own; anyone
+    those addressed to their account."""
+    own = col(Notification.recipient_user_id) == user.id
+    if user.role == Role.MEMBER and user.member_id is not None:
+        return or_(col(Notification.member_id) == user.member_id, own)
+    if is_org_admin(user):
+        assert user.org_id is not None  # an org admin's
+        return or_(col(Notification.recipient_org_id).in_(acting_ids(user.org_id)), own)
+    return own
 
 
 def visible(user: User) -> ColumnElement[bool]:

@@ -15,10 +15,10 @@ from sqlmodel import col
 from domain import idcard
 from domain.deadlines import days_waiting
 from domain.orgs import Partition
-from domain.transfers import Channel
+from domain.transfers import Channel, TransferStatus
 from models import ApprovalStep, AuditLog, Member, Org, Transfer, User, row_id
 from models.db import session_factory
-from service.permissions import admin_of, may_see_whole_id, visible
+from service.permissions import acting_ids, admin_of, may_see_whole_id, subtree_ids, visible
 
 SPECIAL_PARTITIONS = (Partition.BEIJING.value, Partition.GUANGDONG.value, Partition.FUJIAN.value)
 
@@ -38,6 +38,11 @@ class TransferFilter:
     type: str | None = None
     #: started by this org (an admin of it: 办理转出 or 办理转入, not 个人发起), e.g. its 被退回 list
     initiator_org: str | None = None
+    #: `node_org` (and `assign_org`) with every org below it, rather than the orgs it handles
+    #: (itself and those below it without an admin account of their own: `permissions.acting_ids`)
+    subtree: bool = False
+    #: awaiting a branch at an org this one handles (its 待分配团支部), as `node_org` reads
+    assign_org: str | None = None
 
 
 #: The most ids a filter resolves to at once (操作中心's 全选符合条件的 for a batch decision).
@@ -48,28 +53,42 @@ def _pending_step() -> ColumnElement[bool]:
     return and_(col(ApprovalStep.transfer_id) == Transfer.id, col(ApprovalStep.status) == "pending")
 
 
+def _scope(org_id: int, subtree: bool, name: str) -> Select[int]:
+    """The orgs a list for `org_id` reads: all below it, or those it handles (named apart from
+    the viewer's subtree in `visible`, which may be the same org's)."""
+    return subtree_ids(org_id, name=name) if subtree else acting_ids(org_id, name=name)
+
+
 async def _where(session: AsyncSession, user: User, f: TransferFilter, now: datetime) -> ColumnElement[bool] | None:
     """The condition of a list: the filter and what the user may see (None when a filter names an
     unknown org)."""
-    codes = [c for c in (f.node_org, f.from_org, f.to_org, f.initiator_org) if c]
+    codes = [c for c in (f.node_org, f.from_org, f.to_org, f.initiator_org, f.assign_org) if c]
     ids = await org_ids_by_code(session, codes) if codes else {}
     if any(c not in ids for c in codes):
         return None
     conds: list[ColumnElement[bool]] = []
     if f.node_org:
-        node_step = and_(_pending_step(), col(ApprovalStep.org_id) == ids[f.node_org])
+        node_step = and_(
+            _pending_step(), col(ApprovalStep.org_id).in_(_scope(ids[f.node_org], f.subtree, "node_scope"))
+        )
         if f.overdue is not None:
             late = col(ApprovalStep.remind_at) <= now
             node_step = and_(node_step, late if f.overdue else or_(col(ApprovalStep.remind_at).is_(None), ~late))
         conds.append(exists().where(node_step))
-    # An admin's inbox for an org they act for is visible by definition: skipping the visibility
-    # test lets the planner start from the node's pending steps (an index range).
-    if not (f.node_org and await admin_of(session, user, ids[f.node_org])):
+    # An admin's inbox (or 待分配团支部) for an org they act for is visible by definition: skipping
+    # the visibility test lets the planner start from the node's pending steps (an index range).
+    inbox = f.node_org or f.assign_org
+    if not (inbox and await admin_of(session, user, ids[inbox])):
         conds.append(visible(user))
     if f.from_org:
         conds.append(col(Transfer.from_org_id) == ids[f.from_org])
     if f.to_org:
         conds.append(col(Transfer.target_org_id) == ids[f.to_org])
+    if f.assign_org:
+        conds += [
+            col(Transfer.status) == TransferStatus.AWAITING_ASSIGNMENT.value,
+            col(Transfer.target_org_id).in_(_scope(ids[f.assign_org], f.subtree, "assign_scope")),
+        ]
     if f.status:
         conds.append(col(Transfer.status) == f.status)
     if f.type:

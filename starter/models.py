@@ -482,6 +482,32 @@ class RegisterOut(_Out):
     items: list[RegisterRowOut]
 
 
+class NotificationOut(_Out):
+    """A notice of the message centre, with the reading account's own read time."""
+
+    id: int
+    kind: str
+    title: str
+    text: str
+    transfer_id: int | None
+    org_code: str | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationPage(_Out):
+    items: list[NotificationOut]
+    unread: int
+    total: int
+    page: int
+    page_size: int
+
+
+class NotificationsMarked(_Out):
+    marked: int
+    unread: int
+
+
 class Problem(_Out):
     """An error body (application/problem+json, RFC 9457) with the field errors in Chinese."""
 
@@ -516,6 +542,9 @@ __all__ = [
     "MemberOutcomes",
     "MembersRequest",
     "NodeOut",
+    "NotificationOut",
+    "NotificationPage",
+    "NotificationsMarked",
     "OrgOut",
     "PartitionCode",
     "Problem",

@@ -20,15 +20,18 @@ from service.auth import LoginThrottle
 from service.pages import home_counts
 from web.api import errors
 from web.api import members as members_api
+from web.api import notifications as notifications_api
 from web.api import registers as registers_api
 from web.api import retentions as retentions_api
 from web.api import routes as api_routes
 from web.api import uploads as uploads_api
 from web.nul_guard import NulGuard
+from web.ui import messages as messages_ui
 from web.ui import retentions as retentions_ui
 from web.ui import roster as roster_ui
 from web.ui import router as ui_router
 from web.ui import uploads as uploads_ui
+from web.ui import webhooks as webhooks_ui
 from web.ui.views import templates
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(stay_router)
     app.include_router(retentions_ui.router)  # before ui_router, as above
     app.include_router(roster_ui.router)
+    app.include_router(notifications_api.router)
+    app.include_router(messages_ui.router)  # before ui_router, as above
+    app.include_router(webhooks_ui.router)  # before ui_router, as above
     app.include_router(ui_router)
 
     async def temporal_client() -> Client:

@@ -28,10 +28,13 @@ from workflows.common import EventJournal, Refused, invalid, invalid_return_grou
 with workflow.unsafe.imports_passed_through():
     from activities.transfers import TransferActivities
     from domain.deadlines import node_deadlines
+    from domain.glossary import RETURN_REASON_LABELS
+    from domain.policy import DEFAULT_POLICY
     from domain.transfers import (
         ActorKind,
         Channel,
         NodeStatus,
+        ReturnReason,
         TransferStatus,
         return_ground_problem,
     )
@@ -60,6 +63,11 @@ DECIDED = (NodeStatus.APPROVED, NodeStatus.AUTO_APPROVED, NodeStatus.RETURNED)
 
 
 LEAN_HISTORY = "lean-history"  # patch id: see TransferWorkflow._lean_history
+
+#: The days the member's notices name: the policy's, as people count them. A rehearsal divides the
+#: input's policy by ZHTJ_TIME_SCALE and runs its calendar as much faster, so these stay true there.
+AUTO_APPROVE_DAYS = DEFAULT_POLICY.auto_approve_after.days
+RETURNED_EXPIRY_DAYS = DEFAULT_POLICY.returned_expiry.days
 
 
 @workflow.defn
@@ -116,7 +124,14 @@ class TransferWorkflow(EventJournal[TransferEvent, int]):
             inp.initiator,
             create=inp,
             steps=list(self.nodes),  # the whole first round, so lists show the nodes still waiting
-            notify=self._pending_notice(),
+            notify=[
+                *self._pending_notice(),
+                self._to_member(
+                    "transfer_started",
+                    "转接申请已提交",
+                    f"你的团组织关系转接申请已提交，拟转入{self.target.name}。{self._next_step()}",
+                ),
+            ],
             detail={"type": inp.type.value, "channel": inp.channel.value, "target": inp.target.code},
         )
         self._round_written = 1
@@ -136,10 +151,19 @@ class TransferWorkflow(EventJournal[TransferEvent, int]):
                 return await self._finish_withdrawn()
             if not got:
                 self.status = TransferStatus.EXPIRED
+                title = "转接申请已过期"
                 await self._emit(
                     "transfer.expired",
                     SYSTEM_ACTOR,
-                    notify=self._both_sides("转接申请已过期", "申请被退回后在期限内未重新提交或撤回，已自动关闭。"),
+                    notify=[
+                        *self._both_sides(title, "申请被退回后在期限内未重新提交或撤回，已自动关闭。", member=False),
+                        self._to_member(
+                            "transfer_update",
+                            title,
+                            f"你的团组织关系转接申请被退回后{RETURNED_EXPIRY_DAYS}天内未重新提交或撤回，已自动关闭，"
+                            f"团组织关系仍在{self.inp.from_org.name}。如仍需转接，请重新申请。",
+                        ),
+                    ],
                 )
                 return self.view()
             await self._apply_resubmission()
@@ -165,13 +189,22 @@ class TransferWorkflow(EventJournal[TransferEvent, int]):
         # The completion event carries the follow-up on the member's holdings (one activity, not
         # two); executions from before that patch ran it as an activity of its own after the event.
         folded = self._lean_history()
+        title = "组织关系转接已办结"
+        where = branch.name if branch.code == self.target.code else f"{branch.name}（{self.target.name}）"
         await self._emit(
             "transfer.completed",
             SYSTEM_ACTOR if self._assigned is None else self._assigned.actor,
             complete_branch=branch,
-            notify=self._both_sides(
-                "组织关系转接已办结", f"{self.inp.member_name}的团组织关系已转入{branch.name}。", member=True
-            ),
+            notify=[
+                *self._both_sides(title, f"{self.inp.member_name}的团组织关系已转入{branch.name}。", member=False),
+                # the branch's contact is appended where the notice is written, from the orgs table
+                self._to_member(
+                    "transfer_update",
+                    title,
+                    f"你的团组织关系已转入{where}，请及时与新团支部取得联系，参加组织生活。",
+                    contact_org=branch.code,
+                ),
+            ],
             follow_up=follow_up if folded else None,
         )
         if not folded and workflow.patched("holdings-follow-up"):
@@ -222,7 +255,19 @@ class TransferWorkflow(EventJournal[TransferEvent, int]):
                 node.decided_at = workflow.now()
                 node.decided_by = SYSTEM_ACTOR.username
                 node.comment = "系统默认通过"
-                await self._emit("node.auto_approved", SYSTEM_ACTOR, steps=[node])
+                await self._emit(
+                    "node.auto_approved",
+                    SYSTEM_ACTOR,
+                    steps=[node],
+                    notify=[
+                        self._to_member(
+                            "transfer_node_auto_approved",
+                            "审批环节已由系统默认通过",
+                            f"{node.org_name}未在{AUTO_APPROVE_DAYS}天内审批，你的团组织关系转接申请在该环节已由系统默认通过。"
+                            + self._next_step(after=node),
+                        )
+                    ],
+                )
                 continue
             await workflow.wait_condition(lambda: self._busy == 0)
             ended = self._round_end(node)
@@ -336,7 +381,14 @@ class TransferWorkflow(EventJournal[TransferEvent, int]):
             "transfer.resubmitted",
             r.actor,
             steps=list(self.nodes),
-            notify=self._pending_notice(),
+            notify=[
+                *self._pending_notice(),
+                self._to_member(
+                    "transfer_resubmitted",
+                    "转接申请已重新提交",
+                    f"你的团组织关系转接申请已修改后重新提交，拟转入{self.target.name}。{self._next_step()}",
+                ),
+            ],
             form=self.form,
             target=self.target,
             route=self.route,
@@ -385,6 +437,40 @@ class TransferWorkflow(EventJournal[TransferEvent, int]):
                 body=f"{self.inp.member_name}（{self.inp.member_id_masked}）的转接申请请在15天内审批。",
             )
         ]
+
+    # --- what the member is told (second person: the notices are theirs) ------------------------
+
+    @staticmethod
+    def _to_member(kind: str, title: str, body: str, *, contact_org: str | None = None) -> NotificationSpec:
+        return NotificationSpec(kind=kind, to_member=True, title=title, body=body, contact_org=contact_org)
+
+    def _next_step(self, *, after: NodeState | None = None) -> str:
+        """What comes next: the node deciding now (or the first after `after`, just decided), else
+        the branch assignment or the completion."""
+        seq = 0 if after is None else after.seq
+        node = next(
+            (n for n in self.nodes if n.seq > seq and n.status in (NodeStatus.PENDING, NodeStatus.WAITING)), None
+        )
+        if node is not None:
+            who = "现" if after is None else "下一步"
+            return f"{who}由{node.org_name}审批，{AUTO_APPROVE_DAYS}天内未审批的由系统默认通过。"
+        if not self.target_branch_level:
+            return f"审批已全部通过，待{self.target.name}分配团支部后办结。"
+        return "审批已全部通过，转接即将办结。"
+
+    def _returned_text(self, node: NodeState) -> str:
+        """The return's ground and what to do: the initiator resubmits or withdraws, or it expires."""
+        label = next((v for k, v in RETURN_REASON_LABELS.items() if k.value == node.reason_code), None)
+        ground = "：".join(p for p in (None if node.reason_code == ReturnReason.OTHER else label, node.comment) if p)
+        text = f"{node.org_name}退回了你的团组织关系转接申请，退回原因：{ground or '未说明'}。"
+        expiry = f"{RETURNED_EXPIRY_DAYS}天内"
+        if self.inp.channel == Channel.SELF:
+            return text + f"请在{expiry}修改后重新提交，或撤回申请；逾期未处理，申请将自动关闭。"
+        init = self.inp.initiator.org_code
+        initiator = next((n.org_name for n in self.nodes if n.org_code == init), None) or next(
+            (n.org_name for n in self.nodes if n.seq in self._submission_seqs), "发起转接的组织"
+        )
+        return text + f"请与{initiator}联系，由其在{expiry}修改后重新提交或撤回申请；逾期未处理，申请将自动关闭。"
 
     async def _wait(self, condition: Callable[[], bool], limit: timedelta) -> bool:
         """Wait for a decision or the time; counted, so a decision's handler can tell when the
@@ -541,15 +627,17 @@ class TransferWorkflow(EventJournal[TransferEvent, int]):
                         title="转接申请被退回",
                         body=f"{node.org_name}退回：{node.comment or ''}",
                     ),
-                    NotificationSpec(
-                        kind="transfer_returned",
-                        to_member=True,
-                        title="转接申请被退回",
-                        body=f"{node.org_name}退回：{node.comment or ''}",
-                    ),
+                    self._to_member("transfer_returned", "转接申请被退回", self._returned_text(node)),
                 ]
             else:
-                notify = []
+                opinion = f"，审批意见：{node.comment}" if node.comment else ""
+                notify = [
+                    self._to_member(
+                        "transfer_node_approved",
+                        "审批环节已通过",
+                        f"{node.org_name}已审批通过你的团组织关系转接申请{opinion}。{self._next_step(after=node)}",
+                    )
+                ]
             await self._emit(
                 action,
                 actor,

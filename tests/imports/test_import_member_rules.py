@@ -55,6 +55,12 @@ def row(line: int = 2, **cells: str) -> Row:
         (dict(phone="138 0013 8000"), [("phone", "phone_format")]),
         (dict(phone="call me"), [("phone", "phone_format")]),
         (dict(phone="1" * 33), [("phone", "too_long")]),
+        (dict(email="zhang.san@example.com"), []),
+        (dict(email="张三@学校.中国"), []),
+        (dict(email="zhang.san"), [("email", "email_format")]),
+        (dict(email="a@b"), [("email", "email_format")]),
+        (dict(email="a@b.cn, c@d.cn"), [("email", "email_format")]),
+        (dict(email="a@" + "b" * 250 + ".cn"), [("email", "too_long")]),
         (dict(hukou_address="址" * 301), [("hukou_address", "too_long")]),
         (
             dict(id_number=BAD_CHECKSUM, name="", joined_on="x", phone="?"),
@@ -135,6 +141,7 @@ def test_plans_school_and_actions():
         hukou_address=None,
         residence_address=None,
         phone=None,
+        email=None,
     )
     (plan,), _ = resolve_members(inputs(dict(graduation_year="2024")), BRANCHES, {VALID: snap})
     assert plan.action == "unchanged"
@@ -154,11 +161,13 @@ def test_absent_column_keeps_the_stored_value():
         hukou_address="户籍",
         residence_address=None,
         phone="13800138000",
+        email="zhangsan@example.com",
     )
     present = ["id_number", "name", "branch_code"]
     inp, _ = parse_member_row(Row(2, {"id_number": VALID, "name": "张三", "branch_code": "B1"}), present, today=TODAY)
     (plan,), _ = resolve_members([inp], BRANCHES, {VALID: snap})
     assert plan.action == "unchanged" and plan.phone == "13800138000" and plan.joined_on == date(2015, 5, 4)
+    assert plan.email == "zhangsan@example.com"
     # present but empty clears
     (plan,), _ = resolve_members(inputs({}), BRANCHES, {VALID: snap})
-    assert plan.action == "update" and plan.phone is None
+    assert plan.action == "update" and plan.phone is None and plan.email is None

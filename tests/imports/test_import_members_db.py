@@ -72,6 +72,7 @@ GOOD = [
         hukou_address="湖北省武汉市洪山区",
         residence_address="湖北省武汉市武昌区",
         phone="13800138000",
+        email="zhangsan@example.com",
     ),
     dict(id_number=VALID_X.lower(), name="李四", branch_code="ZNL-T"),
     dict(
@@ -90,7 +91,8 @@ async def test_good_file(engine, orgs, tmp_path: Path):
     m = members[VALID]
     assert (m["branch_id"], m["school_id"]) == (orgs["WHU-CS-1"], orgs["WHU"])
     assert (m["joined_on"], m["graduation_year"], m["phone"]) == (date(2015, 5, 4), 2024, "13800138000")
-    assert m["hukou_address"] == "湖北省武汉市洪山区"
+    assert m["hukou_address"] == "湖北省武汉市洪山区" and m["email"] == "zhangsan@example.com"
+    assert members[VALID_X]["email"] is None
     assert (members[VALID_X]["branch_id"], members[VALID_X]["school_id"]) == (orgs["ZNL-T"], None)
     assert members[VALID_X]["joined_on"] is None and members[VALID_X]["phone"] is None
     async with session_scope(engine) as s:

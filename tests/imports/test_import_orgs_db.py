@@ -25,7 +25,14 @@ GOOD = [
     dict(code="WH", name="武汉市团委", kind="city", parent_code="HB", city="武汉市"),
     dict(code="WC", name="武昌区团委", kind="county", parent_code="WH", county="武昌区"),
     dict(
-        code="ZNL", name="中南路街道团工委", kind="township", parent_code="WC", township="中南路街道", can_receive="否"
+        code="ZNL",
+        name="中南路街道团工委",
+        kind="township",
+        parent_code="WC",
+        township="中南路街道",
+        can_receive="否",
+        contact_phone="027-87654321",
+        contact_address="中南路街道办事处三楼团工委",
     ),
     dict(code="ZNL-T", name="中南路街道学社衔接临时团支部", kind="temp_branch", parent_code="ZNL"),
     dict(code="WHU", name="武汉大学团委", kind="school", parent_code="WC"),
@@ -93,6 +100,11 @@ async def test_good_file_imports_with_inheritance(engine, tmp_path: Path, fmt):
     assert orgs["WHU-CS"]["address"] == "珞珈山" and orgs["WHU-CS"]["approval_authority"]
     assert not orgs["ZNL"]["can_receive"] and orgs["ZNL-T"]["can_receive"]
     assert orgs["ZNL-T"]["township"] == "中南路街道"
+    assert (orgs["ZNL"]["contact_phone"], orgs["ZNL"]["contact_address"]) == (
+        "027-87654321",
+        "中南路街道办事处三楼团工委",
+    )
+    assert orgs["ZNL-T"]["contact_phone"] is None and orgs["ZNL-T"]["contact_address"] is None  # not inherited
     assert orgs["WHU-NEW"]["new_student"]
     assert orgs["HB"]["parent_code"] is None and orgs["HB"]["partition"] == "national"
     assert orgs["BJ-HD"]["partition"] == "beijing" and orgs["BJ-HD"]["province"] == "北京市"
@@ -272,3 +284,17 @@ async def test_unreadable_file_raises(engine, tmp_path: Path):
     p.write_bytes(b"old excel")
     with pytest.raises(ImportFileError):
         await import_orgs(engine, p)
+
+
+async def test_contact_columns_left_out_keep_the_contact(engine, tmp_path: Path):
+    assert (await import_orgs(engine, write_csv(tmp_path / "a.csv", GOOD))).ok
+    header = [c for c in HEADER if c not in ("contact_phone", "contact_address")]
+    rows = [dict(r, name=r["name"] + "（改）") if r["code"] == "ZNL" else r for r in GOOD]
+    report = await import_orgs(engine, write_csv(tmp_path / "b.csv", rows, header))
+    assert (report.updated, report.unchanged) == (1, len(GOOD) - 1)
+    znl = (await all_orgs(engine))["ZNL"]
+    assert (znl["contact_phone"], znl["contact_address"]) == ("027-87654321", "中南路街道办事处三楼团工委")
+    cleared = [dict(r, contact_phone="", contact_address="") if r["code"] == "ZNL" else r for r in GOOD]
+    assert (await import_orgs(engine, write_csv(tmp_path / "c.csv", cleared))).updated == 1
+    znl = (await all_orgs(engine))["ZNL"]
+    assert znl["contact_phone"] is None and znl["contact_address"] is None

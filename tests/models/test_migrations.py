@@ -29,6 +29,10 @@ TABLES = {
     "holdings",
     "upload_jobs",
     "upload_rows",
+    "notification_reads",
+    "webhooks",
+    "delivery_outbox",
+    "deliveries",
 }
 
 

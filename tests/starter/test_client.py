@@ -97,6 +97,9 @@ PAIRS = [
     (m.MemberOutcomes, s.MemberOutcomes),
     (m.RegisterRowOut, s.RegisterRowOut),
     (m.RegisterOut, s.RegisterOut),
+    (m.NotificationOut, s.NotificationOut),
+    (m.NotificationPage, s.NotificationPage),
+    (m.NotificationsMarked, s.NotificationsMarked),
 ]
 
 

@@ -143,7 +143,10 @@ async def test_reminded_at_10_days_and_approved_by_the_system_at_15(mocked):
     started, reminded, auto, completed = mocked.events
     assert [(s.seq, s.status) for s in started.steps] == [(1, NodeStatus.APPROVED), (2, NodeStatus.PENDING)]
     assert started.create is not None and started.current_node_org_code == "DFM"
-    assert [(n.kind, n.org_code) for n in started.notifications] == [("node_pending", "DFM")]
+    assert [(n.kind, n.org_code, n.to_member) for n in started.notifications] == [
+        ("node_pending", "DFM", False),
+        ("transfer_started", None, True),  # the member is told too (test_member_notices.py)
+    ]
     assert [(n.kind, n.org_code) for n in reminded.notifications] == [("node_reminder", "DFM")]
     assert reminded.steps[0].reminded_at == reminded.at
     (step,) = auto.steps

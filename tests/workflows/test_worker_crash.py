@@ -102,5 +102,9 @@ async def test_worker_killed_and_restarted(dev_driver, database_url, tmp_path):
         "branch.assigned",
         "transfer.completed",
     ]
-    assert sorted(notes) == sorted(["node_pending", "node_pending", "assignment_needed"] + ["transfer_update"] * 3)
+    assert sorted(notes) == sorted(
+        ["node_pending", "node_pending", "assignment_needed", "transfer_started"]
+        + ["transfer_node_approved"] * 2
+        + ["transfer_update"] * 3
+    )
     assert moves == 1

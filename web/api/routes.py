@@ -220,7 +220,13 @@ async def list_transfers(
     overdue: bool | None = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    subtree: Annotated[bool, Query(description="with node_org: what waits at that org and every org below it")] = False,
 ) -> dict[str, Any]:
+    """`node_org`: what waits for that org's admins, at the org and at the orgs below it without
+    an admin account of their own (a branch, a vacant township), which they handle; with
+    `subtree=true`, at the org and every org below it. `overdue` applies to those nodes."""
+    if subtree and not node_org:
+        raise ServiceError(422, [Problem("subtree", "subtree 需与 node_org 一起使用")])
     f = queries.TransferFilter(
         node_org=node_org,
         from_org=from_org,
@@ -228,6 +234,7 @@ async def list_transfers(
         status=status,
         overdue=overdue,
         type=type.value if type else None,
+        subtree=subtree,
     )
     items, total = await queries.transfer_page(request.app.state.engine, user, f, page=page, page_size=page_size)
     return {"items": items, "total": total, "page": page, "page_size": page_size}

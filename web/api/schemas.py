@@ -473,4 +473,30 @@ class RegisterOut(BaseModel):
     items: list[RegisterRowOut]
 
 
+class NotificationOut(BaseModel):
+    """A notice of the message centre, with the reading account's own read time."""
+
+    id: int
+    kind: str = Field(description="node_pending, node_reminder, transfer_returned, assignment_needed, …")
+    title: str
+    text: str = Field(description="the notice in one line (title and body)")
+    transfer_id: int | None
+    org_code: str | None = Field(description="the org it was addressed to (one the admin handles); null: to the member")
+    created_at: datetime
+    read_at: datetime | None = Field(description="when this account read it (read state is per account)")
+
+
+class NotificationPage(BaseModel):
+    items: list[NotificationOut]
+    unread: int = Field(description="every unread notice of the account, whatever the page")
+    total: int = Field(description="of the list asked for (all, or with unread=true the unread ones)")
+    page: int
+    page_size: int
+
+
+class NotificationsMarked(BaseModel):
+    marked: int = Field(description="notices that were unread and are now read")
+    unread: int
+
+
 ValidateResponse.model_rebuild()

@@ -15,7 +15,7 @@ from web.ui.context import UI, SignedIn, form_data, landing, redirect, render, u
 router = ui_router()
 
 
-def _safe_next(value: str | None) -> str | None:
+def safe_next(value: str | None) -> str | None:
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     return None
@@ -29,7 +29,7 @@ async def ui_root(viewer: SignedIn) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, ctx: UI) -> Response:
-    nxt = _safe_next(request.query_params.get("next"))
+    nxt = safe_next(request.query_params.get("next"))
     if ctx.user is not None:
         return redirect(nxt or landing(ctx.user))
     notice = "您已安全退出。" if request.query_params.get("bye") else None
@@ -41,7 +41,7 @@ async def login(request: Request, ctx: UI) -> Response:
     state = request.app.state
     data = await form_data(request)
     username, password = data.get("username", ""), (await request.form()).get("password") or ""
-    nxt = _safe_next(data.get("next"))
+    nxt = safe_next(data.get("next"))
     who = request.client.host if request.client else "unknown"
 
     def refused(status: int, error: str) -> Response:

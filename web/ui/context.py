@@ -31,7 +31,7 @@ from core.logging import get_logger
 from domain.glossary import USER_ROLE_LABELS
 from domain.roles import Role
 from models.tables import MAX_ROW_ID
-from service import pages
+from service import notifications, pages
 from service.auth import Caller
 from service.errors import ServiceError
 from web.ui import session as sess
@@ -68,6 +68,7 @@ class UIContext:
     session: sess.UISession
     viewer: pages.Viewer | None = None
     dirty: bool = False  # the cookie must be (re)set
+    unread: int = 0  # the viewer's unread notices, for the menu's 消息 badge (at most BADGE_CAP)
 
     @property
     def csrf(self) -> str:
@@ -112,6 +113,8 @@ async def ui_context(request: Request) -> UIContext:
         submitted = (await request.form()).get(sess.CSRF_FIELD)
         if not sess.csrf_ok(ctx.session, submitted if isinstance(submitted, str) else None):
             raise UIError(403, CSRF_MESSAGE)
+    if ctx.viewer is not None:  # the menu's 消息 badge: one indexed, capped count
+        ctx.unread = await notifications.unread_badge(state.engine, ctx.viewer.user)
     return ctx
 
 

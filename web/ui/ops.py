@@ -7,6 +7,7 @@ the whole batch and answers with every row."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +27,7 @@ PAGE_SIZE = 20
 MAX_BATCH = MAX_MATCHING_IDS  # the ids one batch may hold (全选符合条件的 resolves at most this many)
 CHUNK = 100  # ids per request the page's script sends
 BATCH_ACTIONS = {"approve": "批量审批通过", "return": "批量退回"}
+ORG_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an org code (the 组织 filter)
 
 
 @dataclass
@@ -35,6 +37,8 @@ class OpsParams:
     status: str | None = None
     overdue: bool | None = None
     page: int = 1
+    subtree: bool = False  # 待我审批/待分配团支部 of every org below, not only those the admin handles
+    org: str | None = None  # narrowed to one org of that scope
 
     @classmethod
     def parse(cls, q: Any) -> OpsParams:
@@ -42,12 +46,15 @@ class OpsParams:
         ttype = q.get("type") if q.get("type") in {t.value for t in TransferType} else None
         status = q.get("status") if q.get("status") in {s.value for s in TransferStatus} else None
         overdue = {"1": True, "0": False}.get(q.get("overdue") or "")
+        org = q.get("org")
         return cls(
             scope=scope,
             type=ttype,
             status=status,
             overdue=overdue,
             page=min(max(int_or(q.get("page"), 1) or 1, 1), 100_000),
+            subtree=q.get("subtree") == "1",
+            org=org if isinstance(org, str) and ORG_CODE.fullmatch(org) else None,
         )
 
     def query(self, **override: Any) -> str:
@@ -56,6 +63,8 @@ class OpsParams:
             "type": self.type or "",
             "status": self.status or "",
             "overdue": "" if self.overdue is None else "1" if self.overdue else "0",
+            "subtree": "1" if self.subtree else "",
+            "org": self.org or "",
             "page": self.page,
             **override,
         }
@@ -137,7 +146,15 @@ async def _batch_of(request: Request, admin: pages.OrgAdmin, p: OpsParams) -> Ba
     if b.all_matching and not form.get("id_list"):
         # the requests waiting at this org that the filter matches, not only the page's
         ids = await ops_pages.ops_ids(
-            request.app.state.engine, admin, "pending", type=p.type, status=None, overdue=p.overdue, limit=MAX_BATCH + 1
+            request.app.state.engine,
+            admin,
+            "pending",
+            type=p.type,
+            status=None,
+            overdue=p.overdue,
+            limit=MAX_BATCH + 1,
+            subtree=p.subtree,
+            org=p.org,
         )
         b.ids, b.capped = ids[:MAX_BATCH], len(ids) > MAX_BATCH
     return b
@@ -183,6 +200,8 @@ async def _ops_page(
         page=p.page,
         page_size=PAGE_SIZE,
         time_scale=request.app.state.settings.time_scale,
+        subtree=p.subtree,
+        org=p.org,
     )
     return render(
         request,
@@ -197,6 +216,9 @@ async def _ops_page(
         assign_count=page.assign_count,
         returned_count=page.returned_count,
         returned=page.returned,
+        pending_count=page.pending_count,
+        retention_count=page.retention_count,
+        node_orgs=page.node_orgs,
         batch=batch,
         confirm=batch is not None and not errors and results is None,
         results=results,
